@@ -1,0 +1,1 @@
+"""AiiDA data of aiida-clathrate."""
