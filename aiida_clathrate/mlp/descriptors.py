@@ -1,0 +1,296 @@
+"""Element-resolved Chebyshev descriptors (radial and angular) computed in torch.
+
+Radial block, for every neighbour species ``s`` and order ``k = 0..K``:
+    G_rad[i, s, k] = Σ_j [s_j = s] T_k(2 r_ij / Rc - 1) f_c(r_ij; Rc)
+Angular block, for every unordered species pair ``(a, b)`` and order ``l = 0..L``:
+    G_ang[i, ab, l] = Σ_{j≠k} [s_j s_k = ab] T_l(cos θ_jik) f_c(r_ij; Ra) f_c(r_ik; Ra)
+with ``f_c(r; R) = (cos(π r / R) + 1) / 2`` for ``r < R`` (zero value and slope at ``R``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from .neighbours import PaddedNeighbours, neighbour_pairs, pad_pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class DescriptorSpec:
+    """Hyperparameters of the descriptor (lengths in Å)."""
+
+    elements: tuple[str, ...]
+    radial_cutoff_angstrom: float = 6.0
+    radial_order: int = 12
+    angular_cutoff_angstrom: float = 5.0
+    angular_order: int = 10
+
+    def __post_init__(self) -> None:
+        if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
+            raise ValueError(f"elements must be a non-empty list of distinct symbols: {self.elements}")
+        if self.radial_cutoff_angstrom <= 0 or self.angular_cutoff_angstrom <= 0:
+            raise ValueError("cutoffs must be positive")
+        if self.angular_cutoff_angstrom > self.radial_cutoff_angstrom:
+            raise ValueError("angular cutoff must not exceed the radial cutoff")
+        if self.radial_order < 0 or self.angular_order < 0:
+            raise ValueError("Chebyshev orders must be non-negative")
+
+    @property
+    def n_species(self) -> int:
+        return len(self.elements)
+
+    @property
+    def n_pairs(self) -> int:
+        return self.n_species * (self.n_species + 1) // 2
+
+    @property
+    def radial_size(self) -> int:
+        return self.n_species * (self.radial_order + 1)
+
+    @property
+    def angular_size(self) -> int:
+        return self.n_pairs * (self.angular_order + 1)
+
+    @property
+    def size(self) -> int:
+        return self.radial_size + self.angular_size
+
+    def species_indices(self, symbols) -> torch.Tensor:
+        lookup = {e: n for n, e in enumerate(self.elements)}
+        unknown = sorted(set(symbols) - set(lookup))
+        if unknown:
+            raise ValueError(f"elements {unknown} are not among the model's elements {self.elements}")
+        return torch.tensor([lookup[s] for s in symbols], dtype=torch.long)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"elements": list(self.elements)}
+
+
+@dataclasses.dataclass
+class StructureNeighbours:
+    """Radial and angular padded neighbour lists of one structure."""
+
+    radial: PaddedNeighbours
+    angular: PaddedNeighbours
+
+
+def build_neighbours(
+    positions: torch.Tensor, cell: torch.Tensor, pbc, spec: DescriptorSpec
+) -> StructureNeighbours:
+    """Neighbour lists for the radial and the (shorter) angular cutoff."""
+    n_atoms = positions.shape[0]
+    pbc = tuple(bool(p) for p in pbc)
+    i, j, shift, dist = neighbour_pairs(positions, cell, pbc, spec.radial_cutoff_angstrom)
+    radial = pad_pairs(i, j, shift, n_atoms)
+    inner = dist < spec.angular_cutoff_angstrom
+    angular = pad_pairs(i[inner], j[inner], shift[inner], n_atoms)
+    return StructureNeighbours(radial=radial, angular=angular)
+
+
+def chebyshev(x: torch.Tensor, order: int) -> torch.Tensor:
+    """Chebyshev polynomials T_0..T_order of ``x`` stacked on a new last axis."""
+    values = [torch.ones_like(x)]
+    if order >= 1:
+        values.append(x)
+    for _ in range(2, order + 1):
+        values.append(2.0 * x * values[-1] - values[-2])
+    return torch.stack(values, dim=-1)
+
+
+def _cutoff_function(r: torch.Tensor, cutoff: float) -> torch.Tensor:
+    inside = r < cutoff
+    return torch.where(inside, 0.5 * (torch.cos(math.pi * r / cutoff) + 1.0), torch.zeros_like(r))
+
+
+def _pair_vectors(
+    positions: torch.Tensor, cell: torch.Tensor, nbrs: PaddedNeighbours, far: float
+) -> torch.Tensor:
+    """Padded pair vectors; unused slots get a constant vector beyond the cutoff (no NaN grads)."""
+    vectors = positions[nbrs.index] + nbrs.shift.to(positions.dtype) @ cell - positions[:, None, :]
+    filler = torch.zeros_like(vectors)
+    filler[..., 0] = far
+    return torch.where(nbrs.mask[..., None], vectors, filler)
+
+
+def compute_descriptors(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    neighbours: StructureNeighbours,
+    spec: DescriptorSpec,
+) -> torch.Tensor:
+    """Descriptor matrix ``(n_atoms, spec.size)``, differentiable w.r.t. positions and cell."""
+    n_atoms = positions.shape[0]
+    n_species = spec.n_species
+    dtype = positions.dtype
+
+    # radial block
+    rc = spec.radial_cutoff_angstrom
+    nb = neighbours.radial
+    vec = _pair_vectors(positions, cell, nb, 2.0 * rc)
+    r = torch.linalg.norm(vec, dim=-1)
+    fc = _cutoff_function(r, rc)
+    x = torch.clamp(2.0 * r / rc - 1.0, -1.0, 1.0)
+    cheb = chebyshev(x, spec.radial_order)  # (N, M, K)
+    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
+    radial = torch.einsum("nmk,nm,nms->nsk", cheb, fc, onehot).reshape(n_atoms, -1)
+
+    # angular block
+    ra = spec.angular_cutoff_angstrom
+    nb = neighbours.angular
+    vec = _pair_vectors(positions, cell, nb, 2.0 * ra)
+    r = torch.linalg.norm(vec, dim=-1)
+    fc = _cutoff_function(r, ra)
+    unit = vec / r[..., None]
+    cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
+    width = nb.index.shape[1]
+    off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
+    weights = fc[:, :, None] * fc[:, None, :] * off_diagonal  # (N, M, M)
+    cheb = chebyshev(cos, spec.angular_order) * weights[..., None]  # (N, M, M, L)
+    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)
+    per_b = torch.einsum("nmpl,npb->nmbl", cheb, onehot)
+    per_ab = torch.einsum("nmbl,nma->nabl", per_b, onehot)  # symmetric in (a, b)
+    rows, cols = torch.triu_indices(n_species, n_species)
+    angular = per_ab[:, rows, cols, :].reshape(n_atoms, -1)
+    return torch.cat([radial, angular], dim=1)
+
+
+def strained(
+    positions: torch.Tensor, cell: torch.Tensor, strain: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``r' = r (I + ε)`` to row-vector positions and cell vectors."""
+    deformation = torch.eye(3, dtype=positions.dtype) + strain
+    return positions @ deformation, cell @ deformation
+
+
+def chebyshev_with_derivative(x: torch.Tensor, order: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """T_0..T_order and their derivatives dT_k/dx = k U_{k-1}(x), stacked on the last axis."""
+    values = chebyshev(x, order)
+    second_kind = [torch.ones_like(x)]
+    if order >= 2:
+        second_kind.append(2.0 * x)
+    for _ in range(3, order + 1):
+        second_kind.append(2.0 * x * second_kind[-1] - second_kind[-2])
+    derivs = [torch.zeros_like(x)] + [k * second_kind[k - 1] for k in range(1, order + 1)]
+    return values, torch.stack(derivs, dim=-1)
+
+
+def _cutoff_with_derivative(r: torch.Tensor, cutoff: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inside = r < cutoff
+    zero = torch.zeros_like(r)
+    value = torch.where(inside, 0.5 * (torch.cos(math.pi * r / cutoff) + 1.0), zero)
+    slope = torch.where(inside, -0.5 * math.pi / cutoff * torch.sin(math.pi * r / cutoff), zero)
+    return value, slope
+
+
+def _pair_gradients(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    neighbours: StructureNeighbours,
+    spec: DescriptorSpec,
+) -> list[tuple[PaddedNeighbours, torch.Tensor, torch.Tensor]]:
+    """Analytic derivatives of each descriptor block w.r.t. its padded pair vectors.
+
+    Returns, per block, ``(neighbours, vectors (N, M, 3), dG/dv (N, M, D_block, 3))``.
+    """
+    n_atoms = positions.shape[0]
+    n_species = spec.n_species
+    dtype = positions.dtype
+    blocks = []
+
+    # radial block: G[i, s, k] = sum_m A_ms T_k(x_m) f(r_m)
+    rc = spec.radial_cutoff_angstrom
+    nb = neighbours.radial
+    vec = _pair_vectors(positions, cell, nb, 2.0 * rc)
+    r = torch.linalg.norm(vec, dim=-1)
+    unit = vec / r[..., None]
+    fc, dfc = _cutoff_with_derivative(r, rc)
+    x = torch.clamp(2.0 * r / rc - 1.0, -1.0, 1.0)
+    cheb, dcheb = chebyshev_with_derivative(x, spec.radial_order)
+    d_term = dcheb * (2.0 / rc) * fc[..., None] + cheb * dfc[..., None]  # (N, M, K)
+    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)
+    grad = torch.einsum("nms,nmk,nmc->nmskc", onehot, d_term, unit)
+    blocks.append((nb, vec, grad.reshape(n_atoms, vec.shape[1], -1, 3)))
+
+    # angular block: G[i, a, b, l] = sum_{m != p} A_ma A_pb w_m w_p T_l(c_mp)
+    ra = spec.angular_cutoff_angstrom
+    nb = neighbours.angular
+    vec = _pair_vectors(positions, cell, nb, 2.0 * ra)
+    r = torch.linalg.norm(vec, dim=-1)
+    unit = vec / r[..., None]
+    w, dw = _cutoff_with_derivative(r, ra)
+    cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
+    width = nb.index.shape[1]
+    off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
+    cheb, dcheb = chebyshev_with_derivative(cos, spec.angular_order)  # (N, M, M, L)
+    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
+    # radial-weight part: w'_m w_p T_l(c_mp) u_m
+    weight_p = w[:, None, :] * off_diagonal  # (N, M, M): w_p (1 - delta_mp)
+    part_w = torch.einsum("nmp,nmpl,npb->nmbl", weight_p, cheb, onehot)
+    part_w = (dw[:, :, None, None] * part_w)[..., None] * unit[:, :, None, None, :]
+    # angle part: w_m w_p T'_l(c_mp) (u_p - c_mp u_m) / r_m
+    scaled = dcheb * weight_p[..., None]  # (N, M, M, L)
+    towards_p = torch.einsum("nmpl,npb,npc->nmblc", scaled, onehot, unit)
+    along_m = torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None] * unit[
+        :, :, None, None, :
+    ]
+    part_c = (w / r)[:, :, None, None, None] * (towards_p - along_m)
+    half = part_w + part_c  # (N, M, S_b, L, 3): derivative through m as first index
+    full = torch.einsum("nma,nmblc->nmablc", onehot, half)
+    full = full + full.transpose(2, 3)  # m can be either member of the pair
+    rows, cols = torch.triu_indices(n_species, n_species)
+    grad = full[:, :, rows, cols].reshape(n_atoms, width, -1, 3)
+    blocks.append((nb, vec, grad))
+    return blocks
+
+
+def descriptor_jacobians(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    neighbours: StructureNeighbours,
+    spec: DescriptorSpec,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Descriptors and their exact derivatives w.r.t. positions ``(N, D, N, 3)`` and strain
+    ``(N, D, 3, 3)`` (strain as in :func:`strained`), from analytic pair-vector gradients."""
+    n_atoms = positions.shape[0]
+    with torch.no_grad():
+        values = compute_descriptors(positions, cell, species, neighbours, spec)
+        jac_blocks, strain_blocks = [], []
+        for nb, vec, grad in _pair_gradients(positions, cell, species, neighbours, spec):
+            grad = grad * nb.mask[:, :, None, None].to(grad.dtype)
+            width, size = grad.shape[1], grad.shape[2]
+            jac = torch.zeros((n_atoms * n_atoms, size, 3), dtype=grad.dtype)
+            rows = (torch.arange(n_atoms)[:, None] * n_atoms + nb.index).reshape(-1)
+            jac.index_add_(0, rows, grad.reshape(n_atoms * width, size, 3))
+            jac = jac.reshape(n_atoms, n_atoms, size, 3)
+            own = torch.arange(n_atoms)
+            jac[own, own] -= grad.sum(dim=1)
+            jac_blocks.append(jac.permute(0, 2, 1, 3))
+            strain_blocks.append(torch.einsum("nma,nmdb->ndab", vec, grad))
+    return values, torch.cat(jac_blocks, dim=1), torch.cat(strain_blocks, dim=1)
+
+
+def descriptor_jacobians_autodiff(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    neighbours: StructureNeighbours,
+    spec: DescriptorSpec,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Same as :func:`descriptor_jacobians` by forward-mode autodiff (slow; for checks)."""
+    from torch.func import jacfwd
+
+    def function(displacement: torch.Tensor, strain: torch.Tensor) -> torch.Tensor:
+        pos, lattice = strained(positions + displacement, cell, strain)
+        return compute_descriptors(pos, lattice, species, neighbours, spec)
+
+    zeros_pos = torch.zeros_like(positions)
+    zeros_strain = torch.zeros((3, 3), dtype=positions.dtype)
+    with torch.no_grad():
+        values = function(zeros_pos, zeros_strain)
+    jac_pos, jac_strain = jacfwd(function, argnums=(0, 1))(zeros_pos, zeros_strain)
+    return values, jac_pos, jac_strain
