@@ -29,7 +29,9 @@ class DescriptorSpec:
 
     def __post_init__(self) -> None:
         if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
-            raise ValueError(f"elements must be a non-empty list of distinct symbols: {self.elements}")
+            raise ValueError(
+                f"elements must be a non-empty list of distinct symbols: {self.elements}"
+            )
         if self.radial_cutoff_angstrom <= 0 or self.angular_cutoff_angstrom <= 0:
             raise ValueError("cutoffs must be positive")
         if self.angular_cutoff_angstrom > self.radial_cutoff_angstrom:
@@ -61,7 +63,9 @@ class DescriptorSpec:
         lookup = {e: n for n, e in enumerate(self.elements)}
         unknown = sorted(set(symbols) - set(lookup))
         if unknown:
-            raise ValueError(f"elements {unknown} are not among the model's elements {self.elements}")
+            raise ValueError(
+                f"elements {unknown} are not among the model's elements {self.elements}"
+            )
         return torch.tensor([lookup[s] for s in symbols], dtype=torch.long)
 
     def as_dict(self) -> dict:
@@ -234,9 +238,10 @@ def _pair_gradients(
     # angle part: w_m w_p T'_l(c_mp) (u_p - c_mp u_m) / r_m
     scaled = dcheb * weight_p[..., None]  # (N, M, M, L)
     towards_p = torch.einsum("nmpl,npb,npc->nmblc", scaled, onehot, unit)
-    along_m = torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None] * unit[
-        :, :, None, None, :
-    ]
+    along_m = (
+        torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None]
+        * unit[:, :, None, None, :]
+    )
     part_c = (w / r)[:, :, None, None, None] * (towards_p - along_m)
     half = part_w + part_c  # (N, M, S_b, L, 3): derivative through m as first index
     full = torch.einsum("nma,nmblc->nmablc", onehot, half)

@@ -81,7 +81,9 @@ def neighbour_pairs(
         return i, j, translations[t], dist[i, j, t]
 
 
-def pad_pairs(i: torch.Tensor, j: torch.Tensor, shift: torch.Tensor, n_atoms: int) -> PaddedNeighbours:
+def pad_pairs(
+    i: torch.Tensor, j: torch.Tensor, shift: torch.Tensor, n_atoms: int
+) -> PaddedNeighbours:
     """Group pairs by their first atom into padded ``(n_atoms, max_neighbours)`` arrays."""
     order = torch.argsort(i, stable=True)
     i, j, shift = i[order], j[order], shift[order]

@@ -1,0 +1,89 @@
+"""Atomic energy network with attention coupling between element-resolved descriptor channels.
+
+Each atom's descriptor is split into tokens, one per neighbour species (radial block) and one per
+species pair (angular block). Tokens are projected to a small width, tagged with learned channel
+and centre-element embeddings, coupled by one multi-head self-attention layer (residual), and the
+flattened result feeds an MLP whose last layer has one output per centre element.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+
+from .descriptors import DescriptorSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """Hyperparameters of :class:`AttentionAtomicNetwork`."""
+
+    token_dim: int = 16
+    n_heads: int = 2
+    hidden: tuple[int, ...] = (64, 64)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.token_dim <= 0 or self.n_heads <= 0 or self.token_dim % self.n_heads:
+            raise ValueError(
+                f"token_dim ({self.token_dim}) must be a positive multiple of n_heads ({self.n_heads})"
+            )
+        if not self.hidden or min(self.hidden) <= 0:
+            raise ValueError(f"hidden layer sizes must be positive: {self.hidden}")
+
+    def as_dict(self) -> dict:
+        return {"token_dim": self.token_dim, "n_heads": self.n_heads, "hidden": list(self.hidden)}
+
+
+class AttentionAtomicNetwork(nn.Module):
+    """Per-atom energies (dimensionless) from normalised descriptors and centre species."""
+
+    def __init__(self, descriptor: DescriptorSpec, spec: NetworkSpec) -> None:
+        super().__init__()
+        self.descriptor = descriptor
+        self.spec = spec
+        n_species, width = descriptor.n_species, spec.token_dim
+        self.n_tokens = n_species + descriptor.n_pairs
+        self.radial_projection = nn.Linear(descriptor.radial_order + 1, width)
+        self.angular_projection = nn.Linear(descriptor.angular_order + 1, width)
+        self.channel_embedding = nn.Parameter(0.1 * torch.randn(self.n_tokens, width))
+        self.centre_embedding = nn.Embedding(n_species, width)
+        nn.init.normal_(self.centre_embedding.weight, std=0.1)
+        self.query = nn.Linear(width, width)
+        self.key = nn.Linear(width, width)
+        self.value = nn.Linear(width, width)
+        self.attention_output = nn.Linear(width, width)
+        layers: list[nn.Module] = []
+        size = self.n_tokens * width
+        for hidden in spec.hidden:
+            layers += [nn.Linear(size, hidden), nn.SiLU()]
+            size = hidden
+        self.body = nn.Sequential(*layers)
+        self.heads = nn.Linear(size, n_species)
+
+    def forward(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """``features`` (..., D) normalised descriptors, ``species`` (...) indices -> energies (...)."""
+        shape = features.shape[:-1]
+        x = features.reshape(-1, features.shape[-1])
+        z = species.reshape(-1)
+        d = self.descriptor
+        n_radial = d.radial_size
+        radial = x[:, :n_radial].reshape(len(x), d.n_species, d.radial_order + 1)
+        angular = x[:, n_radial:].reshape(len(x), d.n_pairs, d.angular_order + 1)
+        tokens = torch.cat([self.radial_projection(radial), self.angular_projection(angular)], 1)
+        tokens = tokens + self.channel_embedding + self.centre_embedding(z)[:, None, :]
+        heads, width = self.spec.n_heads, self.spec.token_dim // self.spec.n_heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(len(x), self.n_tokens, heads, width).transpose(1, 2)
+
+        q, k, v = split(self.query(tokens)), split(self.key(tokens)), split(self.value(tokens))
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(width), dim=-1)
+        mixed = (weights @ v).transpose(1, 2).reshape(len(x), self.n_tokens, -1)
+        tokens = tokens + self.attention_output(mixed)
+        hidden = self.body(tokens.reshape(len(x), -1))
+        energies = self.heads(hidden).gather(1, z[:, None]).squeeze(1)
+        return energies.reshape(shape)

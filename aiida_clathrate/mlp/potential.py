@@ -1,0 +1,219 @@
+"""A committee of attention networks with normalisation: prediction, save and load."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
+from .frames import Frame
+from .network import AttentionAtomicNetwork, NetworkSpec
+
+FILE_FORMAT = "aiida-clathrate-mlp"
+FILE_FORMAT_VERSION = 1
+UNITS = {"energy": "eV", "length": "angstrom", "forces": "eV/angstrom", "stress": "eV/angstrom^3"}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class MemberPotential(nn.Module):
+    """One committee member: normalisation buffers around an :class:`AttentionAtomicNetwork`."""
+
+    def __init__(self, descriptor: DescriptorSpec, network: NetworkSpec) -> None:
+        super().__init__()
+        self.network = AttentionAtomicNetwork(descriptor, network)
+        size, n_species = descriptor.size, descriptor.n_species
+        self.register_buffer("feature_mean", torch.zeros(size))
+        self.register_buffer("feature_std", torch.ones(size))
+        self.register_buffer("energy_reference_ev", torch.zeros(n_species))
+        self.register_buffer("energy_scale_ev", torch.ones(()))
+
+    def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies in eV."""
+        normalised = (features - self.feature_mean) / self.feature_std
+        return (
+            self.energy_scale_ev * self.network(normalised, species)
+            + self.energy_reference_ev[species]
+        )
+
+
+@dataclasses.dataclass
+class Prediction:
+    """Committee prediction for one configuration (eV, eV/Å, eV/Å³ ASE convention)."""
+
+    energy_ev: float
+    forces_ev_per_angstrom: np.ndarray
+    stress_ev_per_angstrom3: np.ndarray | None
+    energy_std_ev: float
+    member_energies_ev: np.ndarray
+    forces_std_ev_per_angstrom: np.ndarray | None = None
+
+
+class CommitteePotential(nn.Module):
+    """Committee of :class:`MemberPotential` sharing one descriptor; the mean is the prediction."""
+
+    def __init__(
+        self,
+        descriptor: DescriptorSpec,
+        network: NetworkSpec,
+        n_members: int = 4,
+        dtype: str = "float64",
+        metadata: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if n_members < 1:
+            raise ValueError(f"committee needs at least one member, got {n_members}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.descriptor = descriptor
+        self.network_spec = network
+        self.dtype_name = dtype
+        self.metadata = dict(metadata or {})
+        self.members = nn.ModuleList(MemberPotential(descriptor, network) for _ in range(n_members))
+        self.to(DTYPES[dtype])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype_name]
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        return self.descriptor.elements
+
+    def set_dtype(self, dtype: str) -> CommitteePotential:
+        """Switch between float32 and float64 in place."""
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.dtype_name = dtype
+        self.to(DTYPES[dtype])
+        return self
+
+    def member_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Total energies per member, summed over the atom axis (-1 of ``species``)."""
+        return torch.stack([m.atomic_energies(features, species).sum(-1) for m in self.members])
+
+    def predict(
+        self,
+        symbols: Sequence[str],
+        positions_angstrom,
+        cell_angstrom,
+        pbc=(True, True, True),
+        member_forces: bool = False,
+    ) -> Prediction:
+        """Energy, forces (−∂E/∂r) and stress ((1/V) ∂E/∂ε) of the committee mean, with spread."""
+        dtype = self.dtype
+        positions = torch.as_tensor(np.asarray(positions_angstrom), dtype=dtype).reshape(-1, 3)
+        cell = torch.as_tensor(np.asarray(cell_angstrom), dtype=dtype).reshape(3, 3)
+        pbc = tuple(bool(p) for p in np.broadcast_to(pbc, 3))
+        species = self.descriptor.species_indices(symbols)
+        neighbours = build_neighbours(positions, cell, pbc, self.descriptor)
+        positions = positions.clone().requires_grad_(True)
+        strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
+        pos, lattice = strained(positions, cell, strain)
+        features = compute_descriptors(pos, lattice, species, neighbours, self.descriptor)
+        energies = self.member_energies(features, species)
+        mean = energies.mean()
+        grad_pos, grad_strain = torch.autograd.grad(
+            mean, (positions, strain), retain_graph=member_forces
+        )
+        stress = None
+        if all(pbc):
+            volume = torch.abs(torch.linalg.det(cell))
+            stress = (0.5 * (grad_strain + grad_strain.T) / volume).detach().numpy()
+        forces_std = None
+        if member_forces and len(self.members) > 1:
+            per_member = [
+                -torch.autograd.grad(e, positions, retain_graph=True)[0] for e in energies
+            ]
+            forces_std = torch.stack(per_member).std(dim=0, unbiased=False).detach().numpy()
+        spread = energies.std(unbiased=False) if len(self.members) > 1 else energies.new_zeros(())
+        return Prediction(
+            energy_ev=float(mean),
+            forces_ev_per_angstrom=(-grad_pos).detach().numpy(),
+            stress_ev_per_angstrom3=stress,
+            energy_std_ev=float(spread),
+            member_energies_ev=energies.detach().numpy(),
+            forces_std_ev_per_angstrom=forces_std,
+        )
+
+    def predict_frame(self, frame: Frame, member_forces: bool = False) -> Prediction:
+        return self.predict(
+            frame.symbols,
+            frame.positions_angstrom,
+            frame.cell_angstrom,
+            frame.pbc,
+            member_forces=member_forces,
+        )
+
+    # ---- persistence ----------------------------------------------------------------------
+    def to_payload(self) -> dict:
+        from aiida_clathrate import __version__ as package_version
+
+        return {
+            "format": FILE_FORMAT,
+            "format_version": FILE_FORMAT_VERSION,
+            "package_version": str(package_version),
+            "units": dict(UNITS),
+            "elements": list(self.descriptor.elements),
+            "descriptor": self.descriptor.as_dict(),
+            "network": self.network_spec.as_dict(),
+            "dtype": self.dtype_name,
+            "metadata": self.metadata,
+            "members": [
+                {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+                for m in self.members
+            ],
+        }
+
+    def save(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Write one file with weights, hyperparameters, elements, units and normalisation."""
+        path = pathlib.Path(path)
+        torch.save(self.to_payload(), path)
+        return path
+
+    @classmethod
+    def from_payload(cls, payload: dict, source: str = "<payload>") -> CommitteePotential:
+        if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+            raise ValueError(f"{source} is not an {FILE_FORMAT} model file")
+        version = payload.get("format_version")
+        if version != FILE_FORMAT_VERSION:
+            raise ValueError(
+                f"{source} has model file format version {version!r}; this aiida-clathrate reads "
+                f"version {FILE_FORMAT_VERSION} (file written by package version "
+                f"{payload.get('package_version', 'unknown')}): retrain or convert the model"
+            )
+        try:
+            descriptor_kwargs = dict(payload["descriptor"])
+            descriptor_kwargs["elements"] = tuple(descriptor_kwargs["elements"])
+            descriptor = DescriptorSpec(**descriptor_kwargs)
+            network = NetworkSpec(**payload["network"])
+            members = payload["members"]
+            model = cls(
+                descriptor,
+                network,
+                n_members=len(members),
+                dtype=payload.get("dtype", "float64"),
+                metadata=payload.get("metadata", {}),
+            )
+            for member, state in zip(model.members, members, strict=True):
+                member.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise ValueError(f"{source} is a broken {FILE_FORMAT} model file: {exc}") from exc
+        model.to(model.dtype)
+        return model
+
+
+def load_potential(path: str | pathlib.Path) -> CommitteePotential:
+    """Load a committee saved by :meth:`CommitteePotential.save`, with clear errors."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ValueError(f"{path} is not a readable {FILE_FORMAT} model file: {exc}") from exc
+    return CommitteePotential.from_payload(payload, source=str(path))
