@@ -91,11 +91,12 @@ def solve_gap_at_temperature(
         f = g - x
         residual = float(np.max(np.abs(f)))
         size = float(np.max(np.abs(g)))
-        if residual <= settings.gap_tolerance * size + 1e-12:
+        collapsed = size < 1e-7 * start_scale
+        if residual <= settings.gap_tolerance * size + 1e-12 and not collapsed:
             return GapSolution(
                 system.temperature_kelvin, system.mustar, omega, g, z, iteration, residual
             )
-        if size < 1e-10 * start_scale:
+        if collapsed:
             zero = np.zeros(system.n)
             return GapSolution(
                 system.temperature_kelvin,

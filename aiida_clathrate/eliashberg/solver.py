@@ -94,10 +94,14 @@ def delta_zero(
         return 0.0, 0.0
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     mu_c = settings.effective_mustar(mustar, cutoff)
-    temperature = max(
-        settings.gap_temperature_fraction * tc_kelvin, settings.min_temperature_kelvin
-    )
-    temperature = min(temperature, 0.5 * tc_kelvin)
+    # as low as gap_temperature_fraction * Tc allows, with at most max_matsubara frequencies
+    t_from_count = cutoff / (np.pi * (2 * settings.max_matsubara - 1)) / KB_MEV_PER_KELVIN
+    temperature = max(settings.gap_temperature_fraction * tc_kelvin, t_from_count)
+    if temperature >= 0.5 * tc_kelvin:
+        raise ValueError(
+            f"Tc = {tc_kelvin} K is too low for max_matsubara = {settings.max_matsubara} "
+            f"at omega_c = {cutoff} meV"
+        )
     solution = solve_gap_at_temperature(spectrum, temperature, mu_c, cutoff, settings)
     return solution.edge_gap_mev(settings.pade_points), temperature
 
