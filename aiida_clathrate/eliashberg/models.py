@@ -38,6 +38,10 @@ def clathrate_like_spectrum(points: int = 1200) -> tuple[np.ndarray, np.ndarray]
     widths = np.array([20.0, 25.0, 50.0, 45.0]) * CM1_TO_MEV
     lambdas = [0.35, 0.45, 0.55, 0.40]
     a2f = gaussian_bands(omega, centres, widths, lambdas)
+    # acoustic-like onset: alpha^2F ~ omega^2 below ~20 cm^-1, then renormalise to lambda = 1.75
+    onset = (20.0 * CM1_TO_MEV) ** 2
+    a2f *= omega**2 / (omega**2 + onset)
+    a2f *= sum(lambdas) / spectral_moments(omega, a2f).lambda_
     return omega, a2f
 
 
