@@ -1,0 +1,129 @@
+"""Idempotent set-up of the ``localhost`` computer, the codes and the pseudopotential family."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiida import orm
+from aiida.common.exceptions import NotExistent
+
+from .pseudo_family import SHIPPED_FAMILY_LABEL, install_shipped_family, load_family
+
+COMPUTER_LABEL = "localhost"
+
+#: Quantum ESPRESSO executables and the calculation plugin each code defaults to.
+QE_CODES: dict[str, str] = {
+    "pw": "quantumespresso.pw",
+    "ph": "quantumespresso.ph",
+    "q2r": "quantumespresso.q2r",
+    "matdyn": "quantumespresso.matdyn",
+    "dos": "quantumespresso.dos",
+    "projwfc": "quantumespresso.projwfc",
+}
+
+#: The project's own console scripts, installed next to the Python interpreter.
+PYTHON_CODES: dict[str, tuple[str, str]] = {
+    "clathrate-mlp": ("aiida-clathrate-mlp", "clathrate.mlp.train"),
+}
+
+
+@dataclass(frozen=True)
+class SetupItem:
+    """One thing ``setup`` looked at: its kind, its label and whether it was created now."""
+
+    kind: str
+    label: str
+    created: bool
+    detail: str = ""
+
+
+def _mpirun_command() -> list[str]:
+    command = ["mpirun"]
+    if os.geteuid() == 0:
+        command.append("--allow-run-as-root")
+    return command + ["-np", "{tot_num_mpiprocs}"]
+
+
+def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, bool]:
+    """The ``localhost`` computer (local transport, direct scheduler), created when missing."""
+    try:
+        computer = orm.load_computer(COMPUTER_LABEL)
+        created = False
+    except NotExistent:
+        from aiida.manage.configuration.settings import AiiDAConfigDir
+
+        workdir = workdir or Path(AiiDAConfigDir.get()) / "scratch"
+        workdir.mkdir(parents=True, exist_ok=True)
+        computer = orm.Computer(
+            label=COMPUTER_LABEL,
+            hostname="localhost",
+            description="this machine (aiida-clathrate)",
+            transport_type="core.local",
+            scheduler_type="core.direct",
+            workdir=str(workdir),
+        ).store()
+        computer.set_mpirun_command(_mpirun_command())
+        computer.set_default_mpiprocs_per_machine(os.cpu_count() or 1)
+        created = True
+    if not computer.is_configured:
+        computer.configure(safe_interval=0.0)
+        created = True
+    computer.set_minimum_job_poll_interval(0.5)
+    return computer, created
+
+
+def _executable_path(name: str, python_dir: Path) -> Path | None:
+    local = python_dir / name
+    if local.exists():
+        return local
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def get_or_create_code(
+    computer: orm.Computer, label: str, executable: str, plugin: str, python_dir: Path
+) -> SetupItem:
+    """An ``InstalledCode`` ``label@computer`` for ``executable``; existing codes are left untouched."""
+    full_label = f"{label}@{computer.label}"
+    try:
+        code = orm.load_code(full_label)
+        return SetupItem("code", full_label, False, str(code.filepath_executable))
+    except NotExistent:
+        pass
+    path = _executable_path(executable, python_dir)
+    if path is None:
+        return SetupItem("code", full_label, False, f"SKIPPED: executable {executable!r} not found")
+    code = orm.InstalledCode(
+        computer=computer,
+        filepath_executable=str(path),
+        label=label,
+        default_calc_job_plugin=plugin,
+        prepend_text="export OMP_NUM_THREADS=1",
+    ).store()
+    return SetupItem("code", full_label, True, str(path))
+
+
+def setup_localhost(pseudo_family: str = SHIPPED_FAMILY_LABEL) -> list[SetupItem]:
+    """Create or reuse the computer, every code and the pseudopotential family; report what was done."""
+    computer, created = get_or_create_localhost()
+    items = [SetupItem("computer", computer.label, created, computer.get_workdir())]
+    python_dir = Path(sys.executable).parent
+    for label, plugin in QE_CODES.items():
+        items.append(get_or_create_code(computer, label, f"{label}.x", plugin, python_dir))
+    for label, (executable, plugin) in PYTHON_CODES.items():
+        items.append(get_or_create_code(computer, label, executable, plugin, python_dir))
+    if pseudo_family == SHIPPED_FAMILY_LABEL:
+        family, created = install_shipped_family()
+        items.append(
+            SetupItem("pseudo family", family.label, created, f"{family.count()} pseudopotentials")
+        )
+    else:
+        family = load_family(pseudo_family)
+        items.append(
+            SetupItem("pseudo family", family.label, False, f"{family.count()} pseudopotentials")
+        )
+    return items

@@ -1,0 +1,67 @@
+"""Phonon helpers with no AiiDA import: band paths, unit conversion and the stability verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+THZ_TO_CM1 = 33.35640951981521
+
+#: The path the study plots for the simple-cubic clathrates (ASE notation, ``,`` = jump).
+CUBIC_PATH = "GXMGRX,MR"
+
+
+@dataclass(frozen=True)
+class StabilityVerdict:
+    """Lowest phonon frequency (cm^-1, negative = imaginary) and whether it is above ``-tolerance``."""
+
+    min_frequency_cm1: float
+    dynamically_stable: bool
+    tolerance_cm1: float
+
+
+def band_path(atoms: Atoms, npoints: int = 120) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """q-points along the standard path of the lattice, fractional (reciprocal-lattice) coordinates.
+
+    Returns the points and ``(index, label)`` pairs for the high-symmetry points (``G`` -> ``GAMMA``).
+    For a simple-cubic cell this is Γ–X–M–Γ–R–X|M–R, the study's layout.
+    """
+    if npoints < 2:
+        raise ValueError(f"npoints must be at least 2, got {npoints}")
+    lattice = atoms.cell.get_bravais_lattice()
+    path = CUBIC_PATH if lattice.name == "CUB" else None
+    bandpath = atoms.cell.bandpath(path, npoints=npoints)
+    _, special_x, labels = bandpath.get_linear_kpoint_axis()
+    x = bandpath.get_linear_kpoint_axis()[0]
+    indices = [int(np.argmin(np.abs(x - sx))) for sx in special_x]
+    labels = ["GAMMA" if label == "G" else label for label in labels]
+    return np.asarray(bandpath.kpts), list(zip(indices, labels, strict=True))
+
+
+def stability_verdict(
+    qpoints_frac: np.ndarray,
+    frequencies_cm1: np.ndarray,
+    tolerance_cm1: float = 10.0,
+    gamma_radius: float = 1e-3,
+) -> StabilityVerdict:
+    """Lowest frequency over all q and branches, the three acoustic modes at Γ excluded.
+
+    :param qpoints_frac: (nq, 3) fractional q-points.
+    :param frequencies_cm1: (nq, nbranches) frequencies; imaginary ones negative, as matdyn writes them.
+    :param tolerance_cm1: imaginary modes shallower than this count as numerical noise.
+    :param gamma_radius: q-points with a fractional norm below this are treated as Γ.
+    """
+    frequencies = np.sort(np.asarray(frequencies_cm1, dtype=float), axis=1)
+    qpoints = np.asarray(qpoints_frac, dtype=float).reshape(len(frequencies), 3)
+    if frequencies.size == 0 or not np.all(np.isfinite(frequencies)):
+        raise ValueError("phonon frequencies are empty or not finite")
+    if tolerance_cm1 < 0:
+        raise ValueError(f"tolerance_cm1 must be non-negative, got {tolerance_cm1}")
+    at_gamma = np.linalg.norm(qpoints - np.round(qpoints), axis=1) < gamma_radius
+    candidates = [
+        row[3:] if gamma else row for row, gamma in zip(frequencies, at_gamma, strict=True)
+    ]
+    lowest = min(float(row.min()) for row in candidates if row.size)
+    return StabilityVerdict(lowest, bool(lowest > -tolerance_cm1), float(tolerance_cm1))
