@@ -51,7 +51,7 @@ def test_linearized_tc_matches_closing_of_nonlinear_gap():
     spectrum = PreparedSpectrum.from_arrays(omega, a2f)
     settings = EliashbergSettings()
     tc = solve_tc(omega, a2f, 0.13, settings, spectrum)
-    fractions = np.array([0.97, 0.98, 0.99])
+    fractions = np.array([0.99, 0.995, 0.998])
     gaps = []
     for fraction in fractions:
         solution = solve_gap_at_temperature(
@@ -135,3 +135,24 @@ def test_clathrate_like_spectrum_in_study_range():
     for r in summary.results:
         assert 3.9 < r.gap_ratio < 5.5  # strong-coupling enhancement over BCS
         assert r.tc_eliashberg_kelvin > r.tc_allen_dynes_kelvin > r.tc_mcmillan_kelvin
+
+
+def test_anderson_mixing_does_not_stall_near_tc():
+    omega, a2f = clathrate_like_spectrum()
+    spectrum = PreparedSpectrum.from_arrays(omega, a2f)
+    tc = solve_tc(omega, a2f, 0.13, spectrum=spectrum)
+    temperature = 0.995 * tc.tc_kelvin
+    accelerated = solve_gap_at_temperature(
+        spectrum, temperature, tc.mustar_at_cutoff, tc.cutoff_mev, EliashbergSettings()
+    )
+    plain = solve_gap_at_temperature(
+        spectrum,
+        temperature,
+        tc.mustar_at_cutoff,
+        tc.cutoff_mev,
+        EliashbergSettings(anderson_history=0, max_iterations=20000),
+    )
+    assert accelerated.iterations < 40
+    assert plain.iterations > 10 * accelerated.iterations  # plain mixing slows down near Tc
+    assert accelerated.delta_lowest_mev == pytest.approx(plain.delta_lowest_mev, rel=1e-5)
+    assert accelerated.residual_mev <= 1e-8 * abs(accelerated.delta_lowest_mev) + 1e-12
