@@ -29,9 +29,13 @@ def format_table(summary, header: str) -> str:
     for r in summary.results:
         tc = r.tc_eliashberg_kelvin
         tc_text = f"{tc:16.2f}" if tc > 0 else f"{'< ' + format(floor, '.2f'):>16}"
+        if r.delta_0_mev > 0:
+            gap_text = f"{r.delta_0_mev:11.3f} {r.gap_ratio:12.3f}"
+        else:
+            gap_text = f"{'-':>11} {'-':>12}"
         lines.append(
             f"{r.mustar:6.3f} {tc_text} {r.tc_allen_dynes_kelvin:16.2f} "
-            f"{r.tc_mcmillan_kelvin:14.2f} {r.delta_0_mev:11.3f} {r.gap_ratio:12.3f}"
+            f"{r.tc_mcmillan_kelvin:14.2f} {gap_text}"
         )
     return "\n".join(lines)
 
