@@ -119,6 +119,9 @@ def test_two_column_units_and_detection(tmp_path):
     bad.write_text("0.0 0.3\n1.0 0.2\n")
     with pytest.raises(ValueError, match="non-positive frequency"):
         read_two_column(bad)
+    titled = tmp_path / "titled.txt"
+    titled.write_text("omega_meV  a2F\n1.0 0.2\n2.0 0.4\n")
+    np.testing.assert_allclose(read_two_column(titled).a2f, [0.2, 0.4])
     words = tmp_path / "words.txt"
     words.write_text("1.0 0.2\n2.0 abc\n")
     with pytest.raises(ValueError, match="line 2"):

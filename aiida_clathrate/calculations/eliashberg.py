@@ -61,6 +61,9 @@ def eliashberg(
         result: Dict with lambda, omega_log_mev, omega_2_mev, ..., and per-mu* lists
             tc_eliashberg_kelvin, tc_allen_dynes_kelvin, tc_mcmillan_kelvin, delta_0_mev, gap_ratio.
         gap_curve: XyData, x = temperature (K), one y per mu* = Delta(i omega_0) in meV.
+
+    Exit codes: 300 invalid input, 310 nonlinear equations not converged, 320 Tc search or
+    Pade continuation failed.
     """
     try:
         solver_settings = EliashbergSettings.from_dict(settings.get_dict())
@@ -70,6 +73,8 @@ def eliashberg(
         return ExitCode(300, f"invalid input: {exc}")
     except GapConvergenceError as exc:
         return ExitCode(310, f"Eliashberg equations did not converge: {exc}")
+    except RuntimeError as exc:
+        return ExitCode(320, f"Tc search or Pade continuation failed: {exc}")
 
     result = orm.Dict(summary.as_dict())
     curve = orm.XyData()

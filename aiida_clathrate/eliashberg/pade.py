@@ -55,6 +55,18 @@ class PadeContinuation:
         return pade_evaluate(self.coefficients, self.points, z)
 
 
+def _edge_fixed_point(continuation, start, tolerance_mev, max_iterations) -> float | None:
+    omega = start
+    for _ in range(max_iterations):
+        new = float(continuation(omega).real[0])
+        if not np.isfinite(new) or new <= 0.0:
+            return None
+        if abs(new - omega) <= tolerance_mev * max(1.0, abs(omega)):
+            return new
+        omega = 0.5 * (omega + new) if abs(new - omega) > 0.5 * omega else new
+    return None
+
+
 def edge_gap(
     matsubara_mev: np.ndarray,
     delta_mev: np.ndarray,
@@ -64,21 +76,25 @@ def edge_gap(
 ) -> float:
     """Gap edge Delta_0 = Re Delta(omega = Delta_0) on the real axis from Pade-continued Delta(i w_n).
 
-    Solved by fixed-point iteration omega <- Re Delta(omega) from Delta(i omega_0); returns 0 for a
-    vanishing gap and raises ``RuntimeError`` if the iteration does not converge.
+    Solved by fixed-point iteration omega <- Re Delta(omega) from Delta(i omega_0) with an
+    ``n_points`` Pade approximant; if that fails (a spurious pole near the real axis), half and
+    twice as many points are tried.  Returns 0 for a vanishing gap and raises ``RuntimeError``
+    if no approximant gives a converged, positive edge.
     """
     delta = np.asarray(delta_mev, dtype=float)
     if not np.any(np.abs(delta) > 0.0):
         return 0.0
-    continuation = PadeContinuation(matsubara_mev, delta, n_points)
-    omega = abs(float(delta[0]))
-    for _ in range(max_iterations):
-        new = float(continuation(omega).real[0])
-        if not np.isfinite(new):
-            break
-        if abs(new - omega) <= tolerance_mev * max(1.0, abs(omega)):
-            return new
-        omega = 0.5 * (omega + new) if abs(new - omega) > 0.5 * omega else new
+    start = abs(float(delta[0]))
+    tried = []
+    for count in (n_points, max(2, n_points // 2), 2 * n_points):
+        count = min(count, delta.size)
+        if count in tried:
+            continue
+        tried.append(count)
+        continuation = PadeContinuation(matsubara_mev, delta, count)
+        edge = _edge_fixed_point(continuation, start, tolerance_mev, max_iterations)
+        if edge is not None:
+            return edge
     raise RuntimeError(
-        f"Pade gap-edge iteration did not converge (last omega = {omega} meV, Delta(i w_0) = {delta[0]})"
+        f"Pade gap-edge iteration did not converge with {tried} points (Delta(i w_0) = {delta[0]} meV)"
     )

@@ -74,7 +74,9 @@ def _drop_nonpositive(
     return omega[keep], table[keep]
 
 
-def _numeric_rows(lines: list[str], source: str, skip=lambda line: False):
+def _numeric_rows(lines: list[str], source: str, skip=lambda line: False, header: bool = False):
+    """(line number, values) of the numeric lines; with ``header`` a first non-numeric,
+    non-comment line (column titles such as 'omega a2F') is skipped."""
     rows = []
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
@@ -83,6 +85,9 @@ def _numeric_rows(lines: list[str], source: str, skip=lambda line: False):
         try:
             rows.append((number, [parse_fortran_float(tok) for tok in stripped.split()]))
         except ValueError as exc:
+            if header and not rows:
+                header = False
+                continue
             raise ValueError(f"{source}, line {number}: {exc}") from exc
     return rows
 
@@ -152,10 +157,12 @@ def read_lambda_x_alpha2f(path, broadening: int = 1) -> Alpha2F:
 
 
 def read_two_column(path, unit: str = "meV", column: int = 2) -> Alpha2F:
-    """Read 'omega alpha^2F' text ('#', '!' or '%' comments); ``column`` is the 1-based a2F column."""
+    """Read 'omega alpha^2F' text ('#', '!' or '%' comments, one optional line of column
+    titles); ``column`` is the 1-based alpha^2F column."""
     source = str(path)
     canonical = normalize_unit(unit)
-    table = _table(_numeric_rows(pathlib.Path(path).read_text().splitlines(), source), source)
+    lines = pathlib.Path(path).read_text().splitlines()
+    table = _table(_numeric_rows(lines, source, header=True), source)
     if table.shape[1] < 2:
         raise ValueError(f"{source}: need at least two columns (omega, alpha^2F)")
     if not 2 <= column <= table.shape[1]:
