@@ -10,11 +10,17 @@ import pytest
 import torch
 
 from aiida_clathrate.mlp import (
+    CommitteePotential,
     DescriptorSpec,
+    MlpCalculator,
+    NetworkSpec,
     build_neighbours,
     compute_descriptors,
+    load_potential,
     read_frames,
 )
+from aiida_clathrate.mlp.descriptors import descriptor_jacobians, descriptor_jacobians_autodiff
+from aiida_clathrate.mlp.potential import FILE_FORMAT_VERSION
 
 torch.set_num_threads(1)
 ELEMENTS = ("K", "Rb", "B", "C")
@@ -79,3 +85,169 @@ def test_descriptors_match_brute_force_with_many_images(frames):
     got = compute_descriptors(pos, cell, spec.species_indices(frame.symbols), neighbours, spec)
     expected = _brute_force_descriptors(frame, spec)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-9)
+
+
+def _tiny_committee(
+    dtype: str = "float64", n_members: int = 2, seed: int = 1
+) -> CommitteePotential:
+    torch.manual_seed(seed)
+    spec = DescriptorSpec(ELEMENTS, radial_order=5, angular_order=4)
+    model = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=n_members, dtype=dtype)
+    for member in model.members:  # non-trivial normalisation so that it is exercised
+        member.feature_mean.normal_(0.0, 0.1)
+        member.feature_std.uniform_(0.5, 2.0)
+        member.energy_reference_ev.copy_(torch.tensor([-100.0, -90.0, -80.0, -150.0]))
+        member.energy_scale_ev.fill_(0.7)
+        with torch.no_grad():  # heads start at zero in training; randomise them here
+            member.network.heads.weight.normal_(0.0, 0.3)
+            member.linear_ev.normal_(0.0, 0.01)
+    return model.eval()
+
+
+def test_descriptor_jacobians_analytic_equal_autodiff(frames):
+    spec = DescriptorSpec(ELEMENTS, radial_order=6, angular_order=5)
+    frame = frames[1]
+    pos, cell = torch.tensor(frame.positions_angstrom), torch.tensor(frame.cell_angstrom)
+    species = spec.species_indices(frame.symbols)
+    neighbours = build_neighbours(pos, cell, frame.pbc, spec)
+    analytic = descriptor_jacobians(pos, cell, species, neighbours, spec)
+    autodiff = descriptor_jacobians_autodiff(pos, cell, species, neighbours, spec)
+    for a, b in zip(analytic, autodiff, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_forces_and_stress_equal_energy_finite_differences(frames):
+    """float64: forces = -dE/dr and stress = (1/V) dE/dε (ASE convention) by central differences."""
+    model = _tiny_committee()
+    frame = frames[1]  # a = 4.9 Å; at a = 5.0 Å self-images sit on the 5 Å angular cutoff (C1 kink)
+    pred = model.predict_frame(frame)
+    h = 1e-5
+
+    def energy(positions, cell):
+        return model.predict(frame.symbols, positions, cell).energy_ev
+
+    for atom, axis in [(0, 0), (3, 1), (9, 2), (13, 0)]:
+        plus, minus = frame.positions_angstrom.copy(), frame.positions_angstrom.copy()
+        plus[atom, axis] += h
+        minus[atom, axis] -= h
+        fd = -(energy(plus, frame.cell_angstrom) - energy(minus, frame.cell_angstrom)) / (2 * h)
+        assert pred.forces_ev_per_angstrom[atom, axis] == pytest.approx(fd, abs=1e-7, rel=1e-6)
+    volume = frame.volume_angstrom3
+    for a, b in [(0, 0), (1, 1), (0, 1), (1, 2)]:
+        strain = np.zeros((3, 3))
+        strain[a, b] = strain[b, a] = h / (2 if a != b else 1)
+        values = []
+        for sign in (1, -1):
+            deformation = np.eye(3) + sign * strain
+            values.append(
+                energy(frame.positions_angstrom @ deformation, frame.cell_angstrom @ deformation)
+            )
+        fd = (values[0] - values[1]) / (2 * h) / volume
+        assert pred.stress_ev_per_angstrom3[a, b] == pytest.approx(fd, abs=1e-9, rel=1e-5), (a, b)
+    # the analytic-Jacobian path used in training gives the same forces and stress
+    from aiida_clathrate.mlp.training import featurise, group_predictions
+
+    group = featurise([frame], model.descriptor)[0]
+    energies, forces, stress = zip(*(group_predictions(m, group) for m in model.members))
+    assert float(torch.stack(energies).mean()) == pytest.approx(pred.energy_ev, rel=1e-12)
+    np.testing.assert_allclose(
+        torch.stack(forces).mean(0)[0].detach().numpy(), pred.forces_ev_per_angstrom, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        torch.stack(stress).mean(0)[0].detach().numpy(), pred.stress_ev_per_angstrom3, atol=1e-12
+    )
+
+
+def test_invariances_and_supercell_extensivity(frames):
+    """Rotation, permutation and translation invariance; a 2x1x1 supercell doubles the energy."""
+    model = _tiny_committee()
+    frame = frames[3]
+    ref = model.predict_frame(frame)
+    rng = np.random.default_rng(4)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    perm = rng.permutation(frame.n_atoms)
+    rotated = model.predict(
+        [frame.symbols[k] for k in perm],
+        frame.positions_angstrom[perm] @ q.T + np.array([0.3, -1.2, 7.0]),
+        frame.cell_angstrom @ q.T,
+    )
+    assert rotated.energy_ev == pytest.approx(ref.energy_ev, rel=1e-12)
+    np.testing.assert_allclose(
+        rotated.forces_ev_per_angstrom, ref.forces_ev_per_angstrom[perm] @ q.T, atol=1e-10
+    )
+    cell = frame.cell_angstrom
+    positions = np.concatenate([frame.positions_angstrom, frame.positions_angstrom + cell[0]])
+    supercell = np.array([2 * cell[0], cell[1], cell[2]])
+    double = model.predict(frame.symbols * 2, positions, supercell)
+    assert double.energy_ev == pytest.approx(2 * ref.energy_ev, rel=1e-12)
+    np.testing.assert_allclose(
+        double.forces_ev_per_angstrom[: frame.n_atoms], ref.forces_ev_per_angstrom, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        double.stress_ev_per_angstrom3, ref.stress_ev_per_angstrom3, atol=1e-12
+    )
+
+
+def test_float32_matches_float64_and_seed_is_deterministic(frames):
+    a, b = _tiny_committee(seed=3), _tiny_committee(seed=3)
+    pa, pb = a.predict_frame(frames[0]), b.predict_frame(frames[0])
+    assert pa.energy_ev == pb.energy_ev
+    np.testing.assert_array_equal(pa.forces_ev_per_angstrom, pb.forces_ev_per_angstrom)
+    p32 = a.set_dtype("float32").predict_frame(frames[0])
+    assert p32.energy_ev == pytest.approx(pa.energy_ev, abs=1e-3)
+    np.testing.assert_allclose(p32.forces_ev_per_angstrom, pa.forces_ev_per_angstrom, atol=1e-3)
+    assert _tiny_committee(seed=4).predict_frame(frames[0]).energy_ev != pa.energy_ev
+
+
+def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
+    model = _tiny_committee(n_members=3)
+    model.metadata = {"note": "test"}
+    path = model.save(tmp_path / "model.pt")
+    loaded = load_potential(path)
+    assert loaded.elements == ELEMENTS and len(loaded.members) == 3
+    assert loaded.metadata == {"note": "test"}
+    p0, p1 = model.predict_frame(frames[0]), loaded.predict_frame(frames[0])
+    assert p1.energy_ev == p0.energy_ev and p1.energy_std_ev == p0.energy_std_ev
+
+    with pytest.raises(FileNotFoundError):
+        load_potential(tmp_path / "missing.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"this is not a model")
+    with pytest.raises(ValueError, match="not a readable"):
+        load_potential(broken)
+    payload = model.to_payload()
+    payload["format_version"] = FILE_FORMAT_VERSION + 1
+    torch.save(payload, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="format version"):
+        load_potential(tmp_path / "future.pt")
+    payload = model.to_payload()
+    del payload["members"][0]["energy_scale_ev"]
+    torch.save(payload, tmp_path / "truncated.pt")
+    with pytest.raises(ValueError, match="broken"):
+        load_potential(tmp_path / "truncated.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not an"):
+        load_potential(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not among the model's elements"):
+        model.predict(["K", "Pb"], np.zeros((2, 3)) + [[0, 0, 0], [1, 1, 1]], np.eye(3) * 5)
+
+
+def test_ase_calculator_results_and_committee_spread(frames):
+    from aiida_clathrate.mlp import frame_to_atoms
+
+    model = _tiny_committee(n_members=3)
+    atoms = frame_to_atoms(frames[0])
+    atoms.calc = MlpCalculator(model, member_forces=True)
+    energy = atoms.get_potential_energy()
+    forces = atoms.get_forces()
+    stress = atoms.get_stress()
+    results = atoms.calc.results
+    pred = model.predict_frame(frames[0], member_forces=True)
+    assert energy == pytest.approx(pred.energy_ev)
+    np.testing.assert_allclose(forces, pred.forces_ev_per_angstrom)
+    s = pred.stress_ev_per_angstrom3
+    np.testing.assert_allclose(stress, [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+    members = results["committee_energies"]
+    assert len(members) == 3 and results["energy_std"] == pytest.approx(np.std(members))
+    assert results["energy_std"] > 0  # members have different weights
+    assert results["forces_std"].shape == forces.shape and results["forces_std"].max() > 0

@@ -24,6 +24,7 @@ class NetworkSpec:
     token_dim: int = 16
     n_heads: int = 2
     hidden: tuple[int, ...] = (64, 64)
+    attention: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -35,7 +36,12 @@ class NetworkSpec:
             raise ValueError(f"hidden layer sizes must be positive: {self.hidden}")
 
     def as_dict(self) -> dict:
-        return {"token_dim": self.token_dim, "n_heads": self.n_heads, "hidden": list(self.hidden)}
+        return {
+            "token_dim": self.token_dim,
+            "n_heads": self.n_heads,
+            "hidden": list(self.hidden),
+            "attention": self.attention,
+        }
 
 
 class AttentionAtomicNetwork(nn.Module):
@@ -63,6 +69,10 @@ class AttentionAtomicNetwork(nn.Module):
             size = hidden
         self.body = nn.Sequential(*layers)
         self.heads = nn.Linear(size, n_species)
+        nn.init.zeros_(
+            self.heads.weight
+        )  # start from the linear model; the network learns the rest
+        nn.init.zeros_(self.heads.bias)
 
     def forward(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """``features`` (..., D) normalised descriptors, ``species`` (...) indices -> energies (...)."""
@@ -80,6 +90,9 @@ class AttentionAtomicNetwork(nn.Module):
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.reshape(len(x), self.n_tokens, heads, width).transpose(1, 2)
 
+        if not self.spec.attention:
+            hidden = self.body(tokens.reshape(len(x), -1))
+            return self.heads(hidden).gather(1, z[:, None]).squeeze(1).reshape(shape)
         q, k, v = split(self.query(tokens)), split(self.key(tokens)), split(self.value(tokens))
         weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(width), dim=-1)
         mixed = (weights @ v).transpose(1, 2).reshape(len(x), self.n_tokens, -1)

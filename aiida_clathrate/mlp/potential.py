@@ -31,12 +31,16 @@ class MemberPotential(nn.Module):
         self.register_buffer("feature_std", torch.ones(size))
         self.register_buffer("energy_reference_ev", torch.zeros(n_species))
         self.register_buffer("energy_scale_ev", torch.ones(()))
+        # per-element linear term on normalised descriptors, initialised by ridge regression
+        self.linear_ev = nn.Parameter(torch.zeros(n_species, size))
 
     def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """Per-atom energies in eV."""
         normalised = (features - self.feature_mean) / self.feature_std
+        linear = (self.linear_ev[species] * normalised).sum(-1)
         return (
             self.energy_scale_ev * self.network(normalised, species)
+            + linear
             + self.energy_reference_ev[species]
         )
 
@@ -151,12 +155,10 @@ class CommitteePotential(nn.Module):
 
     # ---- persistence ----------------------------------------------------------------------
     def to_payload(self) -> dict:
-        from aiida_clathrate import __version__ as package_version
-
         return {
             "format": FILE_FORMAT,
             "format_version": FILE_FORMAT_VERSION,
-            "package_version": str(package_version),
+            "package_version": _package_version(),
             "units": dict(UNITS),
             "elements": list(self.descriptor.elements),
             "descriptor": self.descriptor.as_dict(),
@@ -205,6 +207,15 @@ class CommitteePotential(nn.Module):
             raise ValueError(f"{source} is a broken {FILE_FORMAT} model file: {exc}") from exc
         model.to(model.dtype)
         return model
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aiida-clathrate")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def load_potential(path: str | pathlib.Path) -> CommitteePotential:

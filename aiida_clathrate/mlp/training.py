@@ -50,6 +50,7 @@ class TrainingSettings:
     energy_weight: float = 1000.0
     forces_weight: float = 1.0
     stress_weight: float = 0.0
+    linear_ridge: float = 1e-8
     max_time_per_member_s: float | None = None
     elements: tuple[str, ...] | None = None
 
@@ -231,6 +232,37 @@ def _fit_normalisation(
     member.energy_scale_ev.copy_(forces.pow(2).mean().sqrt().clamp_min(1e-3))
 
 
+def _fit_linear_term(
+    member: MemberPotential, groups: Sequence[FeatureGroup], settings: TrainingSettings
+) -> None:
+    """Ridge regression of the per-element linear term on energies (per atom) and forces."""
+    n_species = member.energy_reference_ev.shape[0]
+    size = member.feature_mean.shape[0]
+    normal = torch.zeros((n_species * size, n_species * size), dtype=torch.float64)
+    rhs = torch.zeros(n_species * size, dtype=torch.float64)
+    we = math.sqrt(settings.energy_weight)
+    wf = math.sqrt(settings.forces_weight)
+    for group in groups:
+        if not len(group.frame_indices):
+            continue
+        onehot = torch.nn.functional.one_hot(group.species, n_species).double()
+        std = member.feature_std.double()
+        x = (group.features.double() - member.feature_mean.double()) / std
+        xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(len(x), -1) / group.n_atoms
+        ref = member.energy_reference_ev.double()[group.species].sum(1)
+        ye = (group.energy.double() - ref) / group.n_atoms
+        jac = group.jac_positions.double() / std[None, None, :, None, None]
+        xf = -torch.einsum("bns,bndmc->bmcsd", onehot, jac).reshape(-1, n_species * size)
+        yf = group.forces.double().reshape(-1)
+        normal += we**2 * xe.T @ xe + wf**2 * xf.T @ xf
+        rhs += we**2 * xe.T @ ye + wf**2 * xf.T @ yf
+    scale = float(torch.diagonal(normal).mean())
+    ridge = settings.linear_ridge * scale * torch.eye(len(rhs), dtype=torch.float64)
+    solution = torch.linalg.solve(normal + ridge, rhs)
+    with torch.no_grad():
+        member.linear_ev.copy_(solution.reshape(n_species, size).to(member.linear_ev.dtype))
+
+
 def _loss(member, group, settings, create_graph=True):
     energy, forces, stress = group_predictions(member, group, create_graph=create_graph)
     loss = settings.energy_weight * (((energy - group.energy) / group.n_atoms) ** 2).mean()
@@ -284,7 +316,8 @@ def train_member(
     log: Callable[[str], None] | None = None,
     member_index: int = 0,
 ) -> list[dict]:
-    """Adam with plateau learning-rate decay and early stopping on ``valid``; keeps the best state."""
+    """Adam on the network (the linear term stays at its regression value) with plateau
+    learning-rate decay and early stopping on ``valid``; keeps the best state."""
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(member.network.parameters(), lr=settings.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -401,6 +434,7 @@ def train_committee(
         member.network.__init__(descriptor, network)
         member.to(committee.dtype)
         _fit_normalisation(member, train, descriptor.n_species)
+        _fit_linear_term(member, train, settings)
         curve += train_member(
             member, train, valid, settings, settings.seed + index, log=log, member_index=index
         )
