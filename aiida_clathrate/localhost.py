@@ -41,11 +41,12 @@ class SetupItem:
     detail: str = ""
 
 
-def _mpirun_command() -> list[str]:
-    command = ["mpirun"]
+def _prepend_text() -> str:
+    """One OpenMP thread per process; OpenMPI refuses to run as root unless told it may."""
+    lines = ["export OMP_NUM_THREADS=1"]
     if os.geteuid() == 0:
-        command.append("--allow-run-as-root")
-    return command + ["-np", "{tot_num_mpiprocs}"]
+        lines.append("export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+    return "\n".join(lines)
 
 
 def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, bool]:
@@ -66,13 +67,12 @@ def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, 
             scheduler_type="core.direct",
             workdir=str(workdir),
         ).store()
-        computer.set_mpirun_command(_mpirun_command())
         computer.set_default_mpiprocs_per_machine(os.cpu_count() or 1)
+        computer.set_minimum_job_poll_interval(0.5)
         created = True
     if not computer.is_configured:
         computer.configure(safe_interval=0.0)
         created = True
-    computer.set_minimum_job_poll_interval(0.5)
     return computer, created
 
 
@@ -102,7 +102,7 @@ def get_or_create_code(
         filepath_executable=str(path),
         label=label,
         default_calc_job_plugin=plugin,
-        prepend_text="export OMP_NUM_THREADS=1",
+        prepend_text=_prepend_text(),
     ).store()
     return SetupItem("code", full_label, True, str(path))
 

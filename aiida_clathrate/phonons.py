@@ -33,11 +33,28 @@ def band_path(atoms: Atoms, npoints: int = 120) -> tuple[np.ndarray, list[tuple[
     lattice = atoms.cell.get_bravais_lattice()
     path = CUBIC_PATH if lattice.name == "CUB" else None
     bandpath = atoms.cell.bandpath(path, npoints=npoints)
-    _, special_x, labels = bandpath.get_linear_kpoint_axis()
-    x = bandpath.get_linear_kpoint_axis()[0]
-    indices = [int(np.argmin(np.abs(x - sx))) for sx in special_x]
-    labels = ["GAMMA" if label == "G" else label for label in labels]
-    return np.asarray(bandpath.kpts), list(zip(indices, labels, strict=True))
+    kpts = np.asarray(bandpath.kpts)
+    labels: list[tuple[int, str]] = []
+    start = 0
+    for segment in bandpath.path.split(","):
+        for name in _split_labels(segment):
+            point = bandpath.special_points[name]
+            matches = np.flatnonzero(np.linalg.norm(kpts[start:] - point, axis=1) < 1e-8)
+            index = start + int(matches[0])
+            labels.append((index, "GAMMA" if name == "G" else name))
+            start = index + 1
+    return kpts, labels
+
+
+def _split_labels(segment: str) -> list[str]:
+    """'GXM1' -> ['G', 'X', 'M1']: ASE labels are a capital letter and optional digits."""
+    names: list[str] = []
+    for char in segment:
+        if char.isdigit() and names:
+            names[-1] += char
+        else:
+            names.append(char)
+    return names
 
 
 def stability_verdict(

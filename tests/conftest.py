@@ -26,3 +26,60 @@ def shared_dir() -> pathlib.Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"shared folder not found at {SHARED_DIR}")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def clathrate_setup(aiida_profile):
+    """Computer, codes and the shipped pseudopotential family in the test profile (what ``setup`` makes)."""
+    from aiida_clathrate.localhost import setup_localhost
+
+    return setup_localhost()
+
+
+@pytest.fixture(scope="session")
+def qe_codes(clathrate_setup) -> dict[str, str]:
+    """Labels of the Quantum ESPRESSO codes on localhost."""
+    return {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
+
+
+@pytest.fixture
+def aluminium():
+    """fcc Al (one atom): the cheapest real metal for end-to-end Quantum ESPRESSO tests."""
+    from aiida import orm
+    from ase.build import bulk
+
+    return orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
+
+
+#: Tiny settings for the full harmonic pipeline on fcc Al (seconds per step on two cores).
+TINY_HARMONIC_OVERRIDES = {
+    "kpoints_mesh": [4, 4, 4],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [6, 6, 6],
+    "bands_npoints": 40,
+}
+
+
+@pytest.fixture
+def tiny_harmonic_overrides() -> dict:
+    import copy
+
+    return copy.deepcopy(TINY_HARMONIC_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def daemon_client(aiida_profile):
+    """aiida's daemon client fixture with a longer timeout: two loaded cores can be slow to answer."""
+    from aiida.engine.daemon import get_daemon_client
+    from aiida.engine.daemon.client import DaemonNotRunningException
+    from aiida.manage import get_config
+
+    get_config().set_option("daemon.timeout", 60, scope=aiida_profile.name)
+    client = get_daemon_client(aiida_profile.name)
+    try:
+        yield client
+    finally:
+        try:
+            client.stop_daemon(wait=True)
+        except DaemonNotRunningException:
+            pass

@@ -234,6 +234,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             parameters = relax_builder.base_relax.pw.parameters.get_dict()
             parameters["CELL"]["press"] = pressure_gpa * KBAR_PER_GPA
             relax_builder.base_relax.pw.parameters = orm.Dict(parameters)
+            relax_builder.meta_convergence = orm.Bool(inputs["relax_meta_convergence"])
             relax_builder.pop("structure", None)
             relax_builder.pop("clean_workdir", None)
             builder.relax = relax_builder
@@ -285,7 +286,9 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         self.ctx.structure = self.inputs.structure
 
     def should_relax(self) -> bool:
-        return "relax" in self.inputs
+        """Relax unless the ``relax`` namespace was left empty (an empty builder namespace may be present)."""
+        relax = self.inputs.get("relax", {})
+        return "parameters" in relax.get("base_relax", {}).get("pw", {})
 
     def run_relax(self):
         inputs = AttributeDict(self.exposed_inputs(PwRelaxWorkChain, namespace="relax"))

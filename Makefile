@@ -1,0 +1,36 @@
+# aiida-clathrate: every target installs what it needs first (system packages, .venv, AiiDA profile).
+SHELL := /bin/bash
+VENV ?= .venv
+export AIIDA_PATH ?= $(CURDIR)/.aiida
+AIIDA_PROFILE ?= clathrate
+export AIIDA_PROFILE
+export OMP_NUM_THREADS ?= 1
+# The daemon (and its tests) look for `verdi` on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: install profile demo test lint benchmarks clean
+
+install:
+	@bash scripts/install.sh
+
+profile: install
+	@bash scripts/profile.sh
+
+## The main job: harmonic phonons of KRbB6C6 at 0 GPa on the fast protocol.
+demo: profile
+	$(VENV)/bin/aiida-clathrate -p $(AIIDA_PROFILE) launch harmonic K Rb --pressure 0 --protocol fast
+
+## The test suite (what CI runs): real pw.x/ph.x, python-sscha and torch at tiny settings.
+test: install
+	$(VENV)/bin/python -m pytest -ra --durations=15 $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+benchmarks: install
+	$(VENV)/bin/python benchmarks/eliashberg.py
+	$(VENV)/bin/python benchmarks/mlp.py
+
+clean:
+	rm -rf $(VENV) .aiida .pytest_cache

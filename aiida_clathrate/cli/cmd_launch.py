@@ -1,0 +1,90 @@
+"""``aiida-clathrate launch ...``: build a clathrate and run or submit a workflow on it."""
+
+from __future__ import annotations
+
+import click
+from aiida.cmdline.utils import decorators, echo
+
+from . import cmd_root
+
+PROTOCOLS = click.Choice(["fast", "balanced", "stringent"])
+
+
+@cmd_root.group("launch")
+def cmd_launch() -> None:
+    """Launch a workflow for one compound."""
+
+
+def _structure_node(x: str, y: str | None, lattice_parameter: float | None):
+    from aiida import orm
+
+    from ..structures import clathrate
+
+    try:
+        atoms = clathrate(x, y, lattice_parameter)
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
+    return orm.StructureData(ase=atoms)
+
+
+@cmd_launch.command("harmonic")
+@click.argument("x")
+@click.argument("y", required=False)
+@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
+@click.option(
+    "--lattice-parameter", type=float, default=None, help="Å; default: estimate from the guests."
+)
+@click.option(
+    "--num-mpiprocs", type=int, default=1, show_default=True, help="MPI processes per calculation."
+)
+@click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
+@click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
+@click.option(
+    "--daemon", is_flag=True, help="Submit to the daemon instead of running in this shell."
+)
+@decorators.with_dbenv()
+def cmd_launch_harmonic(
+    x: str,
+    y: str | None,
+    pressure_gpa: float,
+    protocol: str,
+    lattice_parameter: float | None,
+    num_mpiprocs: int,
+    pseudo_family: str | None,
+    no_relax: bool,
+    daemon: bool,
+) -> None:
+    """Harmonic phonons of XYB6C6 (or XB3C3 when Y is omitted) at a pressure."""
+    from aiida.engine import run_get_node, submit
+
+    from ..localhost import setup_localhost
+    from ..pseudo_family import SHIPPED_FAMILY_LABEL
+    from ..summary import format_summary, harmonic_summary
+    from ..workflows.harmonic import HarmonicPhononWorkChain
+
+    structure = _structure_node(x, y, lattice_parameter)
+    family = pseudo_family or SHIPPED_FAMILY_LABEL
+    setup_localhost(family)
+    codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
+    builder = HarmonicPhononWorkChain.get_builder_from_protocol(
+        codes,
+        structure,
+        protocol,
+        pressure_gpa=pressure_gpa,
+        pseudo_family=family,
+        num_mpiprocs=num_mpiprocs,
+        relax=not no_relax,
+    )
+    if daemon:
+        node = submit(builder)
+        echo.echo_success(f"submitted HarmonicPhononWorkChain<{node.pk}>")
+        echo.echo(
+            f"follow it with: verdi process report {node.pk}; then: aiida-clathrate show {node.pk}"
+        )
+        return
+    echo.echo_info(f"running {builder.metadata.label} with the {protocol} protocol in this shell")
+    _, node = run_get_node(builder)
+    echo.echo(format_summary(harmonic_summary(node)))
+    if not node.is_finished_ok:
+        echo.echo_critical(f"HarmonicPhononWorkChain<{node.pk}> failed: {node.exit_message}")

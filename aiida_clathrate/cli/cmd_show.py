@@ -1,0 +1,26 @@
+"""``aiida-clathrate show PK``: the summary of a finished workflow."""
+
+from __future__ import annotations
+
+import click
+from aiida.cmdline.params import arguments
+from aiida.cmdline.utils import decorators, echo
+
+from . import cmd_root
+
+
+@cmd_root.command("show")
+@arguments.PROCESS()
+@decorators.with_dbenv()
+def cmd_show(process) -> None:
+    """Print the summary of an aiida-clathrate workflow."""
+    from ..summary import format_summary, harmonic_summary
+
+    summaries = {"HarmonicPhononWorkChain": harmonic_summary}
+    if process.process_label not in summaries:
+        echo.echo_critical(
+            f"{process.process_label}<{process.pk}> is not an aiida-clathrate workflow"
+        )
+    echo.echo(format_summary(summaries[process.process_label](process)))
+    if process.is_finished and not process.is_finished_ok:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,42 @@
+"""Short, human-readable summaries of finished aiida-clathrate processes."""
+
+from __future__ import annotations
+
+from aiida import orm
+
+
+def harmonic_summary(node: orm.WorkflowNode) -> dict[str, object]:
+    """Key results of a ``HarmonicPhononWorkChain`` node (missing outputs give ``None``)."""
+    outputs = node.outputs
+    structure = (
+        outputs.relaxed_structure if "relaxed_structure" in outputs else node.inputs.structure
+    )
+    params = outputs.structure_parameters.get_dict() if "structure_parameters" in outputs else {}
+    return {
+        "pk": node.pk,
+        "process": node.process_label,
+        "state": node.process_state.value if node.process_state else None,
+        "exit_status": node.exit_status,
+        "exit_message": node.exit_message,
+        "formula": structure.get_formula(mode="hill_compact"),
+        "pressure_gpa": node.inputs.pressure_gpa.value,
+        "lattice_parameter_angstrom": params.get("lattice_parameter_angstrom"),
+        "d_long_angstrom": params.get("d_long_angstrom"),
+        "d_short_angstrom": params.get("d_short_angstrom"),
+        "space_group_number": params.get("space_group_number"),
+        "min_frequency_cm1": outputs.min_frequency_cm1.value
+        if "min_frequency_cm1" in outputs
+        else None,
+        "dynamically_stable": outputs.dynamically_stable.value
+        if "dynamically_stable" in outputs
+        else None,
+    }
+
+
+def format_summary(summary: dict[str, object]) -> str:
+    """Aligned ``key: value`` lines; floats to four decimals."""
+    lines = []
+    for key, value in summary.items():
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<28} {text}")
+    return "\n".join(lines)

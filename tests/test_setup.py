@@ -1,0 +1,57 @@
+"""``aiida-clathrate setup``: computer, codes and pseudopotential family, idempotently."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from aiida import orm
+from click.testing import CliRunner
+
+from aiida_clathrate.cli import cmd_root
+from aiida_clathrate.localhost import QE_CODES
+from aiida_clathrate.pseudo_family import CUTOFFS_RY_BY_PROTOCOL, SHIPPED_FAMILY_LABEL
+
+
+def test_setup_creates_then_reuses(clathrate_setup):
+    labels = {item.label for item in clathrate_setup}
+    for name in QE_CODES:
+        assert f"{name}@localhost" in labels
+    assert SHIPPED_FAMILY_LABEL in labels
+    runner = CliRunner()
+    result = runner.invoke(cmd_root, ["setup"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "0 created" in result.output
+    assert "exists" in result.output and "created " not in result.output.replace("0 created", "")
+
+
+def test_shipped_family_has_cutoffs_per_protocol(clathrate_setup):
+    family = orm.load_group(SHIPPED_FAMILY_LABEL)
+    assert {"B", "C", "K", "Rb", "Sr", "Pb", "La"} <= set(family.elements)
+    assert "H" not in family.elements
+    for protocol, expected in CUTOFFS_RY_BY_PROTOCOL.items():
+        cutoffs = family.get_recommended_cutoffs(
+            elements=("K", "B"), stringency=protocol, unit="Ry"
+        )
+        assert cutoffs == (expected["cutoff_wfc"], expected["cutoff_rho"])
+
+
+def test_codes_use_mpirun_only_when_asked(clathrate_setup):
+    from aiida_clathrate.workflows.harmonic import calcjob_options
+
+    assert calcjob_options(1)["withmpi"] is False
+    assert calcjob_options(2)["withmpi"] is True
+    with pytest.raises(ValueError, match="0"):
+        calcjob_options(0)
+    code = orm.load_code("pw@localhost")
+    assert str(code.filepath_executable).endswith("pw.x")
+    assert "OMP_NUM_THREADS=1" in code.prepend_text
+    if os.geteuid() == 0:
+        assert "OMPI_ALLOW_RUN_AS_ROOT=1" in code.prepend_text
+
+
+def test_unknown_family_gives_install_hint(clathrate_setup):
+    runner = CliRunner()
+    result = runner.invoke(cmd_root, ["setup", "--pseudo-family", "SSSP/1.3/PBE/efficiency"])
+    assert result.exit_code != 0
+    assert "aiida-pseudo install" in result.output
