@@ -77,6 +77,10 @@ def cmd_launch_harmonic(
         relax=not no_relax,
     )
     if daemon:
+        from aiida.engine.daemon.client import get_daemon_client
+
+        if not get_daemon_client().is_daemon_running:
+            echo.echo_warning("the daemon is not running: start it with `verdi daemon start`")
         node = submit(builder)
         echo.echo_success(f"submitted HarmonicPhononWorkChain<{node.pk}>")
         echo.echo(
