@@ -27,8 +27,10 @@ class MemberPotential(nn.Module):
         super().__init__()
         self.network = AttentionAtomicNetwork(descriptor, network)
         size, n_species = descriptor.size, descriptor.n_species
-        self.register_buffer("feature_mean", torch.zeros(size))
-        self.register_buffer("feature_std", torch.ones(size))
+        # per centre element: environments of different elements differ far more than the
+        # displacements that carry the forces
+        self.register_buffer("feature_mean", torch.zeros(n_species, size))
+        self.register_buffer("feature_std", torch.ones(n_species, size))
         self.register_buffer("energy_reference_ev", torch.zeros(n_species))
         self.register_buffer("energy_scale_ev", torch.ones(()))
         # per-element linear term on normalised descriptors, initialised by ridge regression
@@ -36,7 +38,7 @@ class MemberPotential(nn.Module):
 
     def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """Per-atom energies in eV."""
-        normalised = (features - self.feature_mean) / self.feature_std
+        normalised = (features - self.feature_mean[species]) / self.feature_std[species]
         linear = (self.linear_ev[species] * normalised).sum(-1)
         return (
             self.energy_scale_ev * self.network(normalised, species)

@@ -39,9 +39,10 @@ class TrainingSettings:
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
-    max_epochs: int = 600
+    max_epochs: int = 200
     batch_size: int = 8
     learning_rate: float = 3e-3
+    weight_decay: float = 0.0
     min_learning_rate: float = 1e-5
     lr_decay_factor: float = 0.5
     lr_patience_epochs: int = 20
@@ -212,8 +213,15 @@ def _fit_normalisation(
     member: MemberPotential, groups: Sequence[FeatureGroup], n_species: int
 ) -> None:
     features = torch.cat([g.features.reshape(-1, g.features.shape[-1]) for g in groups])
-    member.feature_mean.copy_(features.mean(0))
-    member.feature_std.copy_(features.std(0).clamp_min(1e-6 * float(features.std()) + 1e-12))
+    species = torch.cat([g.species.reshape(-1) for g in groups])
+    overall = features.std(0)
+    for s in range(n_species):
+        rows = features[species == s]
+        if len(rows) == 0:
+            continue
+        member.feature_mean[s].copy_(rows.mean(0))
+        std = rows.std(0) if len(rows) > 1 else overall
+        member.feature_std[s].copy_(std.clamp_min(1e-6 * float(overall.max()) + 1e-12))
     counts = torch.cat(
         [
             torch.nn.functional.one_hot(g.species, n_species).sum(1).to(features.dtype)
@@ -237,7 +245,7 @@ def _fit_linear_term(
 ) -> None:
     """Ridge regression of the per-element linear term on energies (per atom) and forces."""
     n_species = member.energy_reference_ev.shape[0]
-    size = member.feature_mean.shape[0]
+    size = member.feature_mean.shape[-1]
     normal = torch.zeros((n_species * size, n_species * size), dtype=torch.float64)
     rhs = torch.zeros(n_species * size, dtype=torch.float64)
     we = math.sqrt(settings.energy_weight)
@@ -246,12 +254,12 @@ def _fit_linear_term(
         if not len(group.frame_indices):
             continue
         onehot = torch.nn.functional.one_hot(group.species, n_species).double()
-        std = member.feature_std.double()
-        x = (group.features.double() - member.feature_mean.double()) / std
+        std = member.feature_std.double()[group.species]  # (B, N, D)
+        x = (group.features.double() - member.feature_mean.double()[group.species]) / std
         xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(len(x), -1) / group.n_atoms
         ref = member.energy_reference_ev.double()[group.species].sum(1)
         ye = (group.energy.double() - ref) / group.n_atoms
-        jac = group.jac_positions.double() / std[None, None, :, None, None]
+        jac = group.jac_positions.double() / std[:, :, :, None, None]
         xf = -torch.einsum("bns,bndmc->bmcsd", onehot, jac).reshape(-1, n_species * size)
         yf = group.forces.double().reshape(-1)
         normal += we**2 * xe.T @ xe + wf**2 * xf.T @ xf
@@ -319,7 +327,9 @@ def train_member(
     """Adam on the network (the linear term stays at its regression value) with plateau
     learning-rate decay and early stopping on ``valid``; keeps the best state."""
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(member.network.parameters(), lr=settings.learning_rate)
+    optimiser = torch.optim.AdamW(
+        member.network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser,
         factor=settings.lr_decay_factor,
