@@ -111,7 +111,7 @@ def main() -> None:
         ("speed-up over pw.x, 14-atom cell (float64)", f"{pw_s * rate_14:.0f}x"),
     ]
     print()
-    print("| quantity | this MLP (committee of %d) | MACE |" % settings.committee_size)
+    print(f"| quantity | this MLP (committee of {settings.committee_size}) | MACE |")
     print("|---|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} | not run |")

@@ -148,7 +148,8 @@ def test_forces_and_stress_equal_energy_finite_differences(frames):
     from aiida_clathrate.mlp.training import featurise, group_predictions
 
     group = featurise([frame], model.descriptor)[0]
-    energies, forces, stress = zip(*(group_predictions(m, group) for m in model.members))
+    outputs = [group_predictions(m, group) for m in model.members]
+    energies, forces, stress = ([o[k] for o in outputs] for k in range(3))
     assert float(torch.stack(energies).mean()) == pytest.approx(pred.energy_ev, rel=1e-12)
     np.testing.assert_allclose(
         torch.stack(forces).mean(0)[0].detach().numpy(), pred.forces_ev_per_angstrom, atol=1e-10
