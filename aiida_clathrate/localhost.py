@@ -28,6 +28,7 @@ QE_CODES: dict[str, str] = {
 #: The project's own console scripts, installed next to the Python interpreter.
 PYTHON_CODES: dict[str, tuple[str, str]] = {
     "clathrate-mlp": ("aiida-clathrate-mlp", "clathrate.mlp.train"),
+    "clathrate-sscha": ("aiida-clathrate-sscha", "clathrate.sscha.minimize"),
 }
 
 
