@@ -1,0 +1,238 @@
+"""Electron-phonon outputs of matdyn.x into nodes, and the rule that picks the broadening.
+
+matdyn.x with ``la2F=.true.`` and ``dos=.true.`` writes one ``a2F.dosN`` per Gaussian broadening
+(N = 1..el_ph_nsigma) and a ``lambda`` table; aiida-quantumespresso retrieves them but leaves them
+unparsed. :func:`parse_epc_outputs` turns them into one ``XyData`` per broadening and a summary
+``Dict``; :func:`choose_broadening` states the broadening rule (start of the lambda plateau).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from aiida import orm
+from aiida.common.exceptions import InputValidationError
+from aiida.engine import ExitCode, calcfunction
+from aiida_quantumespresso.calculations.ph import PhCalculation
+
+from ..eliashberg import read_matdyn_lambda, read_qe_a2f_dos, spectral_moments
+from ..eliashberg.units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
+from .eliashberg import ALPHA2F_Y_NAME
+
+#: Relative change of lambda between neighbouring broadenings that counts as the plateau.
+DEFAULT_PLATEAU_TOLERANCE = 0.05
+#: Output label of the alpha^2F of broadening N (two digits so the labels sort).
+BROADENING_LABEL = "broadening_{:02d}"
+_A2F_NAME = re.compile(r"^a2F\.dos(\d+)$")
+_MEV_PER_RY = MEV_PER_UNIT["ry"]
+
+
+def choose_broadening(
+    lambdas: list[float], tolerance: float = DEFAULT_PLATEAU_TOLERANCE
+) -> tuple[int, bool]:
+    """Index (0-based) of the broadening where lambda reaches its plateau.
+
+    Rule: broadenings are ordered from the smallest; the chosen one is the smallest broadening i
+    whose lambda differs from that of broadening i+1 by less than ``tolerance`` relative to
+    lambda(i+1), with lambda(i) > 0. Small broadenings under-sample the Fermi surface (lambda
+    jumps around); large ones over-smooth it (lambda drifts): the first converged value is the
+    standard choice. When no pair agrees within ``tolerance``, the pair with the smallest relative
+    change is used and the second value returned is ``False``.
+
+    :returns: (index, plateau_found)
+    """
+    values = np.asarray(lambdas, dtype=float)
+    if values.ndim != 1 or values.size < 2:
+        raise ValueError(f"need lambda at two or more broadenings, got {list(lambdas)!r}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"non-finite lambda in {list(lambdas)!r}")
+    if not 0.0 < tolerance < 1.0:
+        raise ValueError(f"plateau tolerance must lie in (0, 1), got {tolerance!r}")
+    changes = np.full(values.size - 1, np.inf)
+    for i in range(values.size - 1):
+        if values[i] > 0.0 and values[i + 1] > 0.0:
+            changes[i] = abs(values[i] - values[i + 1]) / values[i + 1]
+    inside = np.flatnonzero(changes < tolerance)
+    if inside.size:
+        return int(inside[0]), True
+    if not np.any(np.isfinite(changes)):
+        raise ValueError(
+            f"no two neighbouring broadenings with positive lambda in {list(lambdas)!r}"
+        )
+    return int(np.argmin(changes)), False
+
+
+def alpha2f_modes_xydata(omega_mev: np.ndarray, a2f: np.ndarray, modes: np.ndarray | None):
+    """XyData: x = omega (meV), y = total alpha^2F (named as the Eliashberg calcfunction expects)
+    followed by the per-mode columns ``alpha2F_mode_N`` when present."""
+    node = orm.XyData()
+    node.set_x(np.asarray(omega_mev, dtype=float), "omega", "meV")
+    arrays = [np.asarray(a2f, dtype=float)]
+    names = [ALPHA2F_Y_NAME]
+    if modes is not None:
+        for j in range(modes.shape[1]):
+            arrays.append(np.asarray(modes[:, j], dtype=float))
+            names.append(f"{ALPHA2F_Y_NAME}_mode_{j + 1}")
+    node.set_y(arrays, names, ["dimensionless"] * len(arrays))
+    return node
+
+
+def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
+    """Read every ``a2F.dosN`` and the ``lambda`` file of a matdyn.x working folder (no AiiDA nodes).
+
+    :returns: (spectra, summary): spectra maps N to the reader's ``Alpha2F``; summary is a
+        JSON-serialisable dict with one row per broadening and the chosen broadening.
+    """
+    folder = Path(folder)
+    spectra = {}
+    for path in sorted(folder.iterdir()):
+        match = _A2F_NAME.match(path.name)
+        if match:
+            spectra[int(match.group(1))] = read_qe_a2f_dos(path)
+    if not spectra:
+        raise ValueError(f"{folder}: no a2F.dosN files (did matdyn.x run with la2F and dos?)")
+    if not (folder / "lambda").is_file():
+        raise ValueError(f"{folder}: no 'lambda' file written by matdyn.x")
+    table = read_matdyn_lambda(folder / "lambda")
+    extra = sorted(set(spectra) - set(range(1, len(table) + 1)))
+    if extra:
+        raise ValueError(
+            f"{folder}: a2F.dosN files {extra} have no row in 'lambda' ({len(table)} rows)"
+        )
+    rows = []
+    for n, qe in enumerate(table, start=1):
+        dos_ef = qe["dos_ef"]
+        row = {
+            "index": n,
+            "broadening_ry": qe["broadening_ry"],
+            "broadening_mev": qe["broadening_ry"] * _MEV_PER_RY,
+            "lambda_qe": qe["lambda"],
+            "omega_log_kelvin_qe": qe["omega_log_kelvin"],
+            "dos_ef_states_per_ry_spin": dos_ef,
+            "dos_ef_states_per_ev_spin": dos_ef / (_MEV_PER_RY / 1000.0),
+            "has_alpha2f": n in spectra,
+        }
+        if n in spectra:
+            spectrum = spectra[n]
+            moments = spectral_moments(spectrum.omega_mev, spectrum.a2f)
+            row.update(
+                {
+                    "lambda_qe_a2f_footer": spectrum.reported_lambda,
+                    "lambda_from_a2f": moments.lambda_,
+                    "omega_log_mev_from_a2f": moments.omega_log_mev,
+                    "omega_log_kelvin_from_a2f": moments.omega_log_mev / KB_MEV_PER_KELVIN,
+                    "omega_max_mev": moments.omega_max_mev,
+                }
+            )
+        rows.append(row)
+    chosen, plateau = choose_broadening([row["lambda_qe"] for row in rows], tolerance)
+    if not rows[chosen]["has_alpha2f"]:
+        raise ValueError(f"{folder}: the chosen broadening has no a2F.dos{chosen + 1} file")
+    summary = {
+        "broadenings": rows,
+        "chosen_index": rows[chosen]["index"],
+        "chosen_label": BROADENING_LABEL.format(rows[chosen]["index"]),
+        "plateau_found": plateau,
+        "plateau_tolerance": tolerance,
+        "broadening_rule": (
+            "smallest broadening whose QE lambda differs from the next broadening's by less than "
+            f"{tolerance:g} (relative); without such a pair, the pair with the smallest change"
+        ),
+        "lambda": rows[chosen]["lambda_qe"],
+        "lambda_from_a2f": rows[chosen]["lambda_from_a2f"],
+        "omega_log_kelvin": rows[chosen]["omega_log_kelvin_qe"],
+        "omega_log_mev_from_a2f": rows[chosen]["omega_log_mev_from_a2f"],
+        "dos_ef_states_per_ev_spin": rows[chosen]["dos_ef_states_per_ev_spin"],
+        "broadening_ry": rows[chosen]["broadening_ry"],
+    }
+    return spectra, summary
+
+
+@calcfunction
+def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
+    """matdyn.x ``a2F.dosN`` + ``lambda`` -> ``broadening_NN`` XyData (omega in meV) and ``summary``.
+
+    ``summary``: per broadening (QE's lambda, omega_log and N(Ef), and lambda / omega_log
+    integrated from the alpha^2F written) and the broadening chosen by :func:`choose_broadening`.
+    Exit code 300 when the files are missing or malformed.
+    """
+    names = retrieved.base.repository.list_object_names()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            if _A2F_NAME.match(name) or name == "lambda":
+                content = retrieved.base.repository.get_object_content(name, mode="rb")
+                (Path(tmp) / name).write_bytes(content)
+        try:
+            spectra, summary = read_epc_folder(Path(tmp), plateau_tolerance.value)
+        except ValueError as exc:
+            return ExitCode(300, f"cannot read the electron-phonon files: {exc}")
+    for row in summary["broadenings"]:
+        row["source"] = f"a2F.dos{row['index']}"
+    outputs = {
+        BROADENING_LABEL.format(n): alpha2f_modes_xydata(s.omega_mev, s.a2f, s.modes)
+        for n, s in spectra.items()
+    }
+    outputs["summary"] = orm.Dict(summary)
+    return outputs
+
+
+class PhGivenDynCalculation(PhCalculation):
+    """ph.x with ``trans=.false.``: electron-phonon coupling from *given* dynamical matrices.
+
+    Restarts from an electron-phonon ph.x folder (``parent_folder``: its ``out/`` with the dvscf
+    files and the dense-k ``a2Fsave``, and ``elph_dir/``) but puts the matrices of
+    ``dynamical_matrices`` (dyn0..dynN, the HarmonicPhononWorkChain convention) in ``DYN_MAT/``
+    instead of the parent's, so ph.x recomputes lambda and alpha^2F with their eigenvectors and
+    frequencies. The irreducible q-points must be those ph.x finds on the same q-mesh, in its order.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input(
+            "dynamical_matrices",
+            valid_type=orm.FolderData,
+            help="dyn0..dynN (attributes prefix, nqirr) on the parent run's q-mesh.",
+        )
+
+    def prepare_for_submission(self, folder):
+        parameters = self.inputs.parameters.get_dict().get("INPUTPH", {})
+        if parameters.get("trans", True) is not False:
+            raise InputValidationError("PhGivenDynCalculation needs INPUTPH.trans = False")
+        if parameters.get("electron_phonon") is None:
+            raise InputValidationError("PhGivenDynCalculation needs INPUTPH.electron_phonon")
+        parent = self.inputs.parent_folder.creator
+        if parent is None or parent.process_type != "aiida.calculations:quantumespresso.ph":
+            raise InputValidationError(
+                "parent_folder must be the folder of an electron-phonon ph.x run"
+            )
+        matrices = self.inputs.dynamical_matrices
+        prefix = matrices.base.attributes.get("prefix", "dyn")
+        nqirr = matrices.base.attributes.get("nqirr", None)
+        names = set(matrices.base.repository.list_object_names())
+        if nqirr is None:
+            raise InputValidationError("dynamical_matrices has no 'nqirr' attribute")
+        wanted = [f"{prefix}{i}" for i in range(1, int(nqirr) + 1)]
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise InputValidationError(f"dynamical_matrices lacks {missing}")
+
+        calcinfo = super().prepare_for_submission(folder)
+        dyn_folder = self._FOLDER_DYNAMICAL_MATRIX
+        # Keep every remote copy from the parent except its own dynamical matrices.
+        calcinfo.remote_copy_list = [
+            entry for entry in calcinfo.remote_copy_list if Path(entry[1]).name != dyn_folder
+        ]
+        calcinfo.remote_symlink_list = [
+            entry for entry in calcinfo.remote_symlink_list if Path(entry[1]).name != dyn_folder
+        ]
+        folder.get_subfolder(dyn_folder, create=True)
+        indices = range(0 if f"{prefix}0" in names else 1, int(nqirr) + 1)
+        for i in indices:
+            calcinfo.local_copy_list.append(
+                (matrices.uuid, f"{prefix}{i}", f"{self._OUTPUT_DYNAMICAL_MATRIX_PREFIX}{i}")
+            )
+        return calcinfo
