@@ -172,3 +172,21 @@ def test_console_script_without_aiida(frames, tmp_path):
         timeout=120,
     )
     assert run.returncode == 2 and "model file not found" in run.stderr
+
+
+def test_cli_mlp_import(aiida_profile, frames, tmp_path):
+    from aiida.orm import QueryBuilder
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+    from aiida_clathrate.data.configurations import ConfigurationSetData
+    from aiida_clathrate.mlp import write_frames
+
+    write_frames(tmp_path / "few.xyz", frames[:3])
+    result = CliRunner().invoke(
+        cmd_root, ["mlp", "import", str(tmp_path / "few.xyz"), "--label", "few"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "with 3 configurations" in result.output
+    nodes = QueryBuilder().append(ConfigurationSetData, filters={"label": "few"}).all(flat=True)
+    assert len(nodes) == 1 and nodes[0].n_configurations == 3
