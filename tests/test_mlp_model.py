@@ -252,3 +252,61 @@ def test_ase_calculator_results_and_committee_spread(frames):
     assert len(members) == 3 and results["energy_std"] == pytest.approx(np.std(members))
     assert results["energy_std"] > 0  # members have different weights
     assert results["forces_std"].shape == forces.shape and results["forces_std"].max() > 0
+
+
+def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, tmp_path):
+    from aiida_clathrate.mlp import TrainingSettings, train_committee
+
+    data = read_frames(shared_dir / "datasets/krbb6c6-displaced/krbb6c6_dft.xyz", index="0:24")
+    settings = TrainingSettings(
+        radial_order=5,
+        angular_order=4,
+        token_dim=8,
+        hidden=(16,),
+        committee_size=2,
+        max_epochs=8,
+        batch_size=4,
+        valid_fraction=0.25,
+        seed=11,
+    )
+    result = train_committee(data, settings)
+    curve = [row for row in result.learning_curve if row["member"] == 0]
+    assert len(curve) == 8
+    assert min(row["train_loss"] for row in curve[1:]) < curve[0]["train_loss"]
+    metrics = result.metrics
+    assert (
+        metrics["train"]["n_configurations"] == 18
+        and metrics["validation"]["n_configurations"] == 6
+    )
+    force_rms_mev = 1e3 * np.sqrt(np.mean([np.mean(f.forces_ev_per_angstrom**2) for f in data]))
+    assert metrics["validation"]["forces_rmse_mev_per_angstrom"] < 0.5 * force_rms_mev
+    for key in (
+        "energy_rmse_mev_per_atom",
+        "energy_mae_mev_per_atom",
+        "forces_mae_mev_per_angstrom",
+        "stress_rmse_gpa",
+        "stress_mae_gpa",
+    ):
+        assert np.isfinite(metrics["validation"][key])
+    # forces of the trained committee are -dE/dr (finite differences, float64)
+    model = result.committee
+    frame = data[1]
+    pred = model.predict_frame(frame)
+    h = 1e-5
+    for atom, axis in [(2, 0), (8, 2)]:
+        plus, minus = frame.positions_angstrom.copy(), frame.positions_angstrom.copy()
+        plus[atom, axis] += h
+        minus[atom, axis] -= h
+        e_plus = model.predict(frame.symbols, plus, frame.cell_angstrom).energy_ev
+        e_minus = model.predict(frame.symbols, minus, frame.cell_angstrom).energy_ev
+        fd = -(e_plus - e_minus) / (2 * h)
+        assert pred.forces_ev_per_angstrom[atom, axis] == pytest.approx(fd, abs=1e-6, rel=1e-5)
+    assert pred.energy_std_ev > 0
+    # the same seed gives the same committee
+    again = train_committee(data, settings).committee.predict_frame(frame)
+    assert again.energy_ev == pred.energy_ev
+    # save / load keeps the predictions and the metadata
+    path = model.save(tmp_path / "trained.pt")
+    loaded = load_potential(path)
+    assert loaded.predict_frame(frame).energy_ev == pred.energy_ev
+    assert loaded.metadata["metrics"]["validation"]["n_configurations"] == 6

@@ -33,13 +33,13 @@ class TrainingSettings:
     radial_order: int = 12
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
-    token_dim: int = 16
+    token_dim: int = 8
     n_heads: int = 2
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] = (32,)
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
-    max_epochs: int = 200
+    max_epochs: int = 150
     batch_size: int = 8
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
@@ -48,7 +48,7 @@ class TrainingSettings:
     lr_patience_epochs: int = 20
     early_stopping_patience_epochs: int = 60
     valid_fraction: float = 0.1
-    energy_weight: float = 1000.0
+    energy_weight: float = 100.0
     forces_weight: float = 1.0
     stress_weight: float = 0.0
     linear_ridge: float = 1e-8
