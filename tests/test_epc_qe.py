@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -86,9 +88,10 @@ def test_broadening_rule_recorded(epc_al):
     assert [row["index"] for row in rows] == list(range(1, 11))
     chosen = summary["chosen_index"]
     assert summary["chosen_label"] == f"broadening_{chosen:02d}"
-    assert epc_al.outputs.alpha2f.uuid == epc_al.outputs.alpha2f_broadenings[
-        summary["chosen_label"]
-    ].uuid
+    assert (
+        epc_al.outputs.alpha2f.uuid
+        == epc_al.outputs.alpha2f_broadenings[summary["chosen_label"]].uuid
+    )
     if summary["plateau_found"]:
         a, b = rows[chosen - 1]["lambda_qe"], rows[chosen]["lambda_qe"]
         assert abs(a - b) / b < summary["plateau_tolerance"]
@@ -100,3 +103,79 @@ def test_report_names_each_step(epc_al):
     report = get_workchain_report(epc_al, "REPORT")
     for step in ("step 1/6", "step 2/6", "step 3/6", "step 4/6", "step 5/6", "step 6/6"):
         assert step in report
+
+
+#: Dynamical matrices multiplied by this factor: frequencies x sqrt(1.21) = 1.1, and since ph.x keeps
+#: the phonon linewidths (dvscf, eigenvectors unchanged), lambda = gamma / (pi N(Ef) omega^2) / 1.21.
+MATRIX_SCALE = 1.21
+_PAIR_LINE = re.compile(r"^\s*\d+\s+\d+\s*$")
+
+
+def scaled_dynamical_matrices(folder: orm.FolderData, factor: float) -> orm.FolderData:
+    """A copy of dyn0..dynN with every force-constant block (not the header) multiplied by ``factor``."""
+    scaled = orm.FolderData()
+    for name in folder.base.repository.list_object_names():
+        lines = folder.base.repository.get_object_content(name).splitlines()
+        out, remaining = [], 0
+        for line in lines:
+            if remaining:
+                values = [float(v) * factor for v in line.split()]
+                line = " ".join(f"{v:14.8f}" for v in values)
+                remaining -= 1
+            elif name != "dyn0" and _PAIR_LINE.match(line):
+                remaining = 3
+            out.append(line)
+        scaled.base.repository.put_object_from_bytes(("\n".join(out) + "\n").encode(), name)
+    for key in ("prefix", "nqirr", "qpoints_mesh"):
+        scaled.base.attributes.set(key, folder.base.attributes.get(key))
+    return scaled
+
+
+_FREQ_CM1 = re.compile(r"freq \(\s*\d+\)\s*=\s*\S+\s*\[THz\]\s*=\s*(\S+)\s*\[cm-1\]")
+
+
+def _ph_stdout(node, label: str) -> str:
+    """ph.x standard output of the call ``label`` (a PhBaseWorkChain or a CalcJob)."""
+    called = node.base.links.get_outgoing(link_label_filter=label).one().node
+    calc = called if isinstance(called, orm.CalcJobNode) else called.called[-1]
+    return calc.outputs.retrieved.base.repository.get_object_content("aiida.out")
+
+
+@pytest.fixture(scope="module")
+def epc_al_given(epc_al, qe_codes):
+    """trans=.false. on the harmonic run's folder with stiffened matrices (the anharmonic mechanism)."""
+    matrices = scaled_dynamical_matrices(epc_al.outputs.dynamical_matrices, MATRIX_SCALE)
+    builder = ElectronPhononWorkChain.get_builder_from_protocol(
+        qe_codes,
+        epc_al.inputs.structure,
+        "fast",
+        overrides=TINY_EPC_OVERRIDES,
+        dynamical_matrices=matrices,
+        parent_ph_folder=epc_al.outputs.ph_remote_folder,
+    )
+    _, node = run_get_node(builder)
+    return node
+
+
+def test_given_matrices_rescale_lambda(epc_al, epc_al_given):
+    assert epc_al_given.is_finished_ok, epc_al_given.exit_message
+    harmonic = epc_al.outputs.epc_summary.get_dict()["broadenings"]
+    given = epc_al_given.outputs.epc_summary.get_dict()["broadenings"]
+    # Exact physics would give lambda / 1.21 and omega_log * 1.1. QE 6.7's trans=.false. path
+    # re-derives the mode patterns, and even with the *unchanged* harmonic matrices its per-q
+    # linewidths differ from the harmonic run's at q != Gamma (docs/epc.md): measured ratios here
+    # are 0.79-0.83 against 0.826, so the check is that the given matrices are what ph.x used.
+    for h, g in zip(harmonic, given, strict=True):
+        if h["lambda_qe"] > 0.05:
+            assert g["lambda_qe"] == pytest.approx(h["lambda_qe"] / MATRIX_SCALE, rel=0.06)
+            assert g["omega_log_kelvin_qe"] == pytest.approx(
+                h["omega_log_kelvin_qe"] * MATRIX_SCALE**0.5, rel=0.06
+            )
+    # ph.x read the given matrices: its frequencies are the harmonic ones times 1.1.
+    given_out = _ph_stdout(epc_al_given, "ph_given")
+    assert "Reading dynamics matrix from file" in given_out
+    harmonic_max = max(float(f) for f in _FREQ_CM1.findall(_ph_stdout(epc_al, "ph")))
+    given_max = max(float(f) for f in _FREQ_CM1.findall(given_out))
+    assert given_max == pytest.approx(harmonic_max * MATRIX_SCALE**0.5, rel=1e-4)
+    called = {link.link_label for link in epc_al_given.base.links.get_outgoing().all()}
+    assert "ph_given" in called and "scf_dense" not in called and "ph" not in called

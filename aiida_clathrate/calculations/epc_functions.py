@@ -145,6 +145,7 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
         "lambda_from_a2f": rows[chosen]["lambda_from_a2f"],
         "omega_log_kelvin": rows[chosen]["omega_log_kelvin_qe"],
         "omega_log_mev_from_a2f": rows[chosen]["omega_log_mev_from_a2f"],
+        "omega_log_kelvin_from_a2f": rows[chosen]["omega_log_kelvin_from_a2f"],
         "dos_ef_states_per_ev_spin": rows[chosen]["dos_ef_states_per_ev_spin"],
         "broadening_ry": rows[chosen]["broadening_ry"],
     }
@@ -182,11 +183,13 @@ def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
 class PhGivenDynCalculation(PhCalculation):
     """ph.x with ``trans=.false.``: electron-phonon coupling from *given* dynamical matrices.
 
-    Restarts from an electron-phonon ph.x folder (``parent_folder``: its ``out/`` with the dvscf
-    files and the dense-k ``a2Fsave``, and ``elph_dir/``) but puts the matrices of
-    ``dynamical_matrices`` (dyn0..dynN, the HarmonicPhononWorkChain convention) in ``DYN_MAT/``
-    instead of the parent's, so ph.x recomputes lambda and alpha^2F with their eigenvectors and
-    frequencies. The irreducible q-points must be those ph.x finds on the same q-mesh, in its order.
+    ``parent_folder`` is the pw.x scf (phonon k-mesh, with the dense-k ``aiida.a2Fsave`` in its
+    ``out/``) and ``ph_folder`` the electron-phonon ph.x run on it, whose ``out/_ph0`` (the dvscf
+    files) is copied over. ``DYN_MAT/`` receives the matrices of ``dynamical_matrices`` (dyn0..dynN,
+    the HarmonicPhononWorkChain convention), so ph.x recomputes lambda and alpha^2F with their
+    frequencies and eigenvectors. The irreducible q-points must be those ph.x finds on the same
+    q-mesh, in its order. (A plain PhCalculation restart from the ph.x folder does not work in
+    aiida-quantumespresso 5.1: it reads the already-consumed INPUTPH namelist and fails.)
     """
 
     @classmethod
@@ -195,43 +198,42 @@ class PhGivenDynCalculation(PhCalculation):
         spec.input(
             "dynamical_matrices",
             valid_type=orm.FolderData,
-            help="dyn0..dynN (attributes prefix, nqirr) on the parent run's q-mesh.",
+            help="dyn0..dynN (attributes prefix, nqirr) on the ph.x run's q-mesh.",
+        )
+        spec.input(
+            "ph_folder",
+            valid_type=orm.RemoteData,
+            help="Remote folder of the electron-phonon ph.x run (fildvscf set) on parent_folder.",
         )
 
     def prepare_for_submission(self, folder):
         parameters = self.inputs.parameters.get_dict().get("INPUTPH", {})
         if parameters.get("trans", True) is not False:
             raise InputValidationError("PhGivenDynCalculation needs INPUTPH.trans = False")
-        if parameters.get("electron_phonon") is None:
-            raise InputValidationError("PhGivenDynCalculation needs INPUTPH.electron_phonon")
-        parent = self.inputs.parent_folder.creator
-        if parent is None or parent.process_type != "aiida.calculations:quantumespresso.ph":
+        if not parameters.get("electron_phonon") or not parameters.get("fildvscf"):
+            raise InputValidationError("PhGivenDynCalculation needs electron_phonon and fildvscf")
+        ph_calc = self.inputs.ph_folder.creator
+        if ph_calc is None or ph_calc.process_type != "aiida.calculations:quantumespresso.ph":
             raise InputValidationError(
-                "parent_folder must be the folder of an electron-phonon ph.x run"
+                "ph_folder must be the folder of an electron-phonon ph.x run"
             )
         matrices = self.inputs.dynamical_matrices
         prefix = matrices.base.attributes.get("prefix", "dyn")
         nqirr = matrices.base.attributes.get("nqirr", None)
-        names = set(matrices.base.repository.list_object_names())
         if nqirr is None:
             raise InputValidationError("dynamical_matrices has no 'nqirr' attribute")
-        wanted = [f"{prefix}{i}" for i in range(1, int(nqirr) + 1)]
-        missing = [name for name in wanted if name not in names]
+        names = set(matrices.base.repository.list_object_names())
+        missing = [f"{prefix}{i}" for i in range(1, int(nqirr) + 1) if f"{prefix}{i}" not in names]
         if missing:
             raise InputValidationError(f"dynamical_matrices lacks {missing}")
 
         calcinfo = super().prepare_for_submission(folder)
-        dyn_folder = self._FOLDER_DYNAMICAL_MATRIX
-        # Keep every remote copy from the parent except its own dynamical matrices.
-        calcinfo.remote_copy_list = [
-            entry for entry in calcinfo.remote_copy_list if Path(entry[1]).name != dyn_folder
-        ]
-        calcinfo.remote_symlink_list = [
-            entry for entry in calcinfo.remote_symlink_list if Path(entry[1]).name != dyn_folder
-        ]
-        folder.get_subfolder(dyn_folder, create=True)
-        indices = range(0 if f"{prefix}0" in names else 1, int(nqirr) + 1)
-        for i in indices:
+        ph_out = Path(self.inputs.ph_folder.get_remote_path()) / self._OUTPUT_SUBFOLDER / "_ph0"
+        calcinfo.remote_copy_list.append(
+            (self.inputs.ph_folder.computer.uuid, str(ph_out), f"{self._OUTPUT_SUBFOLDER}_ph0")
+        )
+        first = 0 if f"{prefix}0" in names else 1
+        for i in range(first, int(nqirr) + 1):
             calcinfo.local_copy_list.append(
                 (matrices.uuid, f"{prefix}{i}", f"{self._OUTPUT_DYNAMICAL_MATRIX_PREFIX}{i}")
             )

@@ -194,6 +194,9 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         if "parent_ph_folder" in value:
             if "dynamical_matrices" not in value:
                 return "`parent_ph_folder` is only used with `dynamical_matrices` (trans=.false.)"
+            creator = value["parent_ph_folder"].creator
+            if creator is None or "parent_folder" not in creator.inputs:
+                return "`parent_ph_folder` must be the remote folder of a ph.x calculation"
         else:
             for namespace in ("scf_dense", "scf"):
                 if "parameters" not in value.get(namespace, {}).get("pw", {}):
@@ -433,13 +436,20 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         parameters["INPUTPH"]["trans"] = False
         inputs.parameters = orm.Dict(parameters)
         inputs.qpoints = exposed.qpoints
-        inputs.parent_folder = self.ctx.ph_folder
+        inputs.parent_folder = self._scf_folder()
+        inputs.ph_folder = self.ctx.ph_folder
         inputs.dynamical_matrices = self.inputs.dynamical_matrices
         inputs.metadata = AttributeDict(dict(inputs.get("metadata", {})))
         inputs.metadata.call_link_label = "ph_given"
         node = self.submit(PhGivenDynCalculation, **inputs)
         self.report(f"step 3b ph.x trans=.false. on the given matrices: launched <{node.pk}>")
         return ToContext(ph_given=node)
+
+    def _scf_folder(self) -> orm.RemoteData:
+        """The pw.x scf folder the electron-phonon ph.x run started from."""
+        if "scf" in self.ctx:
+            return self.ctx.scf.outputs.remote_folder
+        return self.ctx.ph_folder.creator.inputs.parent_folder
 
     def inspect_ph_given(self):
         node = self.ctx.ph_given

@@ -1,0 +1,153 @@
+"""Parsing of matdyn.x a2F.dosN / lambda files into nodes, the broadening rule, and builder checks."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+from aiida import orm
+
+from aiida_clathrate.calculations.eliashberg import xydata_to_alpha2f
+from aiida_clathrate.calculations.epc_functions import (
+    choose_broadening,
+    parse_epc_outputs,
+    read_epc_folder,
+)
+from aiida_clathrate.eliashberg import read_qe_a2f_dos
+from aiida_clathrate.workflows.epc import ElectronPhononWorkChain, validate_meshes
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "eliashberg_al_qe67"
+#: QE's lambda per broadening in the example 'lambda' file (0.005 ... 0.050 Ry).
+EXAMPLE_LAMBDAS = [0.0133, 0.1967, 0.3031, 0.3260, 0.3253, 0.3186, 0.3115, 0.3061, 0.3022, 0.2990]
+
+
+def test_rule_picks_start_of_plateau():
+    # 0.3031 -> 0.3260 changes by 7 %; 0.3260 -> 0.3253 by 0.2 %: broadening 4 (index 3).
+    assert choose_broadening(EXAMPLE_LAMBDAS) == (3, True)
+    assert choose_broadening(EXAMPLE_LAMBDAS, tolerance=0.08) == (2, True)
+
+
+def test_rule_ignores_vanishing_lambda_and_falls_back():
+    # two tiny equal values at small broadening are not a plateau (lambda must be positive).
+    assert choose_broadening([0.0, 0.0, 0.5, 0.51]) == (2, True)
+    index, plateau = choose_broadening([0.1, 0.3, 0.5, 0.58])
+    assert (index, plateau) == (2, False)  # smallest change 0.5 -> 0.58, flagged
+
+
+@pytest.mark.parametrize(
+    "values, tolerance",
+    [([0.3], 0.05), ([0.3, float("nan")], 0.05), ([0.3, 0.3], 0.0), ([0.0, 0.0], 0.05)],
+)
+def test_rule_rejects_bad_input(values, tolerance):
+    with pytest.raises(ValueError):
+        choose_broadening(values, tolerance)
+
+
+def test_read_folder_rows_and_units():
+    spectra, summary = read_epc_folder(EXAMPLE, tolerance=0.08)
+    assert sorted(spectra) == [3, 10]
+    rows = summary["broadenings"]
+    assert [row["lambda_qe"] for row in rows] == EXAMPLE_LAMBDAS
+    assert summary["chosen_index"] == 3 and summary["chosen_label"] == "broadening_03"
+    assert summary["lambda"] == pytest.approx(0.3031)
+    # lambda = 2 int a2F/omega of the written a2F.dos3 agrees with QE's footer and its q-sum.
+    assert summary["lambda_from_a2f"] == pytest.approx(rows[2]["lambda_qe_a2f_footer"], rel=1e-4)
+    assert summary["lambda_from_a2f"] == pytest.approx(summary["lambda"], rel=0.01)
+    # N(Ef): 2.0881 states/Ry/spin = 0.15347 states/eV/spin.
+    assert summary["dos_ef_states_per_ev_spin"] == pytest.approx(2.0881 / 13.605693, rel=1e-6)
+    assert summary["omega_log_kelvin"] == pytest.approx(325.3161)
+    assert summary["omega_log_kelvin_from_a2f"] == pytest.approx(325.3161, rel=0.01)
+    assert rows[0]["has_alpha2f"] is False and "lambda_from_a2f" not in rows[0]
+
+
+def test_chosen_broadening_without_file_is_an_error():
+    with pytest.raises(ValueError, match="a2F.dos4"):
+        read_epc_folder(EXAMPLE)  # the 5 % rule picks broadening 4, not shipped in the example
+
+
+def test_missing_files_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="no a2F.dosN"):
+        read_epc_folder(tmp_path)
+    shutil.copy(EXAMPLE / "a2F.dos3", tmp_path)
+    with pytest.raises(ValueError, match="no 'lambda'"):
+        read_epc_folder(tmp_path)
+
+
+def _example_folder() -> orm.FolderData:
+    folder = orm.FolderData()
+    for name in ("a2F.dos3", "a2F.dos10", "lambda", "README.md"):
+        folder.base.repository.put_object_from_file(str(EXAMPLE / name), name)
+    return folder
+
+
+def test_calcfunction_outputs(aiida_profile):
+    results, node = parse_epc_outputs.run_get_node(_example_folder(), orm.Float(0.08))
+    assert node.is_finished_ok
+    assert set(results) == {"broadening_03", "broadening_10", "summary"}
+    xy = results["broadening_03"]
+    assert xy.get_x()[2] == "meV"
+    names = [y[0] for y in xy.get_y()]
+    assert names == ["alpha2F", "alpha2F_mode_1", "alpha2F_mode_2", "alpha2F_mode_3"]
+    omega, a2f = xydata_to_alpha2f(xy)
+    reference = read_qe_a2f_dos(EXAMPLE / "a2F.dos3")
+    np.testing.assert_allclose(omega, reference.omega_mev)
+    np.testing.assert_allclose(a2f, reference.a2f)
+    modes = np.sum([y[1] for y in xy.get_y()[1:]], axis=0)
+    np.testing.assert_allclose(modes, a2f, rtol=1e-4, atol=1e-9)  # total = sum of the modes
+    assert results["summary"]["broadenings"][2]["source"] == "a2F.dos3"
+
+
+def test_calcfunction_exit_code_on_empty_folder(aiida_profile):
+    _, node = parse_epc_outputs.run_get_node(orm.FolderData(), orm.Float(0.05))
+    assert node.exit_status == 300
+    assert "a2F.dosN" in node.exit_message
+
+
+def test_meshes_must_be_commensurate():
+    validate_meshes([4, 4, 4], [8, 8, 8], [2, 2, 2])
+    with pytest.raises(ValueError, match="dense_kpoints_mesh"):
+        validate_meshes([4, 4, 4], [9, 9, 9], [2, 2, 2])
+    with pytest.raises(ValueError, match="kpoints_mesh"):
+        validate_meshes([3, 3, 3], [6, 6, 6], [2, 2, 2])
+
+
+def test_builder_sets_the_recipe(qe_codes, aluminium):
+    builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
+    assert builder.scf_dense.pw.parameters["SYSTEM"]["la2f"] is True
+    assert builder.scf_dense.kpoints.get_kpoints_mesh()[0] == [4, 4, 4]
+    assert builder.scf.pw.parameters["ELECTRONS"]["startingpot"] == "file"
+    inputph = builder.ph.ph.parameters["INPUTPH"]
+    assert inputph["electron_phonon"] == "interpolated" and inputph["fildvscf"]
+    assert inputph["nmix_ph"] <= 5 and inputph["el_ph_nsigma"] == 10
+    assert builder.q2r.q2r.parameters["INPUT"]["la2f"] is True
+    assert builder.matdyn.matdyn.parameters["INPUT"]["dos"] is True
+    assert list(builder.mustar) == [0.10, 0.13, 0.15]
+    stringent = ElectronPhononWorkChain.get_protocol_inputs("stringent")
+    assert stringent["kpoints_mesh"] == [24, 24, 24] and stringent["qpoints_mesh"] == [6, 6, 6]
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"el_ph_nsigma": 12}, "el_ph_nsigma"),
+        ({"qpoints_mesh": [2, 2, 2], "dense_kpoints_mesh": [5, 5, 5]}, "not a multiple"),
+    ],
+)
+def test_builder_rejects_bad_settings(qe_codes, aluminium, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        ElectronPhononWorkChain.get_builder_from_protocol(
+            qe_codes, aluminium, "fast", overrides=overrides
+        )
+
+
+def test_spec_rejects_missing_fildvscf(qe_codes, aluminium):
+    from aiida.engine import run_get_node
+
+    builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
+    parameters = builder.ph.ph.parameters.get_dict()
+    del parameters["INPUTPH"]["fildvscf"]
+    builder.ph.ph.parameters = orm.Dict(parameters)
+    with pytest.raises(ValueError, match="DeltaVscf"):
+        run_get_node(builder)
