@@ -1,0 +1,400 @@
+"""``SschaWorkChain`` (``clathrate.sscha``): the SSCHA population loop.
+
+generate the first population from the starting matrix (imaginary modes made positive with
+``ForcePositiveDefinite`` first, reported) -> per population: energies and forces from the engine
+(``mlp``: one ``MlpEvaluateCalculation``; ``dft``: one ``PwBaseWorkChain`` per configuration, at
+most ``max_concurrent_dft`` at a time, failed configurations dropped with their ± partner) ->
+``SschaMinimizeCalculation`` (new matrix, free energy, Kong–Liu ratio, gradient ratio, the next
+population drawn with seed ``seed + population + 1``) -> stop when python-sscha converges or after
+``max_populations``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from aiida import orm
+from aiida.engine import ToContext, WorkChain, append_, calcfunction, if_, while_
+from aiida.plugins import CalculationFactory, WorkflowFactory
+
+from aiida_clathrate.calculations.sscha import (
+    SschaMinimizeCalculation,
+    attach_results,
+    ensemble_to_configurations,
+    generate_population,
+)
+from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
+from aiida_clathrate.data.ensemble import EnsembleData
+
+MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
+PwBaseWorkChain = WorkflowFactory("quantumespresso.pw.base")
+
+ENGINES = ("mlp", "dft")
+#: Lowest frequencies kept per population in ``populations.lowest_frequencies_cm1``.
+N_LOWEST = 6
+
+
+def _validate_sizes(value, _ctx=None):
+    if value is None:
+        return None
+    sizes = value.get_list()
+    if not sizes or any((not isinstance(n, int)) or n < 2 or n % 2 for n in sizes):
+        return f"population_sizes must be even integers >= 2, got {sizes}"
+    return None
+
+
+def _validate_engine(value, _ctx=None):
+    if value is not None and value.value not in ENGINES:
+        return f"engine must be one of {ENGINES}, got {value.value!r}"
+    return None
+
+
+@calcfunction
+def collect_dft_results(ensemble: EnsembleData, **outputs) -> EnsembleData:
+    """An ensemble with the configurations whose DFT succeeded (pairs kept whole) and their results.
+
+    ``outputs`` hold ``parameters_{i}`` (``output_parameters``, energy in eV) and
+    ``trajectory_{i}`` (``output_trajectory``, forces in eV/Å, stress in GPa with Quantum
+    ESPRESSO's sign, i.e. the opposite of ASE's) for each kept configuration index ``i``.
+    """
+    from aiida_clathrate.sscha.units import stress_gpa_to_ev_per_angstrom3
+
+    kept = sorted(int(key.split("_")[1]) for key in outputs if key.startswith("parameters_"))
+    if not kept:
+        raise ValueError("no configuration has DFT results")
+    energies, forces, stresses = [], [], []
+    for i in kept:
+        energies.append(outputs[f"parameters_{i}"]["energy"])
+        trajectory = outputs[f"trajectory_{i}"]
+        forces.append(trajectory.get_array("forces")[-1])
+        if "stress" in trajectory.get_arraynames():
+            stresses.append(-stress_gpa_to_ev_per_angstrom3(trajectory.get_array("stress")[-1]))
+    positions = ensemble.get_array("positions_angstrom")[kept]
+    result = EnsembleData(
+        positions_angstrom=positions,
+        reference_positions_angstrom=ensemble.get_array("reference_positions_angstrom"),
+        cell_angstrom=ensemble.cell_angstrom,
+        symbols=ensemble.symbols,
+        temperature_kelvin=ensemble.temperature_kelvin,
+        seed=ensemble.seed,
+    )
+    for key in ("dynamical_matrices_uuid", "supercell"):
+        value = ensemble.base.attributes.get(key, None)
+        if value is not None:
+            result.base.attributes.set(key, value)
+    result.base.attributes.set("kept_indices", kept)
+    result.set_results(
+        np.array(energies),
+        np.array(forces),
+        np.array(stresses) if len(stresses) == len(kept) else None,
+    )
+    return result
+
+
+@calcfunction
+def summarize_populations(**inputs) -> orm.ArrayData:
+    """Per-population table from the minimisations' ``output_parameters`` (``parameters_{p}``)
+    and the DFT counts (``n_dft_{p}``): arrays named with their units, one row per population."""
+    count = len([key for key in inputs if key.startswith("parameters_")])
+    rows = [inputs[f"parameters_{p}"].get_dict() for p in range(count)]
+    table = orm.ArrayData()
+    table.set_array("population", np.arange(1, count + 1))
+    table.set_array("n_configurations", np.array([r["n_configurations"] for r in rows]))
+    table.set_array("n_dft", np.array([inputs[f"n_dft_{p}"].value for p in range(count)]))
+    for key in ("free_energy_ev", "free_energy_error_ev", "kong_liu_ratio", "gradient_ratio_fc"):
+        table.set_array(key, np.array([r[key] for r in rows], dtype=float))
+    table.set_array("converged", np.array([r["converged"] for r in rows], dtype=bool))
+    table.set_array("lowest_frequency_cm1", np.array([r["lowest_frequency_cm1"] for r in rows]))
+    lowest = np.full((count, N_LOWEST), np.nan)
+    for p in range(count):
+        values = np.sort(np.array(inputs[f"frequencies_{p}"].get_array("frequencies_cm1")))
+        lowest[p, : min(N_LOWEST, len(values))] = values[:N_LOWEST]
+    table.set_array("lowest_frequencies_cm1", lowest)
+    return table
+
+
+class SschaWorkChain(WorkChain):
+    """SSCHA population loop with forces from the MLP or from DFT."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input(
+            "structure",
+            valid_type=orm.StructureData,
+            required=False,
+            help="The relaxed structure (provenance; the matrices carry the positions used).",
+        )
+        spec.input(
+            "dynamical_matrices",
+            valid_type=orm.FolderData,
+            validator=validate_dynamical_matrices,
+            help="Starting matrices (e.g. HarmonicPhononWorkChain's `dynamical_matrices`); their "
+            "q-mesh is the SSCHA supercell.",
+        )
+        spec.input("temperature_kelvin", valid_type=orm.Float, default=lambda: orm.Float(0.0))
+        spec.input(
+            "population_sizes",
+            valid_type=orm.List,
+            default=lambda: orm.List([100, 200, 400]),
+            validator=_validate_sizes,
+            help="Configurations per population; the last size is used for further populations.",
+        )
+        spec.input("max_populations", valid_type=orm.Int, default=lambda: orm.Int(10))
+        spec.input(
+            "seed",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(1),
+            help="Population p (0-based) is drawn with seed + p.",
+        )
+        spec.input(
+            "minimizer_settings",
+            valid_type=orm.Dict,
+            required=False,
+            help="MinimizerSettings: kong_liu_ratio (default 0.6), meaningful_factor, lambda_a...",
+        )
+        spec.input("engine", valid_type=orm.Str, validator=_validate_engine)
+        spec.input(
+            "max_concurrent_dft",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(8),
+            help="DFT engine: PwBaseWorkChains running at the same time.",
+        )
+        spec.expose_inputs(
+            MlpEvaluateCalculation,
+            namespace="mlp",
+            exclude=("configurations",),
+            namespace_options={"required": False, "populate_defaults": False},
+        )
+        spec.expose_inputs(
+            PwBaseWorkChain,
+            namespace="dft",
+            exclude=("pw.structure", "clean_workdir"),
+            namespace_options={"required": False, "populate_defaults": False},
+        )
+        spec.expose_inputs(
+            SschaMinimizeCalculation,
+            namespace="minimize",
+            exclude=(
+                "ensemble",
+                "dynamical_matrices",
+                "temperature_kelvin",
+                "settings",
+                "next_population_size",
+                "seed",
+            ),
+        )
+        spec.inputs.validator = cls._validate_inputs
+        spec.outline(
+            cls.setup,
+            cls.generate_first_population,
+            while_(cls.should_run_population)(
+                if_(cls.engine_is_mlp)(cls.run_mlp, cls.inspect_mlp).else_(
+                    while_(cls.dft_pending)(cls.run_dft_batch),
+                    cls.inspect_dft,
+                ),
+                cls.run_minimize,
+                cls.inspect_minimize,
+            ),
+            cls.results,
+        )
+        spec.output("dynamical_matrices", valid_type=orm.FolderData, help="final auxiliary matrix")
+        spec.output("structure", valid_type=orm.StructureData, help="final centroids")
+        spec.output("free_energy_ev", valid_type=orm.Float)
+        spec.output("free_energy_error_ev", valid_type=orm.Float)
+        spec.output("kong_liu_ratio", valid_type=orm.Float)
+        spec.output("frequencies_cm1", valid_type=orm.ArrayData)
+        spec.output("converged", valid_type=orm.Bool)
+        spec.output(
+            "populations",
+            valid_type=orm.ArrayData,
+            help="one row per population: sizes, DFT count, free energy, KL ratio, gradient "
+            "ratio, lowest frequencies (cm^-1)",
+        )
+        spec.output(
+            "starting_dynamical_matrices",
+            valid_type=orm.FolderData,
+            required=False,
+            help="the input matrix made positive definite, when it had imaginary modes",
+        )
+        spec.exit_code(
+            401, "ERROR_MLP_EVALUATION_FAILED", message="The MlpEvaluateCalculation failed."
+        )
+        spec.exit_code(
+            402,
+            "ERROR_TOO_MANY_DFT_FAILURES",
+            message="Fewer than two configurations of a population have DFT results.",
+        )
+        spec.exit_code(
+            403, "ERROR_MINIMIZATION_FAILED", message="The SschaMinimizeCalculation failed."
+        )
+
+    @staticmethod
+    def _validate_inputs(inputs, _ctx=None):
+        engine = inputs.get("engine")
+        if engine is None:
+            return None
+        if engine.value == "mlp" and "model" not in inputs.get("mlp", {}):
+            return "engine `mlp` needs `mlp.model` and `mlp.code`"
+        if engine.value == "dft" and "pw" not in inputs.get("dft", {}):
+            return "engine `dft` needs the `dft` PwBaseWorkChain inputs"
+        if inputs.get("max_populations") is not None and inputs["max_populations"].value < 1:
+            return "max_populations must be at least 1"
+        return None
+
+    # ---- loop ---------------------------------------------------------------------------
+    def setup(self):
+        self.ctx.population = 0
+        self.ctx.converged = False
+        self.ctx.rows = {}
+        self.ctx.matrices = self.inputs.dynamical_matrices
+        self.ctx.sizes = self.inputs.population_sizes.get_list()
+        settings = {"kong_liu_ratio": 0.6}
+        if "minimizer_settings" in self.inputs:
+            settings.update(self.inputs.minimizer_settings.get_dict())
+        self.ctx.settings = orm.Dict(settings)
+
+    def _size(self, population: int) -> int:
+        return int(self.ctx.sizes[min(population, len(self.ctx.sizes) - 1)])
+
+    def generate_first_population(self):
+        outputs = generate_population(
+            self.inputs.dynamical_matrices,
+            self.inputs.temperature_kelvin,
+            orm.Int(self._size(0)),
+            orm.Int(self.inputs.seed.value),
+            orm.Bool(True),
+        )
+        self.report(outputs["report"]["message"])
+        if "dynamical_matrices" in outputs:
+            self.ctx.matrices = outputs["dynamical_matrices"]
+            self.out("starting_dynamical_matrices", outputs["dynamical_matrices"])
+        self.ctx.ensemble = outputs["ensemble"]
+
+    def should_run_population(self):
+        return not self.ctx.converged and self.ctx.population < self.inputs.max_populations.value
+
+    def engine_is_mlp(self):
+        return self.inputs.engine.value == "mlp"
+
+    # ---- MLP engine ---------------------------------------------------------------------
+    def run_mlp(self):
+        inputs = self.exposed_inputs(MlpEvaluateCalculation, namespace="mlp")
+        inputs["configurations"] = ensemble_to_configurations(self.ctx.ensemble)
+        inputs.setdefault("metadata", {})["call_link_label"] = f"mlp_{self.ctx.population + 1}"
+        return ToContext(evaluation=self.submit(MlpEvaluateCalculation, **inputs))
+
+    def inspect_mlp(self):
+        calc = self.ctx.evaluation
+        if not calc.is_finished_ok:
+            self.report(f"MlpEvaluateCalculation<{calc.pk}> failed ({calc.exit_status})")
+            return self.exit_codes.ERROR_MLP_EVALUATION_FAILED
+        self.ctx.ensemble_with_results = attach_results(
+            self.ctx.ensemble, calc.outputs.configurations
+        )
+        self.ctx.n_dft = 0
+        return None
+
+    # ---- DFT engine ---------------------------------------------------------------------
+    def dft_pending(self):
+        if "dft_next" not in self.ctx or self.ctx.get("dft_population") != self.ctx.population:
+            self.ctx.dft_population = self.ctx.population
+            self.ctx.dft_next = 0
+            self.ctx.dft = []
+        return self.ctx.dft_next < self.ctx.ensemble.n_configurations
+
+    def run_dft_batch(self):
+        atoms_list = self.ctx.ensemble.to_atoms_list()
+        start = self.ctx.dft_next
+        stop = min(start + self.inputs.max_concurrent_dft.value, len(atoms_list))
+        for index in range(start, stop):
+            inputs = self.exposed_inputs(PwBaseWorkChain, namespace="dft")
+            inputs["pw"]["structure"] = orm.StructureData(ase=atoms_list[index])
+            inputs["metadata"] = {
+                "call_link_label": f"dft_{self.ctx.population + 1}_{index}",
+            }
+            node = self.submit(PwBaseWorkChain, **inputs)
+            node.base.extras.set("sscha_configuration", index)
+            self.to_context(dft=append_(node))
+        self.ctx.dft_next = stop
+
+    def inspect_dft(self):
+        by_index = {node.base.extras.get("sscha_configuration"): node for node in self.ctx.dft}
+        failed = {i for i, node in by_index.items() if not node.is_finished_ok}
+        dropped = set()
+        for i in failed:
+            dropped |= {i, i ^ 1}  # configurations 2k and 2k+1 are a ± pair
+        kept = [i for i in sorted(by_index) if i not in dropped]
+        if len(kept) < 2:
+            return self.exit_codes.ERROR_TOO_MANY_DFT_FAILURES
+        if dropped:
+            self.report(
+                f"WARNING: population {self.ctx.population + 1}: {len(failed)} DFT configurations "
+                f"failed; dropped {len(dropped)} (with their +- partners), {len(kept)} kept"
+            )
+        outputs = {}
+        for i in kept:
+            node = by_index[i]
+            outputs[f"parameters_{i}"] = node.outputs.output_parameters
+            outputs[f"trajectory_{i}"] = node.outputs.output_trajectory
+        self.ctx.ensemble_with_results = collect_dft_results(self.ctx.ensemble, **outputs)
+        self.ctx.n_dft = len(by_index)
+        return None
+
+    # ---- minimisation -------------------------------------------------------------------
+    def run_minimize(self):
+        inputs = self.exposed_inputs(SschaMinimizeCalculation, namespace="minimize")
+        inputs.update(
+            {
+                "ensemble": self.ctx.ensemble_with_results,
+                "dynamical_matrices": self.ctx.matrices,
+                "temperature_kelvin": self.inputs.temperature_kelvin,
+                "settings": self.ctx.settings,
+            }
+        )
+        if self.ctx.population + 1 < self.inputs.max_populations.value:
+            inputs["next_population_size"] = orm.Int(self._size(self.ctx.population + 1))
+            inputs["seed"] = orm.Int(self.inputs.seed.value + self.ctx.population + 1)
+        inputs.setdefault("metadata", {})["call_link_label"] = f"minimize_{self.ctx.population + 1}"
+        return ToContext(minimization=self.submit(SschaMinimizeCalculation, **inputs))
+
+    def inspect_minimize(self):
+        calc = self.ctx.minimization
+        if not calc.is_finished_ok:
+            self.report(f"SschaMinimizeCalculation<{calc.pk}> failed ({calc.exit_status})")
+            return self.exit_codes.ERROR_MINIMIZATION_FAILED
+        p = self.ctx.population
+        parameters = calc.outputs.output_parameters
+        self.ctx.rows[f"parameters_{p}"] = parameters
+        self.ctx.rows[f"n_dft_{p}"] = orm.Int(self.ctx.n_dft)
+        self.ctx.rows[f"frequencies_{p}"] = calc.outputs.frequencies_cm1
+        self.report(
+            f"population {p + 1}: {parameters['n_configurations']} configurations "
+            f"({self.ctx.n_dft} DFT), F = {parameters['free_energy_ev']:.6f} +- "
+            f"{parameters['free_energy_error_ev']:.6f} eV, Kong-Liu {parameters['kong_liu_ratio']:.3f}, "
+            f"gradient/error {parameters['gradient_ratio_fc']:.3g}, lowest "
+            f"{parameters['lowest_frequency_cm1']:.1f} cm^-1, {parameters['stop_reason']}"
+        )
+        self.ctx.converged = bool(calc.outputs.converged.value)
+        self.ctx.matrices = calc.outputs.dynamical_matrices
+        if "next_ensemble" in calc.outputs:
+            self.ctx.ensemble = calc.outputs.next_ensemble
+        self.ctx.population += 1
+        return None
+
+    def results(self):
+        calc = self.ctx.minimization
+        for name in (
+            "dynamical_matrices",
+            "structure",
+            "free_energy_ev",
+            "free_energy_error_ev",
+            "kong_liu_ratio",
+            "frequencies_cm1",
+        ):
+            self.out(name, calc.outputs[name])
+        self.out("converged", calc.outputs.converged)
+        self.out("populations", summarize_populations(**self.ctx.rows))
+        if not self.ctx.converged:
+            self.report(
+                f"WARNING: not converged after {self.ctx.population} populations (max_populations)"
+            )

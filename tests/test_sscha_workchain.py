@@ -1,0 +1,158 @@
+"""``SschaWorkChain`` with the ``mlp`` engine on localhost: a committee trained in the test on the
+quartic dimer, the population loop, its outputs, units and stop criteria."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from test_sscha_kernel import (  # noqa: E402
+    G_EV_PER_A4,
+    K_EV_PER_A2,
+    dimer,
+    scha_quartic_frequency_cm1,
+    spring_force_constants,
+)
+
+BIN = pathlib.Path(sys.executable).parent
+TINY_TRAINING = {
+    "radial_order": 4,
+    "angular_order": 3,
+    "radial_cutoff_angstrom": 4.5,
+    "angular_cutoff_angstrom": 3.6,
+    "token_dim": 8,
+    "n_heads": 2,
+    "hidden": [16],
+    "committee_size": 2,
+    "max_epochs": 15,
+    "batch_size": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def dimer_model(tmp_path_factory):
+    """A 2-member committee trained on 60 quartic-dimer configurations (widened 0 K sampling)."""
+    import torch
+
+    from aiida_clathrate.mlp import Frame, TrainingSettings, train_committee
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.sscha.model_potentials import quartic_dimer_energies_forces
+    from aiida_clathrate.sscha.population import ensemble_positions_angstrom, generate_ensemble
+
+    torch.set_num_threads(1)
+    atoms = dimer()
+    reference = atoms.get_positions()
+    phonons = phonons_from_force_constants(atoms, spring_force_constants(K_EV_PER_A2))
+    positions = ensemble_positions_angstrom(generate_ensemble(phonons, 0.0, 60, seed=5))
+    positions = reference + 1.5 * (positions - reference)
+    energies, forces = quartic_dimer_energies_forces(positions, reference, K_EV_PER_A2, G_EV_PER_A4)
+    frames = [
+        Frame(("H", "H"), p, atoms.cell[:], energy_ev=e, forces_ev_per_angstrom=f)
+        for p, e, f in zip(positions, energies, forces, strict=True)
+    ]
+    result = train_committee(frames, TrainingSettings.from_dict(TINY_TRAINING))
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    result.committee.save(path)
+    return path
+
+
+def test_sscha_workchain_mlp_engine(aiida_profile, aiida_code_installed, dimer_model):
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.data.model import MlpModelData
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.workflows.sscha import SschaWorkChain
+
+    # a starting matrix with imaginary modes: the workchain must make it positive and say so
+    unstable = from_phonons(
+        phonons_from_force_constants(dimer(), spring_force_constants(-K_EV_PER_A2))
+    ).store()
+    mlp_code = aiida_code_installed(
+        default_calc_job_plugin="clathrate.mlp.evaluate",
+        filepath_executable=str(BIN / "aiida-clathrate-mlp"),
+    )
+    sscha_code = aiida_code_installed(
+        default_calc_job_plugin="clathrate.sscha.minimize",
+        filepath_executable=str(BIN / "aiida-clathrate-sscha"),
+    )
+    inputs = {
+        "dynamical_matrices": unstable,
+        "engine": orm.Str("mlp"),
+        "population_sizes": orm.List([100, 200]),
+        "max_populations": orm.Int(3),
+        "seed": orm.Int(11),
+        # a strict Kong-Liu ratio forces a second population before convergence
+        "minimizer_settings": orm.Dict({"kong_liu_ratio": 0.995}),
+        "mlp": {"code": mlp_code, "model": MlpModelData(file=str(dimer_model))},
+        "minimize": {"code": sscha_code},
+    }
+    results, node = run_get_node(SschaWorkChain, **inputs)
+    assert node.is_finished_ok, node.exit_status
+    reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
+    assert any("ForcePositiveDefinite: 3 imaginary" in message for message in reports)
+    assert "starting_dynamical_matrices" in results
+
+    table = results["populations"]
+    n_populations = len(table.get_array("population"))
+    assert 2 <= n_populations <= 3
+    np.testing.assert_array_equal(table.get_array("n_configurations")[:2], [100, 200])
+    assert np.all(table.get_array("n_dft") == 0)
+    converged = table.get_array("converged")
+    # the loop stops at the first converged population, or at max_populations
+    assert results["converged"].value == bool(converged[-1])
+    assert not np.any(converged[:-1])
+    assert converged[-1] or n_populations == 3
+    assert len([m for m in reports if "configurations (0 DFT)" in m]) == n_populations
+
+    # units: free energy per cell in eV, frequencies in cm^-1, near the exact SCHA answer
+    expected_cm1, harmonic_cm1, expected_free_energy_ev = scha_quartic_frequency_cm1(
+        K_EV_PER_A2, G_EV_PER_A4, dimer().get_masses()[0] / 2
+    )
+    frequencies = results["frequencies_cm1"].get_array("frequencies_cm1")
+    print(
+        f"\nmlp engine: {n_populations} populations, final {frequencies.round(1)} cm^-1 "
+        f"(exact SCHA {expected_cm1:.1f}, harmonic {harmonic_cm1:.1f}); F "
+        f"{results['free_energy_ev'].value:.5f} +- {results['free_energy_error_ev'].value:.5f} eV "
+        f"(exact {expected_free_energy_ev:.5f})"
+    )
+    assert frequencies.shape == (3,)
+    assert abs(frequencies.mean() - expected_cm1) < 0.03 * expected_cm1
+    assert abs(results["free_energy_ev"].value - expected_free_energy_ev) < 0.02
+    lowest = table.get_array("lowest_frequencies_cm1")
+    assert lowest.shape == (n_populations, 6)
+    assert np.all(np.isfinite(lowest[:, :3])) and np.all(np.isnan(lowest[:, 3:]))
+    np.testing.assert_allclose(table.get_array("lowest_frequency_cm1"), lowest[:, 0])
+
+
+def test_sscha_workchain_validates_engine_inputs(aiida_profile, aiida_code_installed):
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.workflows.sscha import SschaWorkChain
+
+    folder = from_phonons(
+        phonons_from_force_constants(dimer(), spring_force_constants(K_EV_PER_A2))
+    ).store()
+    code = aiida_code_installed(
+        default_calc_job_plugin="clathrate.sscha.minimize",
+        filepath_executable=str(BIN / "aiida-clathrate-sscha"),
+    )
+    common = {"dynamical_matrices": folder, "minimize": {"code": code}}
+    with pytest.raises(ValueError, match="engine `mlp` needs"):
+        run_get_node(SschaWorkChain, engine=orm.Str("mlp"), **common)
+    with pytest.raises(ValueError, match="engine `dft` needs"):
+        run_get_node(SschaWorkChain, engine=orm.Str("dft"), **common)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        run_get_node(SschaWorkChain, engine=orm.Str("active"), **common)
+    with pytest.raises(ValueError, match="population_sizes"):
+        run_get_node(
+            SschaWorkChain, engine=orm.Str("mlp"), population_sizes=orm.List([3]), **common
+        )
