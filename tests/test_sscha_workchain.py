@@ -156,3 +156,49 @@ def test_sscha_workchain_validates_engine_inputs(aiida_profile, aiida_code_insta
         run_get_node(
             SschaWorkChain, engine=orm.Str("mlp"), population_sizes=orm.List([3]), **common
         )
+
+
+def test_failed_dft_configurations_are_dropped_with_their_partner():
+    from aiida_clathrate.workflows.sscha import configurations_to_keep
+
+    assert configurations_to_keep(6, []) == [0, 1, 2, 3, 4, 5]
+    assert configurations_to_keep(6, {3}) == [0, 1, 4, 5]
+    assert configurations_to_keep(6, [0, 5]) == [2, 3]
+    with pytest.raises(ValueError, match="out of range"):
+        configurations_to_keep(4, [4])
+
+
+def test_collect_dft_results_converts_quantum_espresso_units_and_sign(aiida_profile):
+    """pw.x outputs (energy eV, forces eV/Å, stress GPa with QE's sign) -> ASE-convention arrays."""
+    from aiida import orm
+    from ase.units import GPa
+
+    from aiida_clathrate.data.ensemble import EnsembleData
+    from aiida_clathrate.workflows.sscha import collect_dft_results
+
+    atoms = dimer()
+    positions = atoms.get_positions()[None].repeat(4, axis=0) + np.arange(4)[:, None, None] * 0.01
+    ensemble = EnsembleData(
+        positions, atoms.get_positions(), atoms.cell[:], ["H", "H"], 0.0, 3
+    ).store()
+    outputs = {}
+    for i in (0, 1, 3):  # configuration 2 failed: the workchain passes 0, 1 only; here test 3 too
+        trajectory = orm.TrajectoryData()
+        trajectory.set_trajectory(
+            symbols=["H", "H"],
+            positions=positions[i][None],
+            cells=atoms.cell[:][None],
+        )
+        trajectory.set_array("forces", np.full((1, 2, 3), float(i)))
+        trajectory.set_array("stress", np.eye(3)[None] * 10.0)  # 10 GPa compression (QE sign)
+        outputs[f"parameters_{i}"] = orm.Dict({"energy": -10.0 - i})
+        outputs[f"trajectory_{i}"] = trajectory
+    result = collect_dft_results(ensemble, **outputs)
+    assert result.n_configurations == 3
+    assert result.base.attributes.get("kept_indices") == [0, 1, 3]
+    np.testing.assert_allclose(result.get_array("positions_angstrom"), positions[[0, 1, 3]])
+    arrays = result.get_results()
+    np.testing.assert_allclose(arrays["energies_ev"], [-10.0, -11.0, -13.0])
+    np.testing.assert_allclose(arrays["forces_ev_per_angstrom"][2], 3.0)
+    # ASE sign: compression is a negative stress
+    np.testing.assert_allclose(np.diag(arrays["stresses_ev_per_angstrom3"][0]), -10.0 * GPa)

@@ -48,6 +48,16 @@ def _validate_engine(value, _ctx=None):
     return None
 
 
+def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) -> list[int]:
+    """Indices kept when ``failed`` configurations are dropped with their ± partner (2k, 2k+1)."""
+    dropped = set()
+    for index in failed:
+        if not 0 <= index < n_configurations:
+            raise ValueError(f"configuration index {index} out of range 0..{n_configurations - 1}")
+        dropped |= {index, index ^ 1}
+    return [i for i in range(n_configurations) if i not in dropped]
+
+
 @calcfunction
 def collect_dft_results(ensemble: EnsembleData, **outputs) -> EnsembleData:
     """An ensemble with the configurations whose DFT succeeded (pairs kept whole) and their results.
@@ -320,16 +330,14 @@ class SschaWorkChain(WorkChain):
     def inspect_dft(self):
         by_index = {node.base.extras.get("sscha_configuration"): node for node in self.ctx.dft}
         failed = {i for i, node in by_index.items() if not node.is_finished_ok}
-        dropped = set()
-        for i in failed:
-            dropped |= {i, i ^ 1}  # configurations 2k and 2k+1 are a ± pair
-        kept = [i for i in sorted(by_index) if i not in dropped]
+        kept = configurations_to_keep(self.ctx.ensemble.n_configurations, failed)
         if len(kept) < 2:
             return self.exit_codes.ERROR_TOO_MANY_DFT_FAILURES
-        if dropped:
+        if failed:
             self.report(
                 f"WARNING: population {self.ctx.population + 1}: {len(failed)} DFT configurations "
-                f"failed; dropped {len(dropped)} (with their +- partners), {len(kept)} kept"
+                f"failed; dropped {len(by_index) - len(kept)} (with their +- partners), "
+                f"{len(kept)} kept"
             )
         outputs = {}
         for i in kept:
