@@ -56,27 +56,29 @@ def _brute_force_descriptors(frame, spec: DescriptorSpec) -> np.ndarray:
                         radial[species[j], k] += math.cos(k * math.acos(x)) * fc
                 if r < spec.angular_cutoff_angstrom:
                     close.append((v, r, species[j]))
-        angular = np.zeros((len(pairs), spec.angular_order + 1))
-        ra = spec.angular_cutoff_angstrom
-        for m, (vm, rm, sm) in enumerate(close):
-            for p, (vp, rp, sp) in enumerate(close):
-                if m == p:
-                    continue
-                cos = float(np.clip(vm @ vp / (rm * rp), -1, 1))
-                w = 0.25 * (math.cos(math.pi * rm / ra) + 1) * (math.cos(math.pi * rp / ra) + 1)
-                if sm > sp:  # G[a, b] with a <= b sums ordered pairs with s_m = a, s_p = b
-                    continue
-                channel = pairs.index((sm, sp))
-                theta = math.acos(cos)
-                for order in range(spec.angular_order + 1):
-                    angular[channel, order] += math.cos(order * theta) * w
-        out.append(np.concatenate([radial.ravel(), angular.ravel()]))
+        blocks = []
+        for ra in spec.angular_cutoffs:
+            angular = np.zeros((len(pairs), spec.angular_order + 1))
+            for m, (vm, rm, sm) in enumerate(close):
+                for p, (vp, rp, sp) in enumerate(close):
+                    if m == p or sm > sp or rm >= ra or rp >= ra:
+                        continue  # G[a, b], a <= b, sums ordered pairs with s_m = a, s_p = b
+                    cos = float(np.clip(vm @ vp / (rm * rp), -1, 1))
+                    w = 0.25 * (math.cos(math.pi * rm / ra) + 1) * (math.cos(math.pi * rp / ra) + 1)
+                    theta = math.acos(cos)
+                    for order in range(spec.angular_order + 1):
+                        angular[pairs.index((sm, sp)), order] += math.cos(order * theta) * w
+            blocks.append(angular.ravel())
+        out.append(np.concatenate([radial.ravel(), *blocks]))
     return np.array(out)
 
 
-def test_descriptors_match_brute_force_with_many_images(frames):
+@pytest.mark.parametrize("inner", [None, 3.0])
+def test_descriptors_match_brute_force_with_many_images(frames, inner):
     """Cutoffs of 6 and 5 Å exceed half of the 4.8 Å cell: every image must be counted once."""
-    spec = DescriptorSpec(ELEMENTS, radial_order=4, angular_order=3)
+    spec = DescriptorSpec(
+        ELEMENTS, radial_order=4, angular_order=3, angular_inner_cutoff_angstrom=inner
+    )
     frame = frames[0]
     assert spec.radial_cutoff_angstrom > frame.cell_angstrom[0, 0]
     pos = torch.tensor(frame.positions_angstrom)
@@ -105,7 +107,9 @@ def _tiny_committee(
 
 
 def test_descriptor_jacobians_analytic_equal_autodiff(frames):
-    spec = DescriptorSpec(ELEMENTS, radial_order=6, angular_order=5)
+    spec = DescriptorSpec(
+        ELEMENTS, radial_order=6, angular_order=5, angular_inner_cutoff_angstrom=3.2
+    )
     frame = frames[1]
     pos, cell = torch.tensor(frame.positions_angstrom), torch.tensor(frame.cell_angstrom)
     species = spec.species_indices(frame.symbols)

@@ -26,6 +26,7 @@ class DescriptorSpec:
     radial_order: int = 12
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
+    angular_inner_cutoff_angstrom: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
@@ -36,6 +37,11 @@ class DescriptorSpec:
             raise ValueError("cutoffs must be positive")
         if self.angular_cutoff_angstrom > self.radial_cutoff_angstrom:
             raise ValueError("angular cutoff must not exceed the radial cutoff")
+        inner = self.angular_inner_cutoff_angstrom
+        if inner is not None and not 0 < inner < self.angular_cutoff_angstrom:
+            raise ValueError(
+                f"angular_inner_cutoff_angstrom ({inner}) must lie between 0 and the angular cutoff"
+            )
         if self.radial_order < 0 or self.angular_order < 0:
             raise ValueError("Chebyshev orders must be non-negative")
 
@@ -52,8 +58,20 @@ class DescriptorSpec:
         return self.n_species * (self.radial_order + 1)
 
     @property
+    def angular_cutoffs(self) -> tuple[float, ...]:
+        """Cutoffs of the angular shells (outer first; an optional inner shell resolves near
+        neighbours)."""
+        if self.angular_inner_cutoff_angstrom is None:
+            return (self.angular_cutoff_angstrom,)
+        return (self.angular_cutoff_angstrom, self.angular_inner_cutoff_angstrom)
+
+    @property
+    def n_angular_channels(self) -> int:
+        return len(self.angular_cutoffs) * self.n_pairs
+
+    @property
     def angular_size(self) -> int:
-        return self.n_pairs * (self.angular_order + 1)
+        return self.n_angular_channels * (self.angular_order + 1)
 
     @property
     def size(self) -> int:
@@ -141,23 +159,26 @@ def compute_descriptors(
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
     radial = torch.einsum("nmk,nm,nms->nsk", cheb, fc, onehot).reshape(n_atoms, -1)
 
-    # angular block
-    ra = spec.angular_cutoff_angstrom
+    # angular blocks, one per shell
     nb = neighbours.angular
-    vec = _pair_vectors(positions, cell, nb, 2.0 * ra)
+    vec = _pair_vectors(positions, cell, nb, 2.0 * spec.angular_cutoff_angstrom)
     r = torch.linalg.norm(vec, dim=-1)
-    fc = _cutoff_function(r, ra)
     unit = vec / r[..., None]
     cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
     width = nb.index.shape[1]
     off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
-    weights = fc[:, :, None] * fc[:, None, :] * off_diagonal  # (N, M, M)
-    cheb = chebyshev(cos, spec.angular_order) * weights[..., None]  # (N, M, M, L)
+    cheb_all = chebyshev(cos, spec.angular_order)  # (N, M, M, L)
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)
-    per_b = torch.einsum("nmpl,npb->nmbl", cheb, onehot)
-    per_ab = torch.einsum("nmbl,nma->nabl", per_b, onehot)  # symmetric in (a, b)
     rows, cols = torch.triu_indices(n_species, n_species)
-    angular = per_ab[:, rows, cols, :].reshape(n_atoms, -1)
+    shells = []
+    for ra in spec.angular_cutoffs:
+        fc = _cutoff_function(r, ra)
+        weights = fc[:, :, None] * fc[:, None, :] * off_diagonal  # (N, M, M)
+        cheb = cheb_all * weights[..., None]
+        per_b = torch.einsum("nmpl,npb->nmbl", cheb, onehot)
+        per_ab = torch.einsum("nmbl,nma->nabl", per_b, onehot)  # symmetric in (a, b)
+        shells.append(per_ab[:, rows, cols, :].reshape(n_atoms, -1))
+    angular = torch.cat(shells, dim=1)
     return torch.cat([radial, angular], dim=1)
 
 
@@ -219,35 +240,37 @@ def _pair_gradients(
     grad = torch.einsum("nms,nmk,nmc->nmskc", onehot, d_term, unit)
     blocks.append((nb, vec, grad.reshape(n_atoms, vec.shape[1], -1, 3)))
 
-    # angular block: G[i, a, b, l] = sum_{m != p} A_ma A_pb w_m w_p T_l(c_mp)
-    ra = spec.angular_cutoff_angstrom
+    # angular blocks: G[i, a, b, l] = sum_{m != p} A_ma A_pb w_m w_p T_l(c_mp), one per shell
     nb = neighbours.angular
-    vec = _pair_vectors(positions, cell, nb, 2.0 * ra)
+    vec = _pair_vectors(positions, cell, nb, 2.0 * spec.angular_cutoff_angstrom)
     r = torch.linalg.norm(vec, dim=-1)
     unit = vec / r[..., None]
-    w, dw = _cutoff_with_derivative(r, ra)
     cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
     width = nb.index.shape[1]
     off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
     cheb, dcheb = chebyshev_with_derivative(cos, spec.angular_order)  # (N, M, M, L)
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
-    # radial-weight part: w'_m w_p T_l(c_mp) u_m
-    weight_p = w[:, None, :] * off_diagonal  # (N, M, M): w_p (1 - delta_mp)
-    part_w = torch.einsum("nmp,nmpl,npb->nmbl", weight_p, cheb, onehot)
-    part_w = (dw[:, :, None, None] * part_w)[..., None] * unit[:, :, None, None, :]
-    # angle part: w_m w_p T'_l(c_mp) (u_p - c_mp u_m) / r_m
-    scaled = dcheb * weight_p[..., None]  # (N, M, M, L)
-    towards_p = torch.einsum("nmpl,npb,npc->nmblc", scaled, onehot, unit)
-    along_m = (
-        torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None]
-        * unit[:, :, None, None, :]
-    )
-    part_c = (w / r)[:, :, None, None, None] * (towards_p - along_m)
-    half = part_w + part_c  # (N, M, S_b, L, 3): derivative through m as first index
-    full = torch.einsum("nma,nmblc->nmablc", onehot, half)
-    full = full + full.transpose(2, 3)  # m can be either member of the pair
     rows, cols = torch.triu_indices(n_species, n_species)
-    grad = full[:, :, rows, cols].reshape(n_atoms, width, -1, 3)
+    shell_grads = []
+    for ra in spec.angular_cutoffs:
+        w, dw = _cutoff_with_derivative(r, ra)
+        # radial-weight part: w'_m w_p T_l(c_mp) u_m
+        weight_p = w[:, None, :] * off_diagonal  # (N, M, M): w_p (1 - delta_mp)
+        part_w = torch.einsum("nmp,nmpl,npb->nmbl", weight_p, cheb, onehot)
+        part_w = (dw[:, :, None, None] * part_w)[..., None] * unit[:, :, None, None, :]
+        # angle part: w_m w_p T'_l(c_mp) (u_p - c_mp u_m) / r_m
+        scaled = dcheb * weight_p[..., None]  # (N, M, M, L)
+        towards_p = torch.einsum("nmpl,npb,npc->nmblc", scaled, onehot, unit)
+        along_m = (
+            torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None]
+            * unit[:, :, None, None, :]
+        )
+        part_c = (w / r)[:, :, None, None, None] * (towards_p - along_m)
+        half = part_w + part_c  # (N, M, S_b, L, 3): derivative through m as first index
+        full = torch.einsum("nma,nmblc->nmablc", onehot, half)
+        full = full + full.transpose(2, 3)  # m can be either member of the pair
+        shell_grads.append(full[:, :, rows, cols].reshape(n_atoms, width, -1, 3))
+    grad = torch.cat(shell_grads, dim=2)
     blocks.append((nb, vec, grad))
     return blocks
 

@@ -52,7 +52,7 @@ class AttentionAtomicNetwork(nn.Module):
         self.descriptor = descriptor
         self.spec = spec
         n_species, width = descriptor.n_species, spec.token_dim
-        self.n_tokens = n_species + descriptor.n_pairs
+        self.n_tokens = n_species + descriptor.n_angular_channels
         self.radial_projection = nn.Linear(descriptor.radial_order + 1, width)
         self.angular_projection = nn.Linear(descriptor.angular_order + 1, width)
         self.channel_embedding = nn.Parameter(0.1 * torch.randn(self.n_tokens, width))
@@ -82,7 +82,7 @@ class AttentionAtomicNetwork(nn.Module):
         d = self.descriptor
         n_radial = d.radial_size
         radial = x[:, :n_radial].reshape(len(x), d.n_species, d.radial_order + 1)
-        angular = x[:, n_radial:].reshape(len(x), d.n_pairs, d.angular_order + 1)
+        angular = x[:, n_radial:].reshape(len(x), d.n_angular_channels, d.angular_order + 1)
         tokens = torch.cat([self.radial_projection(radial), self.angular_projection(angular)], 1)
         tokens = tokens + self.channel_embedding + self.centre_embedding(z)[:, None, :]
         heads, width = self.spec.n_heads, self.spec.token_dim // self.spec.n_heads

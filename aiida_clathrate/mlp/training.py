@@ -33,6 +33,7 @@ class TrainingSettings:
     radial_order: int = 12
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
+    angular_inner_cutoff_angstrom: float | None = None
     token_dim: int = 8
     n_heads: int = 2
     hidden: tuple[int, ...] = (32,)
@@ -421,6 +422,7 @@ def train_committee(
         radial_order=settings.radial_order,
         angular_cutoff_angstrom=settings.angular_cutoff_angstrom,
         angular_order=settings.angular_order,
+        angular_inner_cutoff_angstrom=settings.angular_inner_cutoff_angstrom,
     )
     network = NetworkSpec(settings.token_dim, settings.n_heads, settings.hidden)
     start = time.perf_counter()
