@@ -1,0 +1,151 @@
+"""Tag finished compounds with searchable extras and groups, and query them in one QueryBuilder call.
+
+Every compound node (the top-level work chain of one compound) carries these extras:
+
+- ``clathrate_pair`` (list of the guest symbols), ``formula``, ``average_valence``,
+  ``pressure_gpa``, ``stability_category`` (free text, e.g. 'stable', 'auxiliary_only',
+  'flat_soft_modes', 'unstable'), ``stable`` (bool);
+- ``mustar`` (list), ``tc_harmonic_kelvin`` / ``tc_anharmonic_kelvin`` (lists aligned with
+  ``mustar``, absent when that branch did not run), their maxima ``tc_harmonic_max_kelvin`` /
+  ``tc_anharmonic_max_kelvin``, one scalar per mu* (``tc_anharmonic_kelvin_mustar_010`` for
+  mu* = 0.10, so that a filter can name it), and ``lambda_harmonic`` / ``lambda_anharmonic``.
+
+It is put in the group ``clathrate/compounds`` and, when stable, in ``clathrate/stable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiida import orm
+
+COMPOUNDS_GROUP = "clathrate/compounds"
+STABLE_GROUP = "clathrate/stable"
+BRANCHES = ("harmonic", "anharmonic")
+
+
+def mustar_key(branch: str, mustar: float) -> str:
+    """Extras key of Tc at one mu*: ``tc_<branch>_kelvin_mustar_010`` for mu* = 0.10."""
+    if branch not in BRANCHES:
+        raise ValueError(f"branch must be one of {BRANCHES}, got {branch!r}")
+    value = float(mustar)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"mu* must lie in [0, 1), got {mustar!r}")
+    return f"tc_{branch}_kelvin_mustar_{round(value * 100):03d}"
+
+
+def compound_extras(
+    pair: Sequence[str],
+    pressure_gpa: float,
+    stability_category: str,
+    stable: bool,
+    mustar: Sequence[float],
+    tc_harmonic_kelvin: Sequence[float] | None = None,
+    tc_anharmonic_kelvin: Sequence[float] | None = None,
+    lambda_harmonic: float | None = None,
+    lambda_anharmonic: float | None = None,
+) -> dict:
+    """The extras dict of one compound (see the module docstring); raises ValueError on bad input."""
+    from .structures import average_valence, formula
+
+    guests = [str(symbol) for symbol in pair]
+    if not 1 <= len(guests) <= 2:
+        raise ValueError(f"pair must name one or two metals, got {list(pair)!r}")
+    mustar = [float(m) for m in mustar]
+    extras = {
+        "clathrate_pair": guests,
+        "formula": formula(*guests),
+        "average_valence": float(average_valence(*guests)),
+        "pressure_gpa": float(pressure_gpa),
+        "stability_category": str(stability_category),
+        "stable": bool(stable),
+        "mustar": mustar,
+    }
+    for branch, tcs, lam in (
+        ("harmonic", tc_harmonic_kelvin, lambda_harmonic),
+        ("anharmonic", tc_anharmonic_kelvin, lambda_anharmonic),
+    ):
+        if tcs is not None:
+            tcs = [float(t) for t in tcs]
+            if len(tcs) != len(mustar):
+                raise ValueError(f"{len(tcs)} {branch} Tc values for {len(mustar)} mu* values")
+            extras[f"tc_{branch}_kelvin"] = tcs
+            extras[f"tc_{branch}_max_kelvin"] = max(tcs)
+            for m, tc in zip(mustar, tcs, strict=True):
+                extras[mustar_key(branch, m)] = tc
+        if lam is not None:
+            extras[f"lambda_{branch}"] = float(lam)
+    return extras
+
+
+def tag_compound(node: orm.Node, **values) -> dict:
+    """Set :func:`compound_extras` on a stored ``node`` and add it to the compound groups."""
+    extras = compound_extras(**values)
+    node.base.extras.set_many(extras)
+    compounds, _ = orm.Group.collection.get_or_create(COMPOUNDS_GROUP)
+    compounds.add_nodes(node)
+    stable_group, _ = orm.Group.collection.get_or_create(STABLE_GROUP)
+    if extras["stable"]:
+        stable_group.add_nodes(node)
+    else:
+        stable_group.remove_nodes(node)
+    return extras
+
+
+def query_compounds(
+    stable: bool | None = None,
+    tc_min_kelvin: float | None = None,
+    pressure_gpa: float | None = None,
+    mustar: float | None = None,
+    branch: str = "anharmonic",
+    pressure_tolerance_gpa: float = 1e-3,
+) -> list[dict]:
+    """Compounds of the ``clathrate/compounds`` group matching all the given conditions.
+
+    :param stable: only stable (True) or only unstable (False) compounds; None: both.
+    :param tc_min_kelvin: Tc of ``branch`` strictly above this (at ``mustar``, or the largest Tc
+        over the mu* values when ``mustar`` is None).
+    :param pressure_gpa: pressure within ``pressure_tolerance_gpa``.
+    :returns: one dict per node (pk plus the extras), highest Tc first.
+    """
+    if branch not in BRANCHES:
+        raise ValueError(f"branch must be one of {BRANCHES}, got {branch!r}")
+    tc_key = f"tc_{branch}_max_kelvin" if mustar is None else mustar_key(branch, mustar)
+    filters: dict = {}
+    if stable is not None:
+        filters["extras.stable"] = bool(stable)
+    if tc_min_kelvin is not None:
+        filters[f"extras.{tc_key}"] = {">": float(tc_min_kelvin)}
+    if pressure_gpa is not None:
+        filters["extras.pressure_gpa"] = {
+            "and": [
+                {">=": float(pressure_gpa) - pressure_tolerance_gpa},
+                {"<=": float(pressure_gpa) + pressure_tolerance_gpa},
+            ]
+        }
+    builder = orm.QueryBuilder()
+    builder.append(orm.Group, filters={"label": COMPOUNDS_GROUP}, tag="group")
+    builder.append(
+        orm.Node, with_group="group", filters=filters, project=["id", "attributes", "extras"]
+    )
+    rows = []
+    for pk, _, extras in builder.all():
+        row = {"pk": pk, **extras, "tc_kelvin": extras.get(tc_key)}
+        rows.append(row)
+    rows.sort(key=lambda r: -(r["tc_kelvin"] if r["tc_kelvin"] is not None else -1.0))
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of :func:`query_compounds` rows."""
+    header = f"{'PK':>6}  {'formula':<12} {'n':>5} {'P/GPa':>6}  {'stability':<18} {'lambda':>7} {'Tc/K':>7}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lam = row.get("lambda_anharmonic", row.get("lambda_harmonic"))
+        tc = row.get("tc_kelvin")
+        lines.append(
+            f"{row['pk']:>6}  {row.get('formula', '?'):<12} {row.get('average_valence', 0):>5.2f} "
+            f"{row.get('pressure_gpa', 0):>6.1f}  {row.get('stability_category', '?'):<18} "
+            f"{'-' if lam is None else f'{lam:.3f}':>7} {'-' if tc is None else f'{tc:.1f}':>7}"
+        )
+    return "\n".join(lines)
