@@ -234,3 +234,42 @@ def test_quartic_dimer_scha_frequency_matches_the_self_consistent_solution():
     assert abs(mean - expected_cm1) < t_bound * sem + 0.5  # 0.5 cm^-1 for the unit constants
     assert abs(harmonic_cm1 - expected_cm1) > 10 * t_bound * sem  # the anharmonic shift is resolved
     assert abs(f_mean - expected_free_energy_ev) < t_bound * f_sem
+
+
+def test_hessian_of_the_symmetric_dimer_equals_the_auxiliary_matrix_and_v4_guard():
+    """The quartic dimer is even in x: odd (v3) corrections vanish, so the free-energy Hessian
+    equals the auxiliary matrix up to noise, with and without v4; the memory guard falls back."""
+    from aiida_clathrate.sscha.hessian import free_energy_hessian, v4_memory_bytes
+
+    atoms = dimer()
+    phonons = phonons_from_force_constants(atoms, spring_force_constants(K_EV_PER_A2))
+    result = _population(phonons, atoms.get_positions(), 400, 42, 0.0)
+    with_v4 = free_energy_hessian(result.ensemble, include_v4=True)
+    assert with_v4.included_v4 and not with_v4.warning
+    np.testing.assert_allclose(with_v4.frequencies_cm1, result.frequencies_cm1, rtol=0.01)
+    assert abs(with_v4.frequencies_cm1.mean() - 2322.82) > 100  # anharmonic, not the input
+    assert v4_memory_bytes(112) == 336**4 * 8  # the study's 2x2x2 supercell: ~102 GB
+    guarded = free_energy_hessian(result.ensemble, include_v4=True, memory_limit_bytes=1000)
+    assert not guarded.included_v4 and "without the fourth-order term" in guarded.warning
+    np.testing.assert_allclose(guarded.frequencies_cm1, with_v4.frequencies_cm1, rtol=0.01)
+    with pytest.raises(MemoryError, match="v4 needs"):
+        free_energy_hessian(
+            result.ensemble, include_v4=True, memory_limit_bytes=1000, fall_back_to_v3=False
+        )
+
+
+def test_stability_verdicts():
+    from aiida_clathrate.sscha.verdicts import flat_soft_mode, stability_verdict
+
+    assert stability_verdict([100, 200], [90, 200]).category == "stable"
+    assert (
+        stability_verdict([100, 200], [-50, 200]).category == "auxiliary_stable_hessian_imaginary"
+    )
+    assert stability_verdict([-80, 200], None).category == "unstable"
+    assert stability_verdict([-5, 200], [-3, 200]).category == "stable"  # within tolerance
+    flat = stability_verdict([3, 200], [2, 200], [150, 40, 8, 5], [100, 200, 400, 800])
+    assert flat.category == "flat_soft_mode"
+    assert not flat_soft_mode([150, 40, 8, 5], [100, 200, 400, 200])  # ensemble shrank
+    assert not flat_soft_mode([150, 8, 40], [100, 200, 400])  # recovered
+    with pytest.raises(ValueError, match="Hessian frequencies are needed"):
+        stability_verdict([100], None)

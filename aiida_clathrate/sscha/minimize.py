@@ -65,7 +65,8 @@ class MinimizerSettings:
 
 @dataclass
 class MinimizationResult:
-    """Outcome of one minimisation. Free energies per unit cell."""
+    """Outcome of one minimisation. Free energies per unit cell. ``ensemble`` is the minimised
+    ensemble (its ``current_dyn`` is the new matrix), for the free-energy Hessian."""
 
     phonons: object
     free_energy_ev: float
@@ -79,6 +80,7 @@ class MinimizationResult:
     stop_reason: str
     free_energy_trajectory_ev: list[float] = field(default_factory=list)
     log: str = ""
+    ensemble: object = None
 
     def summary(self) -> dict:
         """JSON-friendly scalars and frequencies."""
@@ -171,4 +173,5 @@ def run_minimization(ensemble, settings: MinimizerSettings | None = None) -> Min
         stop_reason=reason,
         free_energy_trajectory_ev=[float(units.energy_ry_to_ev(np.real(f))) for f in minim.__fe__],
         log=log.getvalue(),
+        ensemble=ensemble,
     )
