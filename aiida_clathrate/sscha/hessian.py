@@ -46,8 +46,8 @@ def free_energy_hessian(
         needed = v4_memory_bytes(n_atoms)
         if needed > memory_limit_bytes:
             message = (
-                f"v4 needs {needed / 2**30:.2f} GiB for {n_atoms} atoms, above the limit of "
-                f"{memory_limit_bytes / 2**30:.2f} GiB"
+                f"v4 needs {needed / 2**30:.3g} GiB for {n_atoms} atoms, above the limit of "
+                f"{memory_limit_bytes / 2**30:.3g} GiB"
             )
             if not fall_back_to_v3:
                 raise MemoryError(message)
