@@ -33,14 +33,14 @@ class TrainingSettings:
     radial_order: int = 12
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
-    angular_inner_cutoff_angstrom: float | None = None
+    angular_inner_cutoff_angstrom: float | None = 3.0
     token_dim: int = 8
     n_heads: int = 2
     hidden: tuple[int, ...] = (32,)
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
-    max_epochs: int = 150
+    max_epochs: int = 100
     batch_size: int = 8
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
