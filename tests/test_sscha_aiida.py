@@ -175,6 +175,8 @@ def test_minimize_calcjob_on_localhost_quartic_dimer(harmonic_folder, aiida_code
     builder.settings = orm.Dict({"kong_liu_ratio": 0.5})
     builder.next_population_size = orm.Int(10)
     builder.seed = orm.Int(77)
+    builder.compute_hessian = orm.Bool(True)
+    builder.hessian_include_v4 = orm.Bool(True)
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_status
 
@@ -194,6 +196,11 @@ def test_minimize_calcjob_on_localhost_quartic_dimer(harmonic_folder, aiida_code
     parameters = results["output_parameters"].get_dict()
     assert parameters["gradient_ratio_fc"] < 0.2
     assert parameters["n_configurations"] == 400
+    # the even potential has no odd correction: Hessian = auxiliary matrix up to noise
+    hessian = results["hessian_frequencies_cm1"].get_array("frequencies_cm1")
+    np.testing.assert_allclose(hessian, frequencies, rtol=0.02)
+    assert parameters["hessian"]["included_v4"] is True
+    assert results["hessian_dynamical_matrices"].base.attributes.get("nqirr") == 1
     new_matrices = results["dynamical_matrices"]
     assert new_matrices.base.attributes.get("nqirr") == 1
     assert results["structure"].get_ase().get_chemical_formula() == "H2"

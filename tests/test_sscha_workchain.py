@@ -124,6 +124,15 @@ def test_sscha_workchain_mlp_engine(aiida_profile, aiida_code_installed, dimer_m
     assert frequencies.shape == (3,)
     assert abs(frequencies.mean() - expected_cm1) < 0.03 * expected_cm1
     assert abs(results["free_energy_ev"].value - expected_free_energy_ev) < 0.02
+    # after convergence: the Hessian (v4 included) and the verdict
+    if results["converged"].value:
+        hessian = results["hessian_frequencies_cm1"].get_array("frequencies_cm1")
+        np.testing.assert_allclose(hessian, frequencies, rtol=0.03)  # even potential: no odd part
+        assert results["verdict"]["category"] == "stable"
+        assert results["verdict"]["lowest_hessian_cm1"] == pytest.approx(hessian.min())
+    else:
+        assert results["verdict"]["category"] == "undetermined"
+    assert any(m.startswith("verdict:") or "verdict:" in m for m in reports)
     lowest = table.get_array("lowest_frequencies_cm1")
     assert lowest.shape == (n_populations, 6)
     assert np.all(np.isfinite(lowest[:, :3])) and np.all(np.isnan(lowest[:, 3:]))
@@ -202,3 +211,71 @@ def test_collect_dft_results_converts_quantum_espresso_units_and_sign(aiida_prof
     np.testing.assert_allclose(arrays["forces_ev_per_angstrom"][2], 3.0)
     # ASE sign: compression is a negative stress
     np.testing.assert_allclose(np.diag(arrays["stresses_ev_per_angstrom3"][0]), -10.0 * GPa)
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_codes):
+    """One population of 8 configurations of a 2-atom Al cell with real pw.x (tiny settings), run
+    4 at a time; the results feed the minimisation and the table counts 8 DFT calculations."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from aiida_quantumespresso.common.types import ElectronicType
+    from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+    from ase import Atoms
+
+    from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.workflows.sscha import SschaWorkChain
+
+    atoms = Atoms("Al2", positions=[[0, 0, 0], [1.62] * 3], cell=np.eye(3) * 3.24, pbc=True)
+    matrices = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0)))
+    pw = PwBaseWorkChain.get_builder_from_protocol(
+        orm.load_code(qe_codes["pw"]),
+        orm.StructureData(ase=atoms),
+        "fast",
+        overrides={
+            "pseudo_family": SHIPPED_FAMILY_LABEL,
+            "pw": {
+                "parameters": {
+                    "CONTROL": {"tprnfor": True, "tstress": True},
+                    "SYSTEM": {"ecutwfc": 15.0, "ecutrho": 60.0, "nbnd": 12},
+                },
+                "metadata": {
+                    "options": {
+                        "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1},
+                        "withmpi": False,
+                    }
+                },
+            },
+        },
+        electronic_type=ElectronicType.METAL,
+    )
+    dft_inputs = pw._inputs(prune=True)
+    dft_inputs["pw"].pop("structure")
+    dft_inputs.pop("clean_workdir", None)
+    dft_inputs.pop("kpoints_distance", None)
+    kpoints = orm.KpointsData()
+    kpoints.set_kpoints_mesh([2, 2, 2])
+    dft_inputs["kpoints"] = kpoints
+    results, node = run_get_node(
+        SschaWorkChain,
+        dynamical_matrices=matrices.store(),
+        engine=orm.Str("dft"),
+        population_sizes=orm.List([8]),
+        max_populations=orm.Int(1),
+        max_concurrent_dft=orm.Int(4),
+        dft=dft_inputs,
+        minimize={"code": orm.load_code("clathrate-sscha@localhost")},
+    )
+    assert node.is_finished_ok, node.exit_status
+    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    assert len(pw_runs) == 8 and all(n.is_finished_ok for n in pw_runs)
+    table = results["populations"]
+    np.testing.assert_array_equal(table.get_array("n_dft"), [8])
+    np.testing.assert_array_equal(table.get_array("n_configurations"), [8])
+    # per-cell free energy in eV: the DFT total energy of Al2 with these pseudopotentials
+    energies = [n.outputs.output_parameters["energy"] for n in pw_runs]
+    assert abs(results["free_energy_ev"].value - np.mean(energies)) < 1.0
+    assert results["frequencies_cm1"].get_array("frequencies_cm1").shape == (3,)

@@ -85,6 +85,24 @@ class SschaMinimizeCalculation(CalcJob):
             help="even number of configurations of the next population",
         )
         spec.input("seed", valid_type=orm.Int, required=False, help="seed of the next population")
+        spec.input(
+            "compute_hessian",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(False),
+            help="also the free-energy Hessian of the minimised ensemble",
+        )
+        spec.input(
+            "hessian_include_v4",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="include the fourth-order term in the Hessian",
+        )
+        spec.input(
+            "hessian_memory_limit_gib",
+            valid_type=orm.Float,
+            required=False,
+            help="when v4 ((3N)^4 doubles) needs more, it is dropped with a warning",
+        )
         spec.inputs["metadata"]["options"]["resources"].default = {
             "num_machines": 1,
             "num_mpiprocs_per_machine": 1,
@@ -103,6 +121,8 @@ class SschaMinimizeCalculation(CalcJob):
         spec.output("converged", valid_type=orm.Bool)
         spec.output("output_parameters", valid_type=orm.Dict)
         spec.output("next_ensemble", valid_type=EnsembleData, required=False)
+        spec.output("hessian_dynamical_matrices", valid_type=orm.FolderData, required=False)
+        spec.output("hessian_frequencies_cm1", valid_type=orm.ArrayData, required=False)
         spec.exit_code(
             300, "ERROR_MISSING_OUTPUT_FILES", message="expected output files are missing: {error}"
         )
@@ -165,6 +185,12 @@ class SschaMinimizeCalculation(CalcJob):
                 "--seed",
                 str(self.inputs.seed.value),
             ]
+        if self.inputs.compute_hessian.value:
+            cmdline.append("--hessian")
+            if self.inputs.hessian_include_v4.value:
+                cmdline.append("--v4")
+            if "hessian_memory_limit_gib" in self.inputs:
+                cmdline += ["--memory-limit-gib", repr(self.inputs.hessian_memory_limit_gib.value)]
         codeinfo = CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid
         codeinfo.cmdline_params = cmdline

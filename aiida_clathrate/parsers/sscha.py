@@ -57,6 +57,12 @@ class SschaMinimizeParser(Parser):
                 matrices = from_directory(tmp_path / "dyn", record["dyn_prefix"])
             except ValueError as exc:
                 return self.exit_codes.ERROR_MISSING_OUTPUT_FILES.format(error=str(exc))
+            hessian = None
+            if "hessian" in record:
+                try:
+                    hessian = from_directory(tmp_path / "hessian", record["dyn_prefix"])
+                except ValueError as exc:
+                    return self.exit_codes.ERROR_MISSING_OUTPUT_FILES.format(error=str(exc))
             next_ensemble = None
             if "next_population" in record:
                 population = tmp_path / "next_population.npz"
@@ -76,6 +82,16 @@ class SschaMinimizeParser(Parser):
             for key, value in record.items()
             if key not in ("frequencies_cm1", "structure", "dyn_files")
         }
+        if hessian is not None:
+            parameters["hessian"] = {
+                k: v for k, v in record["hessian"].items() if k != "frequencies_cm1"
+            }
+            hessian_frequencies = orm.ArrayData()
+            hessian_frequencies.set_array(
+                "frequencies_cm1", np.array(record["hessian"]["frequencies_cm1"])
+            )
+            self.out("hessian_dynamical_matrices", hessian)
+            self.out("hessian_frequencies_cm1", hessian_frequencies)
         self.out("dynamical_matrices", matrices)
         self.out("structure", _structure(record["structure"]))
         self.out("free_energy_ev", orm.Float(record["free_energy_ev"]))

@@ -2,7 +2,7 @@
 
 aiida-clathrate-sscha minimize --dyn-dir DIR [--prefix dyn] --nqirr N --ensemble ensemble.npz
     --temperature K [--settings settings.json] [--next-configurations N --seed S]
-    [--output-dir out]
+    [--output-dir out] [--hessian [--v4] [--memory-limit-gib G]]
 aiida-clathrate-sscha generate --dyn-dir DIR [--prefix dyn] --nqirr N --temperature K
     --configurations N --seed S [--force-positive-definite] [--output population.npz]
 
@@ -11,7 +11,8 @@ aiida-clathrate-sscha generate --dyn-dir DIR [--prefix dyn] --nqirr N --temperat
 (N, 3, 3, ASE sign), for the supercell of the matrix in ``--dyn-dir`` (the one that generated
 the positions). ``minimize`` writes ``out/dyn/{prefix}0..`` (the new matrix), ``out/results.json``
 and, with ``--next-configurations``, ``out/next_population.npz`` (``positions_angstrom``,
-``reference_positions_angstrom``, ``cell_angstrom``, ``symbols``).
+``reference_positions_angstrom``, ``cell_angstrom``, ``symbols``); with ``--hessian`` the
+free-energy Hessian goes to ``out/hessian/`` and its frequencies into ``results.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 RESULTS_FILE = "results.json"
 NEXT_POPULATION_FILE = "next_population.npz"
 DYN_SUBDIR = "dyn"
+HESSIAN_SUBDIR = "hessian"
 
 
 def write_population(path: pathlib.Path, phonons, positions_angstrom: np.ndarray) -> None:
@@ -119,6 +121,20 @@ def _minimize(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
     record["wall_time_s"] = time.perf_counter() - start
+    if args.hessian:
+        from .hessian import free_energy_hessian
+
+        limit = None if args.memory_limit_gib is None else int(args.memory_limit_gib * 2**30)
+        hessian = free_energy_hessian(result.ensemble, include_v4=args.v4, memory_limit_bytes=limit)
+        save_phonons(hessian.phonons, output / HESSIAN_SUBDIR, args.prefix)
+        record["hessian"] = {
+            "frequencies_cm1": [float(w) for w in hessian.frequencies_cm1],
+            "lowest_frequency_cm1": float(min(hessian.frequencies_cm1)),
+            "included_v4": hessian.included_v4,
+            "warning": hessian.warning,
+        }
+        if hessian.warning:
+            print(f"warning: {hessian.warning}")
     (output / RESULTS_FILE).write_text(json.dumps(record, indent=1))
     (output / "minimizer.log").write_text(result.log)
     print(
@@ -163,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     minimize.add_argument("--next-configurations", type=int, help="size of the next population")
     minimize.add_argument("--seed", type=int, help="seed of the next population")
     minimize.add_argument("--output-dir", default="out")
+    minimize.add_argument(
+        "--hessian", action="store_true", help="also the free-energy Hessian (out/hessian/)"
+    )
+    minimize.add_argument("--v4", action="store_true", help="include the fourth-order term")
+    minimize.add_argument(
+        "--memory-limit-gib", type=float, help="above this, v4 is dropped with a warning"
+    )
     minimize.set_defaults(handler=_minimize)
 
     generate = commands.add_parser("generate", help="draw a seeded population from a matrix")

@@ -122,6 +122,48 @@ def summarize_populations(**inputs) -> orm.ArrayData:
     return table
 
 
+@calcfunction
+def sscha_verdict(
+    auxiliary_frequencies: orm.ArrayData,
+    populations: orm.ArrayData,
+    tolerance_cm1: orm.Float,
+    hessian_frequencies: orm.ArrayData | None = None,
+) -> orm.Dict:
+    """The stability verdict (``aiida_clathrate.sscha.verdicts``) as a Dict; ``undetermined``
+    when the auxiliary matrix is real but no Hessian was computed (run not converged)."""
+    from aiida_clathrate.sscha.verdicts import stability_verdict
+
+    hessian = (
+        None if hessian_frequencies is None else hessian_frequencies.get_array("frequencies_cm1")
+    )
+    try:
+        verdict = stability_verdict(
+            auxiliary_frequencies.get_array("frequencies_cm1"),
+            hessian,
+            populations.get_array("lowest_frequency_cm1"),
+            populations.get_array("n_configurations"),
+            tolerance_cm1=tolerance_cm1.value,
+        )
+    except ValueError:
+        lowest = float(np.min(auxiliary_frequencies.get_array("frequencies_cm1")))
+        return orm.Dict(
+            {
+                "category": "undetermined",
+                "lowest_auxiliary_cm1": lowest,
+                "lowest_hessian_cm1": None,
+                "message": "auxiliary matrix real but no Hessian (the run did not converge)",
+            }
+        )
+    return orm.Dict(
+        {
+            "category": verdict.category,
+            "lowest_auxiliary_cm1": verdict.lowest_auxiliary_cm1,
+            "lowest_hessian_cm1": verdict.lowest_hessian_cm1,
+            "message": verdict.message,
+        }
+    )
+
+
 class SschaWorkChain(WorkChain):
     """SSCHA population loop with forces from the MLP or from DFT."""
 
@@ -169,6 +211,25 @@ class SschaWorkChain(WorkChain):
             default=lambda: orm.Int(8),
             help="DFT engine: PwBaseWorkChains running at the same time.",
         )
+        spec.input(
+            "compute_hessian",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="After convergence, the free-energy Hessian on the last population.",
+        )
+        spec.input("hessian_include_v4", valid_type=orm.Bool, default=lambda: orm.Bool(True))
+        spec.input(
+            "hessian_memory_limit_gib",
+            valid_type=orm.Float,
+            required=False,
+            help="v4 needs (3N)^4 doubles; above this limit it is dropped with a warning.",
+        )
+        spec.input(
+            "stability_tolerance_cm1",
+            valid_type=orm.Float,
+            default=lambda: orm.Float(10.0),
+            help="Imaginary modes shallower than this count as real in the verdict.",
+        )
         spec.expose_inputs(
             MlpEvaluateCalculation,
             namespace="mlp",
@@ -205,6 +266,7 @@ class SschaWorkChain(WorkChain):
                 cls.run_minimize,
                 cls.inspect_minimize,
             ),
+            if_(cls.should_compute_hessian)(cls.run_hessian, cls.inspect_hessian),
             cls.results,
         )
         spec.output("dynamical_matrices", valid_type=orm.FolderData, help="final auxiliary matrix")
@@ -226,6 +288,14 @@ class SschaWorkChain(WorkChain):
             required=False,
             help="the input matrix made positive definite, when it had imaginary modes",
         )
+        spec.output("hessian_dynamical_matrices", valid_type=orm.FolderData, required=False)
+        spec.output("hessian_frequencies_cm1", valid_type=orm.ArrayData, required=False)
+        spec.output(
+            "verdict",
+            valid_type=orm.Dict,
+            help="category: stable, auxiliary_stable_hessian_imaginary, flat_soft_mode, "
+            "unstable or undetermined; lowest auxiliary and Hessian frequencies (cm^-1)",
+        )
         spec.exit_code(
             401, "ERROR_MLP_EVALUATION_FAILED", message="The MlpEvaluateCalculation failed."
         )
@@ -236,6 +306,11 @@ class SschaWorkChain(WorkChain):
         )
         spec.exit_code(
             403, "ERROR_MINIMIZATION_FAILED", message="The SschaMinimizeCalculation failed."
+        )
+        spec.exit_code(
+            404,
+            "ERROR_HESSIAN_FAILED",
+            message="The SschaMinimizeCalculation computing the free-energy Hessian failed.",
         )
 
     @staticmethod
@@ -383,10 +458,47 @@ class SschaWorkChain(WorkChain):
             f"{parameters['lowest_frequency_cm1']:.1f} cm^-1, {parameters['stop_reason']}"
         )
         self.ctx.converged = bool(calc.outputs.converged.value)
+        self.ctx.last_inputs = {
+            "ensemble": self.ctx.ensemble_with_results,
+            "dynamical_matrices": self.ctx.matrices,
+        }
         self.ctx.matrices = calc.outputs.dynamical_matrices
         if "next_ensemble" in calc.outputs:
             self.ctx.ensemble = calc.outputs.next_ensemble
         self.ctx.population += 1
+        return None
+
+    def should_compute_hessian(self):
+        return self.ctx.converged and self.inputs.compute_hessian.value
+
+    def run_hessian(self):
+        """The converged population again (same ensemble, same starting matrix: the minimisation
+        is deterministic) with the Hessian of the minimised ensemble."""
+        inputs = self.exposed_inputs(SschaMinimizeCalculation, namespace="minimize")
+        inputs.update(self.ctx.last_inputs)
+        inputs.update(
+            {
+                "temperature_kelvin": self.inputs.temperature_kelvin,
+                "settings": self.ctx.settings,
+                "compute_hessian": orm.Bool(True),
+                "hessian_include_v4": self.inputs.hessian_include_v4,
+            }
+        )
+        if "hessian_memory_limit_gib" in self.inputs:
+            inputs["hessian_memory_limit_gib"] = self.inputs.hessian_memory_limit_gib
+        inputs.setdefault("metadata", {})["call_link_label"] = "hessian"
+        return ToContext(hessian=self.submit(SschaMinimizeCalculation, **inputs))
+
+    def inspect_hessian(self):
+        calc = self.ctx.hessian
+        if not calc.is_finished_ok or "hessian_frequencies_cm1" not in calc.outputs:
+            self.report(f"Hessian SschaMinimizeCalculation<{calc.pk}> failed ({calc.exit_status})")
+            return self.exit_codes.ERROR_HESSIAN_FAILED
+        info = calc.outputs.output_parameters["hessian"]
+        if info.get("warning"):
+            self.report(f"WARNING: {info['warning']}")
+        self.out("hessian_dynamical_matrices", calc.outputs.hessian_dynamical_matrices)
+        self.out("hessian_frequencies_cm1", calc.outputs.hessian_frequencies_cm1)
         return None
 
     def results(self):
@@ -401,7 +513,18 @@ class SschaWorkChain(WorkChain):
         ):
             self.out(name, calc.outputs[name])
         self.out("converged", calc.outputs.converged)
-        self.out("populations", summarize_populations(**self.ctx.rows))
+        populations = summarize_populations(**self.ctx.rows)
+        self.out("populations", populations)
+        verdict_inputs = {
+            "auxiliary_frequencies": calc.outputs.frequencies_cm1,
+            "populations": populations,
+            "tolerance_cm1": self.inputs.stability_tolerance_cm1,
+        }
+        if "hessian" in self.ctx:
+            verdict_inputs["hessian_frequencies"] = self.ctx.hessian.outputs.hessian_frequencies_cm1
+        verdict = sscha_verdict(**verdict_inputs)
+        self.out("verdict", verdict)
+        self.report(f"verdict: {verdict['category']} ({verdict['message']})")
         if not self.ctx.converged:
             self.report(
                 f"WARNING: not converged after {self.ctx.population} populations (max_populations)"
