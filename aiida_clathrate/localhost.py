@@ -42,16 +42,26 @@ class SetupItem:
     detail: str = ""
 
 
-def _prepend_text() -> str:
-    """One OpenMP thread per process; OpenMPI refuses to run as root unless told it may."""
-    lines = ["export OMP_NUM_THREADS=1"]
-    if os.geteuid() == 0:
-        lines.append("export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-    return "\n".join(lines)
+#: OpenMPI's mpirun refuses to run as root unless told it may (set on the computer, used by every code).
+ROOT_MPI_ENVIRONMENT = "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+#: One OpenMP thread per MPI process.
+CODE_PREPEND_TEXT = "export OMP_NUM_THREADS=1"
 
 
-def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, bool]:
-    """The ``localhost`` computer (local transport, direct scheduler), created when missing."""
+def _allow_root_mpirun(computer: orm.Computer) -> bool:
+    """Add :data:`ROOT_MPI_ENVIRONMENT` to the computer's prepend text when running as root; True if added."""
+    if os.geteuid() != 0 or ROOT_MPI_ENVIRONMENT in (computer.get_prepend_text() or ""):
+        return False
+    text = computer.get_prepend_text() or ""
+    computer.set_prepend_text(f"{text}\n{ROOT_MPI_ENVIRONMENT}".strip())
+    return True
+
+
+def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, str]:
+    """The ``localhost`` computer (local transport, direct scheduler), created when missing.
+
+    :returns: the computer and ``"created"``, ``"updated"`` (root mpirun settings added) or ``"exists"``.
+    """
     try:
         computer = orm.load_computer(COMPUTER_LABEL)
         created = False
@@ -74,7 +84,12 @@ def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, 
     if not computer.is_configured:
         computer.configure(safe_interval=0.0)
         created = True
-    return computer, created
+    if _allow_root_mpirun(computer) and not created:
+        return (
+            computer,
+            "updated",
+        )  # an existing computer (e.g. from `verdi presto`) may now run mpirun as root
+    return computer, "created" if created else "exists"
 
 
 def _executable_path(name: str, python_dir: Path) -> Path | None:
@@ -103,15 +118,16 @@ def get_or_create_code(
         filepath_executable=str(path),
         label=label,
         default_calc_job_plugin=plugin,
-        prepend_text=_prepend_text(),
+        prepend_text=CODE_PREPEND_TEXT,
     ).store()
     return SetupItem("code", full_label, True, str(path))
 
 
 def setup_localhost(pseudo_family: str = SHIPPED_FAMILY_LABEL) -> list[SetupItem]:
     """Create or reuse the computer, every code and the pseudopotential family; report what was done."""
-    computer, created = get_or_create_localhost()
-    items = [SetupItem("computer", computer.label, created, computer.get_workdir())]
+    computer, state = get_or_create_localhost()
+    detail = computer.get_workdir() + (" (mpirun as root allowed)" if state == "updated" else "")
+    items = [SetupItem("computer", computer.label, state != "exists", detail)]
     python_dir = Path(sys.executable).parent
     for label, plugin in QE_CODES.items():
         items.append(get_or_create_code(computer, label, f"{label}.x", plugin, python_dir))

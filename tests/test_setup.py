@@ -47,7 +47,7 @@ def test_codes_use_mpirun_only_when_asked(clathrate_setup):
     assert str(code.filepath_executable).endswith("pw.x")
     assert "OMP_NUM_THREADS=1" in code.prepend_text
     if os.geteuid() == 0:
-        assert "OMPI_ALLOW_RUN_AS_ROOT=1" in code.prepend_text
+        assert "OMPI_ALLOW_RUN_AS_ROOT=1" in code.computer.get_prepend_text()
 
 
 def test_unknown_family_gives_install_hint(clathrate_setup):
