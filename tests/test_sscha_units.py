@@ -70,3 +70,15 @@ def test_python_sscha_uses_the_same_constants():
     assert units.RY_TO_CM1 == pytest.approx(float(ccu.RY_TO_CM), rel=1e-12)
     assert 1.0 / units.AMU_TO_RY_MASS == pytest.approx(float(ccu.MASS_RY_TO_UMA), rel=1e-12)
     assert units.BOHR_TO_ANGSTROM == pytest.approx(float(ccu.BOHR_TO_ANGSTROM), rel=1e-6)
+
+
+def test_sscha_helpers_import_nothing_from_aiida():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aiida_clathrate.sscha, aiida_clathrate.sscha.cli; "
+        "print(any(m == 'aiida' or m.startswith('aiida.') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
