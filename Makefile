@@ -8,6 +8,7 @@ export OMP_NUM_THREADS ?= 1
 # The daemon (and its tests) look for `verdi` on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
+DEMO_MPIPROCS ?= 2
 
 .PHONY: install profile demo test lint benchmarks clean
 
@@ -19,7 +20,7 @@ profile: install
 
 ## The main job: harmonic phonons of KRbB6C6 at 0 GPa on the fast protocol.
 demo: profile
-	$(VENV)/bin/aiida-clathrate -p $(AIIDA_PROFILE) launch harmonic K Rb --pressure 0 --protocol fast
+	$(VENV)/bin/aiida-clathrate -p $(AIIDA_PROFILE) launch harmonic K Rb --pressure 0 --protocol fast --num-mpiprocs $(DEMO_MPIPROCS)
 
 ## The test suite (what CI runs): real pw.x/ph.x, python-sscha and torch at tiny settings.
 test: install
