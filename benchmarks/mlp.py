@@ -220,7 +220,12 @@ def main() -> None:
 
     mace = None
     if args.mace_python:
-        mace = run_mace(args.mace_python, train, test, budget_s=train_wall, threads=args.threads)
+        try:
+            mace = run_mace(
+                args.mace_python, train, test, budget_s=train_wall, threads=args.threads
+            )
+        except (subprocess.CalledProcessError, OSError, StopIteration, ValueError) as exc:
+            print(f"MACE comparison failed: {exc}")
 
     def m(key: str, fmt: str) -> str:
         return "not run" if mace is None else format(mace[key], fmt)

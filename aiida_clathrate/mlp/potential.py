@@ -138,10 +138,10 @@ class CommitteePotential(nn.Module):
             forces_std = torch.stack(per_member).std(dim=0, unbiased=False).detach().numpy()
         spread = energies.std(unbiased=False) if len(self.members) > 1 else energies.new_zeros(())
         return Prediction(
-            energy_ev=float(mean),
+            energy_ev=float(mean.detach()),
             forces_ev_per_angstrom=(-grad_pos).detach().numpy(),
             stress_ev_per_angstrom3=stress,
-            energy_std_ev=float(spread),
+            energy_std_ev=float(spread.detach()),
             member_energies_ev=energies.detach().numpy(),
             forces_std_ev_per_angstrom=forces_std,
         )
