@@ -18,4 +18,13 @@ def cmd_root() -> None:
 
 
 # Sub-commands register themselves on ``cmd_root`` when their module is imported.
-from . import cmd_eliashberg, cmd_launch, cmd_mlp, cmd_setup, cmd_show  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    cmd_eliashberg,
+    cmd_export,
+    cmd_launch,
+    cmd_mlp,
+    cmd_plot,
+    cmd_query,
+    cmd_setup,
+    cmd_show,
+)

@@ -1,0 +1,131 @@
+"""``aiida-clathrate plot PK``: figures of a finished workflow (drawing in aiida_clathrate.plotting)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+from aiida.cmdline.params import arguments
+from aiida.cmdline.utils import decorators, echo
+
+from . import cmd_root
+
+FORMATS = click.Choice(["png", "pdf"])
+
+
+@cmd_root.command("plot")
+@arguments.PROCESS()
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=pathlib.Path("."),
+    show_default=True,
+    help="Folder for the figures (created if missing).",
+)
+@click.option("--format", "file_format", type=FORMATS, default="png", show_default=True)
+@decorators.with_dbenv()
+def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
+    """Draw the figures of a workflow and print the files written.
+
+    HarmonicPhononWorkChain: phonon dispersion (cm^-1) and DOS.
+    ElectronPhononWorkChain: phonon DOS, alpha^2F and cumulative lambda(omega); the gap Delta(T).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    makers = {
+        "HarmonicPhononWorkChain": _harmonic_figures,
+        "ElectronPhononWorkChain": _epc_figures,
+    }
+    if process.process_label not in makers:
+        echo.echo_critical(
+            f"{process.process_label}<{process.pk}> has no figures: plot takes one of "
+            f"{', '.join(makers)}"
+        )
+    try:
+        figures = makers[process.process_label](process)
+    except (KeyError, AttributeError, ValueError) as exc:
+        echo.echo_critical(f"{process.process_label}<{process.pk}>: cannot plot ({exc})")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    import matplotlib.pyplot as plt
+
+    for name, figure in figures.items():
+        path = output_dir / f"{name}_{process.pk}.{file_format}"
+        figure.savefig(path, dpi=150)
+        plt.close(figure)
+        echo.echo(str(path))
+
+
+def _require(process, name: str):
+    if name not in process.outputs:
+        raise ValueError(f"output '{name}' missing (finished: {process.is_finished_ok})")
+    return process.outputs[name]
+
+
+def _frequencies_cm1(values, unit: str):
+    """Frequencies in cm^-1 from an array in ``unit`` (matdyn writes 'cm^(-1)' and THz)."""
+    import numpy as np
+
+    from ..eliashberg.units import from_mev, to_mev
+
+    if unit.replace("(", "").replace(")", "").replace(" ", "").lower() in ("cm^-1", "cm-1"):
+        return np.asarray(values, dtype=float)
+    return from_mev(to_mev(np.asarray(values, dtype=float), unit), "cm-1")
+
+
+def band_set(bands, label: str | None = None):
+    """A :class:`~aiida_clathrate.plotting.BandSet` from a ``BandsData`` (THz or cm^-1, labelled)."""
+    from ..plotting import BandSet, path_distances
+
+    frequencies = _frequencies_cm1(bands.get_bands(), bands.base.attributes.get("units", "THz"))
+    distances, ticks = path_distances(bands.get_kpoints(cartesian=True), bands.labels or [])
+    return BandSet(distances, frequencies, ticks, label=label)
+
+
+def _dos_arrays(dos):
+    _, x, unit = dos.get_x()
+    return _frequencies_cm1(x, unit), dos.get_y()[0][1]
+
+
+def _title(process) -> str:
+    formula = process.inputs.structure.get_formula() if "structure" in process.inputs else ""
+    return f"{formula} ({process.process_label}<{process.pk}>)".strip()
+
+
+def _harmonic_figures(process) -> dict:
+    from ..plotting import plot_dispersion_dos
+
+    bands = band_set(_require(process, "phonon_bands"))
+    dos_x, dos_y = (None, None)
+    if "phonon_dos" in process.outputs:
+        dos_x, dos_y = _dos_arrays(process.outputs.phonon_dos)
+    return {"phonons": plot_dispersion_dos(bands, dos_x, dos_y, title=_title(process))}
+
+
+def _epc_figures(process) -> dict:
+    from ..calculations.eliashberg import xydata_to_alpha2f
+    from ..plotting import plot_epc_spectrum, plot_gap_curve
+
+    omega_mev, a2f = xydata_to_alpha2f(_require(process, "alpha2f"))
+    dos_x, dos_y = (None, None)
+    if "phonon_dos" in process.outputs:
+        dos_x, dos_y = _dos_arrays(process.outputs.phonon_dos)
+    figures = {"alpha2f": plot_epc_spectrum(omega_mev, a2f, dos_x, dos_y, title=_title(process))}
+    curve = _require(process, "gap_curve")
+    _, temperatures, _ = curve.get_x()
+    ys = curve.get_y()
+    labels = [_mustar_label(name) for name, _, _ in ys]
+    figure, _ = plot_gap_curve(temperatures, [values for _, values, _ in ys], labels=labels)
+    figures["gap"] = figure
+    return figures
+
+
+def _mustar_label(name: str) -> str:
+    """'delta_mustar_0.130' -> 'μ* = 0.13' (other names unchanged)."""
+    prefix = "delta_mustar_"
+    if name.startswith(prefix):
+        try:
+            return f"μ* = {float(name[len(prefix) :]):.2f}"
+        except ValueError:
+            pass
+    return name

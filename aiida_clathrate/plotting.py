@@ -1,0 +1,253 @@
+"""Figures of phonons and superconductivity (matplotlib, no AiiDA): arrays in, figures out.
+
+- :func:`plot_dispersion_dos`: phonon bands along a path with high-symmetry labels beside the DOS;
+- :func:`plot_epc_spectrum`: the study's Fig. 3 layout, phonon DOS beside alpha^2F(omega) and the
+  cumulative lambda(omega) on a shared frequency axis (uses :mod:`aiida_clathrate.eliashberg.plotting`);
+- :func:`plot_band_overlay`: the Fig. 2 layout, harmonic and anharmonic bands on one path with
+  the electron-phonon linewidths as marker size;
+- :func:`path_distances`: cumulative path length of q-points, zero-length jumps at ``X|M`` breaks.
+
+Frequencies are in cm^-1 throughout. Callers choose the backend; the CLI uses Agg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .eliashberg.plotting import plot_alpha2f_lambda, plot_gap_curve
+from .eliashberg.units import from_mev
+
+__all__ = [
+    "BandSet",
+    "path_distances",
+    "plot_band_overlay",
+    "plot_dispersion_dos",
+    "plot_epc_spectrum",
+    "plot_gap_curve",
+]
+
+GAMMA_LABELS = {"G", "GAMMA", "Γ"}
+
+
+@dataclass
+class BandSet:
+    """Phonon bands along a path.
+
+    :param distances: (nq,) cumulative path length (any unit, e.g. from :func:`path_distances`).
+    :param frequencies_cm1: (nq, nbands) frequencies in cm^-1 (negative = imaginary).
+    :param ticks: (distance, label) of the high-symmetry points.
+    :param linewidths: optional (nq, nbands) electron-phonon linewidths (any one unit), drawn as
+        marker size.
+    """
+
+    distances: np.ndarray
+    frequencies_cm1: np.ndarray
+    ticks: Sequence[tuple[float, str]] = ()
+    linewidths: np.ndarray | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        self.distances = np.asarray(self.distances, dtype=float)
+        self.frequencies_cm1 = np.asarray(self.frequencies_cm1, dtype=float)
+        if self.frequencies_cm1.ndim != 2 or len(self.frequencies_cm1) != len(self.distances):
+            raise ValueError(
+                f"frequencies_cm1 must have shape (nq, nbands) with nq = {len(self.distances)}, "
+                f"got {self.frequencies_cm1.shape}"
+            )
+        if self.linewidths is not None:
+            self.linewidths = np.asarray(self.linewidths, dtype=float)
+            if self.linewidths.shape != self.frequencies_cm1.shape:
+                raise ValueError(
+                    f"linewidths shape {self.linewidths.shape} differs from the bands' "
+                    f"{self.frequencies_cm1.shape}"
+                )
+            if np.any(self.linewidths < 0) or not np.all(np.isfinite(self.linewidths)):
+                raise ValueError("linewidths must be finite and non-negative")
+
+
+def path_distances(
+    qpoints_cartesian, labels: Sequence[tuple[int, str]] = ()
+) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Cumulative path length of Cartesian q-points and the tick positions of ``labels``.
+
+    Two labelled points at neighbouring indices mark a jump in the path (``X|M``): that step gets
+    zero length and one tick ``X|M``. ``GAMMA``/``G`` are written Γ.
+    """
+    points = np.asarray(qpoints_cartesian, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) < 2:
+        raise ValueError(f"qpoints_cartesian must have shape (nq >= 2, 3), got {points.shape}")
+    steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    names = {int(index): ("Γ" if name in GAMMA_LABELS else name) for index, name in labels}
+    for index in names:
+        if not 0 <= index < len(points):
+            raise ValueError(f"label index {index} outside 0..{len(points) - 1}")
+        if index + 1 in names:
+            steps[index] = 0.0
+    distances = np.concatenate([[0.0], np.cumsum(steps)])
+    ticks: list[tuple[float, str]] = []
+    for index in sorted(names):
+        position = float(distances[index])
+        if ticks and abs(ticks[-1][0] - position) < 1e-12:
+            ticks[-1] = (position, f"{ticks[-1][1]}|{names[index]}")
+        else:
+            ticks.append((position, names[index]))
+    return distances, ticks
+
+
+def _draw_ticks(ax, ticks: Sequence[tuple[float, str]], distances: np.ndarray) -> None:
+    ax.set_xlim(distances[0], distances[-1])
+    if ticks:
+        ax.set_xticks([t[0] for t in ticks], [t[1] for t in ticks])
+        for position, _ in ticks:
+            ax.axvline(position, color="0.6", lw=0.6)
+    ax.axhline(0.0, color="0.3", lw=0.6, ls=":")
+
+
+def plot_dispersion_dos(
+    bands: BandSet,
+    dos_frequencies_cm1=None,
+    dos=None,
+    title: str | None = None,
+):
+    """Phonon dispersion (left) and, when given, the phonon DOS on the same frequency axis (right).
+
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    with_dos = dos_frequencies_cm1 is not None and dos is not None
+    if with_dos:
+        figure, (ax, ax_dos) = plt.subplots(
+            1, 2, figsize=(6.5, 4.0), sharey=True, gridspec_kw={"width_ratios": [3, 1]}
+        )
+    else:
+        figure, ax = plt.subplots(figsize=(5.0, 4.0))
+    ax.plot(bands.distances, bands.frequencies_cm1, color="tab:blue", lw=1.0)
+    _draw_ticks(ax, bands.ticks, bands.distances)
+    ax.set_ylabel(r"frequency (cm$^{-1}$)")
+    low = min(0.0, float(bands.frequencies_cm1.min()))
+    high = float(bands.frequencies_cm1.max())
+    if with_dos:
+        x = np.asarray(dos_frequencies_cm1, dtype=float)
+        y = np.asarray(dos, dtype=float)
+        if x.shape != y.shape:
+            raise ValueError(f"DOS arrays differ in shape: {x.shape} and {y.shape}")
+        ax_dos.fill_betweenx(x, 0.0, y, color="tab:blue", alpha=0.3, lw=0)
+        ax_dos.plot(y, x, color="tab:blue", lw=1.0)
+        ax_dos.set_xlabel("phonon DOS")
+        ax_dos.set_xlim(left=0.0)
+        ax_dos.set_xticks([])
+        high = max(high, float(x.max()))
+    ax.set_ylim(low * 1.05, high * 1.05)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_epc_spectrum(
+    omega_mev,
+    alpha2f,
+    dos_frequencies_cm1=None,
+    dos=None,
+    title: str | None = None,
+):
+    """The study's Fig. 3 layout: phonon DOS (left, when given) beside alpha^2F(omega) with the
+    cumulative lambda(omega) on a twin axis (right), frequency (cm^-1) vertical and shared.
+
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    omega = np.asarray(omega_mev, dtype=float)
+    with_dos = dos_frequencies_cm1 is not None and dos is not None
+    if with_dos:
+        figure, (ax_dos, ax) = plt.subplots(1, 2, figsize=(5.5, 4.5), sharey=True)
+        x = np.asarray(dos_frequencies_cm1, dtype=float)
+        y = np.asarray(dos, dtype=float)
+        if x.shape != y.shape:
+            raise ValueError(f"DOS arrays differ in shape: {x.shape} and {y.shape}")
+        ax_dos.fill_betweenx(x, 0.0, y, color="0.5", alpha=0.3, lw=0)
+        ax_dos.plot(y, x, color="0.2", lw=1.0)
+        ax_dos.set_xlabel("phonon DOS")
+        ax_dos.set_ylabel(r"frequency (cm$^{-1}$)")
+        ax_dos.set_xlim(left=0.0)
+        top = max(float(x.max()), float(from_mev(omega[-1], "cm-1")))
+    else:
+        figure, ax = plt.subplots(figsize=(3.0, 4.5))
+        top = float(from_mev(omega[-1], "cm-1"))
+    plot_alpha2f_lambda(omega, alpha2f, unit="cm-1", ax=ax)
+    if with_dos:
+        ax.set_ylabel("")
+        ax.tick_params(axis="y", labelleft=False)
+    ax.set_ylim(0.0, top)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_band_overlay(
+    harmonic: BandSet,
+    anharmonic: BandSet,
+    title: str | None = None,
+    max_marker_size: float = 60.0,
+):
+    """The study's Fig. 2 layout: harmonic (dashed grey) and anharmonic (solid) bands on one path;
+    each set's electron-phonon linewidths, when given, as circles whose area grows with the
+    linewidth (one scale for both sets, the largest linewidth gets ``max_marker_size``).
+
+    The two sets may sample the path differently; their distances are rescaled to the harmonic
+    path length. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if max_marker_size <= 0:
+        raise ValueError(f"max_marker_size must be positive, got {max_marker_size}")
+    length = float(harmonic.distances[-1] - harmonic.distances[0])
+    if length <= 0:
+        raise ValueError("the harmonic path has zero length")
+
+    def rescaled(bands: BandSet) -> np.ndarray:
+        span = float(bands.distances[-1] - bands.distances[0])
+        if span <= 0:
+            raise ValueError("a band path has zero length")
+        return harmonic.distances[0] + (bands.distances - bands.distances[0]) * (length / span)
+
+    widths = [b.linewidths for b in (harmonic, anharmonic) if b.linewidths is not None]
+    largest = max((float(w.max()) for w in widths), default=0.0)
+    figure, ax = plt.subplots(figsize=(5.5, 4.0))
+    styles = (
+        (harmonic, dict(color="0.45", ls="--", lw=1.0), "tab:gray", "harmonic"),
+        (anharmonic, dict(color="tab:red", ls="-", lw=1.1), "tab:red", "anharmonic"),
+    )
+    for bands, line_style, marker_color, default_label in styles:
+        x = rescaled(bands)
+        lines = ax.plot(x, bands.frequencies_cm1, **line_style)
+        lines[0].set_label(bands.label or default_label)
+        if bands.linewidths is not None and largest > 0:
+            sizes = max_marker_size * bands.linewidths / largest
+            xs = np.repeat(x[:, None], bands.frequencies_cm1.shape[1], axis=1)
+            ax.scatter(
+                xs.ravel(),
+                bands.frequencies_cm1.ravel(),
+                s=sizes.ravel(),
+                facecolors="none",
+                edgecolors=marker_color,
+                linewidths=0.7,
+                alpha=0.8,
+            )
+    _draw_ticks(ax, harmonic.ticks, harmonic.distances)
+    frequencies = np.concatenate(
+        [harmonic.frequencies_cm1.ravel(), anharmonic.frequencies_cm1.ravel()]
+    )
+    ax.set_ylim(min(0.0, float(frequencies.min())) * 1.05, float(frequencies.max()) * 1.05)
+    ax.set_ylabel(r"frequency (cm$^{-1}$)")
+    ax.legend(frameon=False, loc="lower right")
+    if title:
+        ax.set_title(title)
+    figure.tight_layout()
+    return figure
