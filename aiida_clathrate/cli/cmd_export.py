@@ -24,7 +24,7 @@ from . import cmd_root
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @decorators.with_dbenv()
 def cmd_export(pks: tuple[int, ...], output: pathlib.Path, overwrite: bool) -> None:
-    """Write the nodes PK... with their full provenance to an AiiDA archive.
+    """Write nodes (by PK) with their full provenance to an AiiDA archive.
 
     aiida's export rules apply: the inputs and creators of every node, the callers of a
     process and, for a workflow, everything it called and returned; extras (Tc, stability, ...)
