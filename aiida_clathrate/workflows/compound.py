@@ -1,0 +1,588 @@
+"""``ClathrateSuperconductorWorkChain`` (``clathrate.compound``): one compound from structure to Tc.
+
+harmonic phonons (``HarmonicPhononWorkChain``: relax at the pressure, DFPT, stability verdict) ->
+[``run_sscha``] SSCHA on the relaxed structure from the harmonic dynamical matrices
+(``SschaWorkChain``, with the free-energy Hessian and its verdict) -> harmonic electron-phonon
+coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure) when the harmonic
+phonons are stable -> anharmonic electron-phonon coupling when the SSCHA verdict is ``stable``
+(the same work chain given the SSCHA Hessian matrices: ph.x ``trans=.false.``, see the caveat in
+``docs/epc.md``) -> a ``summary`` Dict and the searchable extras and groups of
+:func:`aiida_clathrate.query.tag_compound`.
+
+The harmonic ph.x run has no electron-phonon step, so the electron-phonon work chain runs its
+own DFPT on the relaxed structure (it cannot reuse the harmonic ph.x folder); the anharmonic run
+reuses the harmonic electron-phonon run's ph.x folder (``parent_ph_folder``) when there is one.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, calcfunction, if_
+from aiida_quantumespresso.common.types import ElectronicType
+from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
+from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+
+from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
+from .epc import ElectronPhononWorkChain
+from .harmonic import HarmonicPhononWorkChain, _mesh, calcjob_options
+from .sscha import SschaWorkChain
+
+#: How the anharmonic branch obtains lambda, stored in the summary next to its numbers.
+ANHARMONIC_METHOD = (
+    "ph.x trans=.false. on the SSCHA free-energy Hessian matrices (reusing the dvscf of the "
+    "harmonic electron-phonon run)"
+)
+#: The known limitation of that method (docs/epc.md), repeated in the report and the summary.
+ANHARMONIC_CAVEAT = (
+    "QE 6.7: ph.x trans=.false. does not reproduce the harmonic linewidths at q != Gamma even "
+    "with unchanged matrices (docs/epc.md); anharmonic lambda may be off by 5-15 %"
+)
+SSCHA_ENGINES = ("dft", "mlp")
+NON_GUESTS = {"B", "C"}
+
+
+def guest_metals(structure: orm.StructureData) -> list[str]:
+    """The metal guests of a structure: its elements other than B and C, in order of appearance."""
+    metals: list[str] = []
+    for site in structure.sites:
+        symbol = structure.get_kind(site.kind_name).symbol
+        if symbol not in NON_GUESTS and symbol not in metals:
+            metals.append(symbol)
+    return metals
+
+
+def supercell_kpoints_mesh(kpoints_mesh: list[int], qpoints_mesh: list[int]) -> list[int]:
+    """k-mesh of the SSCHA supercell (q-mesh times the unit cell) with the unit cell's density."""
+    return [max(1, -(-int(k) // int(q))) for k, q in zip(kpoints_mesh, qpoints_mesh, strict=True)]
+
+
+@calcfunction
+def collect_compound_results(**nodes) -> orm.Dict:
+    """One Dict with the verdicts, lambda, omega_log, N(Ef), Tc per mu* and the lattice geometry.
+
+    Inputs (by name): ``structure_parameters``, ``dynamically_stable``, ``min_frequency_cm1``
+    (harmonic work chain), optionally ``sscha_verdict``, ``epc_summary_harmonic`` and
+    ``eliashberg_harmonic``, ``epc_summary_anharmonic`` and ``eliashberg_anharmonic``.
+    """
+    geometry = nodes["structure_parameters"].get_dict()
+    summary = {
+        "harmonic_stable": bool(nodes["dynamically_stable"].value),
+        "harmonic_min_frequency_cm1": float(nodes["min_frequency_cm1"].value),
+        "sscha_category": None,
+        "lattice_parameter_angstrom": geometry.get("lattice_parameter_angstrom"),
+        "d_long_angstrom": geometry.get("d_long_angstrom"),
+        "d_short_angstrom": geometry.get("d_short_angstrom"),
+        "space_group_number": geometry.get("space_group_number"),
+    }
+    if "sscha_verdict" in nodes:
+        verdict = nodes["sscha_verdict"].get_dict()
+        summary["sscha_category"] = verdict.get("category")
+        summary["sscha_lowest_hessian_cm1"] = verdict.get("lowest_hessian_cm1")
+        summary["sscha_lowest_auxiliary_cm1"] = verdict.get("lowest_auxiliary_cm1")
+    for branch in ("harmonic", "anharmonic"):
+        if f"eliashberg_{branch}" not in nodes:
+            continue
+        epc = nodes[f"epc_summary_{branch}"].get_dict()
+        result = nodes[f"eliashberg_{branch}"].get_dict()
+        summary[f"lambda_{branch}"] = float(epc["lambda"])
+        summary[f"lambda_from_a2f_{branch}"] = float(result["lambda"])
+        summary[f"omega_log_{branch}_mev"] = float(result["omega_log_mev"])
+        summary[f"dos_ef_{branch}_states_per_ev_spin"] = epc.get("dos_ef_states_per_ev_spin")
+        summary[f"broadening_{branch}_ry"] = epc.get("broadening_ry")
+        summary["mustar"] = [float(m) for m in result["mustar"]]
+        summary[f"tc_{branch}_kelvin"] = [float(t) for t in result["tc_eliashberg_kelvin"]]
+    if "eliashberg_anharmonic" in nodes:
+        summary["anharmonic_method"] = ANHARMONIC_METHOD
+        summary["anharmonic_caveat"] = ANHARMONIC_CAVEAT
+    return orm.Dict(summary)
+
+
+def _validate_metal(value, _ctx=None):
+    from ..structures import valence
+
+    if value is not None:
+        try:
+            valence(value.value)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def _pruned(builder, *drop: str) -> dict:
+    """A sub-builder as a plain dict without the ports the parent sets itself."""
+    inputs = builder._inputs(prune=True)
+    for key in drop:
+        inputs.pop(key, None)
+    return inputs
+
+
+class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
+    """Harmonic phonons, SSCHA, harmonic and anharmonic Eliashberg Tc of one compound; tags it."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input("structure", valid_type=orm.StructureData, help="The starting structure.")
+        spec.input(
+            "metal_x",
+            valid_type=orm.Str,
+            required=False,
+            validator=_validate_metal,
+            help="Guest X (the extras' pair); default: the structure's first metal.",
+        )
+        spec.input(
+            "metal_y",
+            valid_type=orm.Str,
+            required=False,
+            validator=_validate_metal,
+            help="Guest Y; omit for XB3C3.",
+        )
+        spec.input("pressure_gpa", valid_type=orm.Float, default=lambda: orm.Float(0.0))
+        spec.input(
+            "run_sscha",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="Run the SSCHA (needs the `sscha` inputs) and, when stable, the anharmonic EPC.",
+        )
+        spec.input("mustar", valid_type=orm.List, default=lambda: orm.List([0.10, 0.13, 0.15]))
+        spec.input(
+            "tag",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="Set the compound extras and groups (aiida_clathrate.query) on success.",
+        )
+        spec.expose_inputs(
+            HarmonicPhononWorkChain,
+            namespace="harmonic",
+            exclude=("structure", "pressure_gpa"),
+        )
+        spec.expose_inputs(
+            SschaWorkChain,
+            namespace="sscha",
+            exclude=("structure", "dynamical_matrices"),
+            namespace_options={"required": False, "populate_defaults": False},
+        )
+        spec.expose_inputs(
+            ElectronPhononWorkChain,
+            namespace="epc",
+            exclude=("structure", "mustar", "dynamical_matrices", "parent_ph_folder"),
+        )
+        spec.inputs.validator = cls.validate_inputs
+        spec.outline(
+            cls.setup,
+            cls.run_harmonic,
+            cls.inspect_harmonic,
+            if_(cls.should_run_sscha)(cls.run_sscha_step, cls.inspect_sscha),
+            if_(cls.should_run_epc_harmonic)(cls.run_epc_harmonic, cls.inspect_epc_harmonic),
+            if_(cls.should_run_epc_anharmonic)(cls.run_epc_anharmonic, cls.inspect_epc_anharmonic),
+            cls.results,
+        )
+        spec.expose_outputs(HarmonicPhononWorkChain, namespace="harmonic")
+        spec.expose_outputs(
+            SschaWorkChain, namespace="sscha", namespace_options={"required": False}
+        )
+        spec.expose_outputs(
+            ElectronPhononWorkChain,
+            namespace="epc_harmonic",
+            namespace_options={"required": False},
+        )
+        spec.expose_outputs(
+            ElectronPhononWorkChain,
+            namespace="epc_anharmonic",
+            namespace_options={
+                "required": False,
+                "help": "ANHARMONIC (ph.x trans=.false. on SSCHA matrices; see the caveat in "
+                "docs/epc.md and in summary.anharmonic_caveat).",
+            },
+        )
+        spec.output(
+            "summary",
+            valid_type=orm.Dict,
+            help="harmonic_stable, sscha_category, lambda_<branch>, omega_log_<branch>_mev, "
+            "tc_<branch>_kelvin per mu*, dos_ef_<branch>_states_per_ev_spin, lattice parameter, "
+            "d_long/d_short.",
+        )
+        spec.exit_code(
+            401, "ERROR_SUB_PROCESS_FAILED_HARMONIC", message="HarmonicPhononWorkChain failed."
+        )
+        spec.exit_code(402, "ERROR_SUB_PROCESS_FAILED_SSCHA", message="SschaWorkChain failed.")
+        spec.exit_code(
+            403,
+            "ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC",
+            message="The harmonic ElectronPhononWorkChain failed.",
+        )
+        spec.exit_code(
+            404,
+            "ERROR_SUB_PROCESS_FAILED_EPC_ANHARMONIC",
+            message="The anharmonic ElectronPhononWorkChain (trans=.false.) failed.",
+        )
+
+    @staticmethod
+    def validate_inputs(value, _ctx=None):
+        """SSCHA inputs when ``run_sscha``; a valid guest pair for the extras."""
+        run_sscha = value.get("run_sscha")
+        if (run_sscha is None or run_sscha.value) and "engine" not in value.get("sscha", {}):
+            return "`run_sscha` is True but the `sscha` inputs (engine, ...) are missing"
+        if "metal_y" in value and "metal_x" not in value:
+            return "`metal_y` given without `metal_x`"
+        if "metal_x" not in value:
+            metals = guest_metals(value["structure"])
+            if not 1 <= len(metals) <= 2:
+                return (
+                    f"cannot infer the guest pair from the elements {metals}: give metal_x/metal_y"
+                )
+        return None
+
+    @classmethod
+    def get_protocol_filepath(cls) -> pathlib.Path:
+        return pathlib.Path(__file__).parent / "protocols" / "compound.yaml"
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        codes: dict[str, orm.AbstractCode | str],
+        structure: orm.StructureData,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        pressure_gpa: float = 0.0,
+        run_sscha: bool = True,
+        sscha_engine: str = "dft",
+        mustar: list[float] | tuple[float, ...] = (0.10, 0.13, 0.15),
+        metals: tuple[str, ...] | list[str] | None = None,
+        pseudo_family: str = SHIPPED_FAMILY_LABEL,
+        num_mpiprocs: int = 1,
+        relax: bool = True,
+        mlp_model: orm.Data | None = None,
+    ):
+        """A builder from the ``fast``/``balanced``/``stringent`` protocols of every step.
+
+        :param codes: ``pw``, ``ph``, ``q2r``, ``matdyn``; with ``run_sscha`` also ``sscha``
+            (``clathrate-sscha@localhost``) and, for the ``mlp`` engine, ``mlp``.
+        :param overrides: ``{"harmonic": {...}, "epc": {...}, "sscha": {...}}``: the harmonic and
+            EPC protocols' overrides, and this protocol's SSCHA keys (``population_sizes``, ...).
+        :param metals: the guest pair (X,) or (X, Y) for the extras; default: from the structure.
+        :param mlp_model: the trained model (``MlpModelData``) for the ``mlp`` engine.
+        """
+        if sscha_engine not in SSCHA_ENGINES:
+            raise ValueError(f"sscha_engine must be one of {SSCHA_ENGINES}, got {sscha_engine!r}")
+        if list(mustar) == [] or any(not 0.0 <= float(m) < 1.0 for m in mustar):
+            raise ValueError(f"mustar values must lie in [0, 1), got {list(mustar)}")
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - {"harmonic", "epc", "sscha"}
+        if unknown:
+            raise ValueError(f"unknown override namespaces {sorted(unknown)}")
+        protocol = protocol or cls.get_default_protocol()
+        codes = {
+            key: orm.load_code(code) if isinstance(code, str) else code
+            for key, code in codes.items()
+        }
+        builder = cls.get_builder()
+        builder.structure = structure
+        builder.pressure_gpa = orm.Float(pressure_gpa)
+        builder.run_sscha = orm.Bool(run_sscha)
+        builder.mustar = orm.List([float(m) for m in mustar])
+        if metals:
+            if not 1 <= len(metals) <= 2:
+                raise ValueError(f"metals must name one or two guests, got {list(metals)}")
+            builder.metal_x = orm.Str(metals[0])
+            if len(metals) == 2:
+                builder.metal_y = orm.Str(metals[1])
+
+        harmonic_overrides = overrides.get("harmonic")
+        harmonic = HarmonicPhononWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            overrides=harmonic_overrides,
+            pressure_gpa=pressure_gpa,
+            pseudo_family=pseudo_family,
+            num_mpiprocs=num_mpiprocs,
+            relax=relax,
+        )
+        builder.harmonic = _pruned(harmonic, "structure", "pressure_gpa", "metadata")
+
+        epc = ElectronPhononWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            overrides=overrides.get("epc"),
+            pseudo_family=pseudo_family,
+            num_mpiprocs=num_mpiprocs,
+        )
+        builder.epc = _pruned(epc, "structure", "mustar", "metadata")
+
+        if run_sscha:
+            harmonic_inputs = HarmonicPhononWorkChain.get_protocol_inputs(
+                protocol, harmonic_overrides
+            )
+            sscha_inputs = cls.get_protocol_inputs(protocol, overrides.get("sscha"))
+            builder.sscha = cls._sscha_inputs(
+                codes,
+                structure,
+                protocol,
+                sscha_inputs,
+                harmonic_inputs,
+                sscha_engine,
+                pseudo_family,
+                num_mpiprocs,
+                mlp_model,
+            )
+        formula = structure.get_formula()
+        builder.metadata.label = f"compound {formula} {pressure_gpa:g} GPa"
+        builder.metadata.description = f"protocol={protocol}, run_sscha={run_sscha}"
+        return builder
+
+    @staticmethod
+    def _sscha_inputs(
+        codes, structure, protocol, sscha_inputs, harmonic_inputs, engine, family, nproc, model
+    ) -> dict:
+        """The ``sscha`` namespace: population settings, minimiser code and the force engine."""
+        if "sscha" not in codes:
+            raise ValueError("codes needs `sscha` (e.g. clathrate-sscha@localhost) for the SSCHA")
+        inputs = {
+            "engine": orm.Str(engine),
+            "temperature_kelvin": orm.Float(sscha_inputs["temperature_kelvin"]),
+            "population_sizes": orm.List([int(n) for n in sscha_inputs["population_sizes"]]),
+            "max_populations": orm.Int(sscha_inputs["max_populations"]),
+            "seed": orm.Int(sscha_inputs["seed"]),
+            "minimizer_settings": orm.Dict(sscha_inputs["minimizer_settings"]),
+            "max_concurrent_dft": orm.Int(sscha_inputs["max_concurrent_dft"]),
+            "stability_tolerance_cm1": orm.Float(sscha_inputs["stability_tolerance_cm1"]),
+            "minimize": {"code": codes["sscha"]},
+        }
+        if engine == "mlp":
+            if "mlp" not in codes or model is None:
+                raise ValueError("the `mlp` engine needs codes['mlp'] and mlp_model")
+            inputs["mlp"] = {"code": codes["mlp"], "model": model}
+            return inputs
+        loaded = load_family(family)
+        ecutwfc, ecutrho = recommended_cutoffs_ry(loaded, structure, protocol)
+        pw = PwBaseWorkChain.get_builder_from_protocol(
+            codes["pw"],
+            structure,
+            protocol,
+            overrides={
+                "pseudo_family": loaded.label,
+                "pw": {
+                    "parameters": {
+                        "CONTROL": {"tprnfor": True, "tstress": True},
+                        "SYSTEM": {
+                            "ecutwfc": ecutwfc,
+                            "ecutrho": ecutrho,
+                            "occupations": "smearing",
+                            "smearing": harmonic_inputs["smearing"],
+                            "degauss": harmonic_inputs["degauss_ry"],
+                        },
+                    }
+                },
+            },
+            options=calcjob_options(nproc),
+            electronic_type=ElectronicType.METAL,
+        )
+        dft = _pruned(pw, "clean_workdir", "kpoints_distance")
+        dft["pw"].pop("structure", None)
+        dft["kpoints"] = _mesh(
+            supercell_kpoints_mesh(harmonic_inputs["kpoints_mesh"], harmonic_inputs["qpoints_mesh"])
+        )
+        inputs["dft"] = dft
+        return inputs
+
+    # ---- steps ------------------------------------------------------------------------
+    def setup(self):
+        if "metal_x" in self.inputs:
+            pair = [self.inputs.metal_x.value]
+            if "metal_y" in self.inputs:
+                pair.append(self.inputs.metal_y.value)
+        else:
+            pair = guest_metals(self.inputs.structure)
+        self.ctx.pair = pair
+        self.ctx.summary_inputs = {}
+
+    def run_harmonic(self):
+        inputs = AttributeDict(self.exposed_inputs(HarmonicPhononWorkChain, namespace="harmonic"))
+        inputs.structure = self.inputs.structure
+        inputs.pressure_gpa = self.inputs.pressure_gpa
+        inputs.metadata.call_link_label = "harmonic"
+        node = self.submit(HarmonicPhononWorkChain, **inputs)
+        self.report(
+            f"step 1/4 harmonic: launched HarmonicPhononWorkChain<{node.pk}> for "
+            f"{'-'.join(self.ctx.pair)} at {self.inputs.pressure_gpa.value:g} GPa"
+        )
+        return ToContext(harmonic=node)
+
+    def inspect_harmonic(self):
+        node = self.ctx.harmonic
+        if not node.is_finished_ok:
+            self.report(f"HarmonicPhononWorkChain<{node.pk}> failed: exit {node.exit_status}")
+            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_HARMONIC
+        self.out_many(self.exposed_outputs(node, HarmonicPhononWorkChain, namespace="harmonic"))
+        self.ctx.harmonic_stable = bool(node.outputs.dynamically_stable.value)
+        self.ctx.structure = node.outputs.relaxed_structure
+        geometry = node.outputs.structure_parameters.get_dict()
+        self.report(
+            f"harmonic: lowest frequency {node.outputs.min_frequency_cm1.value:.1f} cm^-1, "
+            f"{'stable' if self.ctx.harmonic_stable else 'UNSTABLE'}; a = "
+            f"{geometry['lattice_parameter_angstrom']:.4f} Å"
+        )
+        for key in ("structure_parameters", "dynamically_stable", "min_frequency_cm1"):
+            self.ctx.summary_inputs[key] = node.outputs[key]
+
+    def should_run_sscha(self) -> bool:
+        if not self.inputs.run_sscha.value:
+            self.report("step 2/4 SSCHA: skipped (run_sscha is False)")
+            return False
+        return True
+
+    def run_sscha_step(self):
+        inputs = AttributeDict(self.exposed_inputs(SschaWorkChain, namespace="sscha"))
+        inputs.structure = self.ctx.structure
+        inputs.dynamical_matrices = self.ctx.harmonic.outputs.dynamical_matrices
+        inputs.metadata.call_link_label = "sscha"
+        node = self.submit(SschaWorkChain, **inputs)
+        self.report(
+            f"step 2/4 SSCHA: launched SschaWorkChain<{node.pk}> ({inputs.engine.value} engine) "
+            "from the harmonic matrices of the relaxed structure"
+        )
+        return ToContext(sscha=node)
+
+    def inspect_sscha(self):
+        node = self.ctx.sscha
+        if not node.is_finished_ok:
+            self.report(f"SschaWorkChain<{node.pk}> failed: exit {node.exit_status}")
+            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_SSCHA
+        self.out_many(self.exposed_outputs(node, SschaWorkChain, namespace="sscha"))
+        verdict = node.outputs.verdict.get_dict()
+        self.ctx.summary_inputs["sscha_verdict"] = node.outputs.verdict
+        self.report(f"SSCHA verdict: {verdict['category']} ({verdict.get('message', '')})")
+
+    def should_run_epc_harmonic(self) -> bool:
+        if self.ctx.harmonic_stable:
+            return True
+        self.report("step 3/4 harmonic EPC: skipped (harmonic phonons unstable)")
+        return False
+
+    def _epc_inputs(self, label: str) -> AttributeDict:
+        inputs = AttributeDict(self.exposed_inputs(ElectronPhononWorkChain, namespace="epc"))
+        inputs.structure = self.ctx.structure
+        inputs.mustar = self.inputs.mustar
+        inputs.metadata.call_link_label = label
+        return inputs
+
+    def run_epc_harmonic(self):
+        node = self.submit(ElectronPhononWorkChain, **self._epc_inputs("epc_harmonic"))
+        self.report(
+            f"step 3/4 harmonic EPC: launched ElectronPhononWorkChain<{node.pk}> on the relaxed "
+            "structure (own DFPT with electron_phonon: the harmonic ph.x run has none)"
+        )
+        return ToContext(epc_harmonic=node)
+
+    def inspect_epc_harmonic(self):
+        node = self.ctx.epc_harmonic
+        if not node.is_finished_ok:
+            self.report(f"harmonic ElectronPhononWorkChain<{node.pk}> failed: {node.exit_status}")
+            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
+        self.out_many(self.exposed_outputs(node, ElectronPhononWorkChain, namespace="epc_harmonic"))
+        self.ctx.summary_inputs["epc_summary_harmonic"] = node.outputs.epc_summary
+        self.ctx.summary_inputs["eliashberg_harmonic"] = node.outputs.eliashberg
+        self._report_tc("harmonic", node)
+
+    def _report_tc(self, branch: str, node) -> None:
+        result = node.outputs.eliashberg.get_dict()
+        tcs = ", ".join(
+            f"mu*={m:.2f}: {t:.2f} K"
+            for m, t in zip(result["mustar"], result["tc_eliashberg_kelvin"], strict=True)
+        )
+        self.report(
+            f"{branch}: lambda = {node.outputs.epc_summary['lambda']:.4f}, omega_log = "
+            f"{result['omega_log_mev']:.2f} meV, Tc {tcs}"
+        )
+
+    def should_run_epc_anharmonic(self) -> bool:
+        if "sscha" not in self.ctx:
+            return False
+        sscha = self.ctx.sscha
+        category = sscha.outputs.verdict.get_dict()["category"]
+        if category != "stable":
+            self.report(f"step 4/4 anharmonic EPC: skipped (SSCHA verdict {category})")
+            return False
+        if "hessian_dynamical_matrices" not in sscha.outputs:
+            self.report("step 4/4 anharmonic EPC: skipped (no Hessian dynamical matrices)")
+            return False
+        given = sscha.outputs.hessian_dynamical_matrices.base.attributes.get("qpoints_mesh", None)
+        mesh = list(self.inputs.epc.ph.qpoints.get_kpoints_mesh()[0])
+        if given is None or list(given) != mesh:
+            self.report(
+                f"step 4/4 anharmonic EPC: skipped (SSCHA matrices on the q-mesh {given}, the EPC "
+                f"q-mesh is {mesh}; interpolation to the EPC mesh is not implemented)"
+            )
+            return False
+        return True
+
+    def run_epc_anharmonic(self):
+        inputs = self._epc_inputs("epc_anharmonic")
+        inputs.dynamical_matrices = self.ctx.sscha.outputs.hessian_dynamical_matrices
+        reuse = "epc_harmonic" in self.ctx
+        if reuse:
+            inputs.parent_ph_folder = self.ctx.epc_harmonic.outputs.ph_remote_folder
+        node = self.submit(ElectronPhononWorkChain, **inputs)
+        self.report(
+            f"step 4/4 ANHARMONIC EPC: launched ElectronPhononWorkChain<{node.pk}>: "
+            f"{ANHARMONIC_METHOD if reuse else 'own DFPT, then ph.x trans=.false. on the SSCHA Hessian matrices'}"
+        )
+        self.report(f"WARNING anharmonic caveat: {ANHARMONIC_CAVEAT}")
+        return ToContext(epc_anharmonic=node)
+
+    def inspect_epc_anharmonic(self):
+        node = self.ctx.epc_anharmonic
+        if not node.is_finished_ok:
+            self.report(f"anharmonic ElectronPhononWorkChain<{node.pk}> failed: {node.exit_status}")
+            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_ANHARMONIC
+        self.out_many(
+            self.exposed_outputs(node, ElectronPhononWorkChain, namespace="epc_anharmonic")
+        )
+        self.ctx.summary_inputs["epc_summary_anharmonic"] = node.outputs.epc_summary
+        self.ctx.summary_inputs["eliashberg_anharmonic"] = node.outputs.eliashberg
+        self._report_tc("anharmonic (trans=.false., see caveat)", node)
+
+    def results(self):
+        summary = collect_compound_results(
+            **self.ctx.summary_inputs, metadata={"call_link_label": "collect_results"}
+        )
+        self.out("summary", summary)
+        if self.inputs.tag.value:
+            self._tag(summary.get_dict())
+
+    def _tag(self, summary: dict) -> None:
+        from ..query import tag_compound
+
+        if summary["sscha_category"] is not None:
+            category, stable = summary["sscha_category"], summary["sscha_category"] == "stable"
+        else:
+            stable = summary["harmonic_stable"]
+            category = "stable" if stable else "unstable"
+        extras = tag_compound(
+            self.node,
+            pair=self.ctx.pair,
+            pressure_gpa=self.inputs.pressure_gpa.value,
+            stability_category=category,
+            stable=stable,
+            mustar=self.inputs.mustar.get_list(),
+            tc_harmonic_kelvin=summary.get("tc_harmonic_kelvin"),
+            tc_anharmonic_kelvin=summary.get("tc_anharmonic_kelvin"),
+            lambda_harmonic=summary.get("lambda_harmonic"),
+            lambda_anharmonic=summary.get("lambda_anharmonic"),
+        )
+        source = "sscha" if summary["sscha_category"] is not None else "harmonic"
+        self.node.base.extras.set("stability_source", source)
+        symbols = {site.kind_name for site in self.ctx.structure.sites}
+        if not NON_GUESTS <= {self.ctx.structure.get_kind(k).symbol for k in symbols}:
+            # Not a B-C clathrate (e.g. a test metal): record the real formula, not the pair's.
+            self.node.base.extras.set("formula", self.ctx.structure.get_formula())
+        self.report(
+            f"tagged: {self.node.base.extras.get('formula')} stability {category} ({source}), stable={stable}, "
+            f"Tc harmonic max {extras.get('tc_harmonic_max_kelvin')}, anharmonic max "
+            f"{extras.get('tc_anharmonic_max_kelvin')}"
+        )

@@ -1,0 +1,163 @@
+"""ClathrateSuperconductorWorkChain end to end with real Quantum ESPRESSO (fcc Al, tiny settings,
+no SSCHA): harmonic -> EPC -> Eliashberg -> extras and groups; and its builder's checks."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+
+from aiida_clathrate.workflows.compound import (
+    ClathrateSuperconductorWorkChain,
+    guest_metals,
+    supercell_kpoints_mesh,
+)
+
+#: The tiny harmonic settings of tests/conftest.py and the tiny EPC settings of tests/test_epc_qe.py.
+TINY_HARMONIC = {
+    "kpoints_mesh": [4, 4, 4],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [6, 6, 6],
+    "bands_npoints": 40,
+}
+TINY_EPC = {
+    "kpoints_mesh": [4, 4, 4],
+    "dense_kpoints_mesh": [8, 8, 8],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [8, 8, 8],
+    "ndos": 60,
+    "degauss_ry": 0.05,
+    "el_ph_sigma_ry": 0.01,
+    "eliashberg_settings": {"gap_curve_points": 4},
+}
+MUSTAR = [0.10, 0.13, 0.15]
+
+
+def _tiny_overrides() -> dict:
+    return {"harmonic": copy.deepcopy(TINY_HARMONIC), "epc": copy.deepcopy(TINY_EPC)}
+
+
+def test_helpers():
+    from ase.build import bulk
+
+    from aiida_clathrate.structures import clathrate
+
+    assert supercell_kpoints_mesh([8, 8, 8], [2, 2, 2]) == [4, 4, 4]
+    assert supercell_kpoints_mesh([3, 3, 3], [2, 2, 2]) == [2, 2, 2]
+    assert guest_metals(orm.StructureData(ase=clathrate("K", "Rb"))) == ["K", "Rb"]
+    assert guest_metals(orm.StructureData(ase=bulk("Al", "fcc", a=4.05))) == ["Al"]
+
+
+def test_builder_checks(aiida_profile, qe_codes, aluminium):
+    with pytest.raises(ValueError, match="sscha_engine"):
+        ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+            qe_codes, aluminium, "fast", sscha_engine="quantum"
+        )
+    with pytest.raises(ValueError, match="codes needs `sscha`"):
+        ClathrateSuperconductorWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
+    with pytest.raises(ValueError, match="unknown override"):
+        ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+            qe_codes, aluminium, "fast", overrides={"phonons": {}}, run_sscha=False
+        )
+    # With the SSCHA: DFT engine inputs on the supercell's k-mesh (fast: 2x2x2 k, q at Gamma).
+    codes = {**qe_codes, "sscha": "clathrate-sscha@localhost"}
+    builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        codes, aluminium, "fast", metals=("Al",)
+    )
+    assert builder.sscha.engine.value == "dft"
+    assert builder.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
+    assert builder.sscha.dft.pw.parameters["CONTROL"]["tprnfor"] is True
+    assert builder.sscha.population_sizes.get_list() == [20, 40]
+    assert builder.metal_x.value == "Al"
+
+
+@pytest.fixture(scope="module")
+def compound_al(aiida_profile, qe_codes):
+    """One full run (harmonic -> EPC -> Eliashberg -> tags) shared by the tests below."""
+    from ase.build import bulk
+
+    structure = orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
+    builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        qe_codes,
+        structure,
+        "fast",
+        overrides=_tiny_overrides(),
+        run_sscha=False,
+        mustar=MUSTAR,
+    )
+    _, node = run_get_node(builder)
+    return node
+
+
+@pytest.mark.qe
+def test_compound_finishes_with_tc(compound_al):
+    node = compound_al
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    summary = node.outputs.summary.get_dict()
+    print("compound summary:", summary)
+    assert summary["harmonic_stable"] is True
+    assert summary["sscha_category"] is None
+    assert "tc_anharmonic_kelvin" not in summary and "sscha" not in node.outputs
+    tcs = summary["tc_harmonic_kelvin"]
+    assert len(tcs) == len(MUSTAR)
+    assert all(np.isfinite(tc) and tc > 0 for tc in tcs)
+    assert tcs == sorted(tcs, reverse=True)
+    # lambda and Tc are the EPC work chain's own numbers
+    epc = node.outputs.epc_harmonic
+    assert summary["lambda_harmonic"] == epc.epc_summary["lambda"]
+    assert 0.05 < summary["lambda_harmonic"] < 2.0
+    assert summary["lambda_from_a2f_harmonic"] == pytest.approx(epc.eliashberg["lambda"], rel=1e-12)
+    # QE's lambda against the integral of the written alpha^2F (0.6 % apart in test_epc_qe.py on
+    # the unrelaxed cell; the broadening chosen on the relaxed cell may differ)
+    assert summary["lambda_from_a2f_harmonic"] == pytest.approx(
+        summary["lambda_harmonic"], rel=0.10
+    )
+    assert tcs == epc.eliashberg["tc_eliashberg_kelvin"]
+    assert 5 < summary["omega_log_harmonic_mev"] < 50
+    assert summary["dos_ef_harmonic_states_per_ev_spin"] > 0
+    # geometry from the harmonic relaxation: fcc Al near 4.05 Å (cube root of the primitive cell)
+    a_conventional = summary["lattice_parameter_angstrom"] * 4 ** (1 / 3)
+    assert 3.9 < a_conventional < 4.2
+    # the EPC ran on the harmonic work chain's relaxed structure
+    relaxed = node.outputs.harmonic.relaxed_structure
+    epc_node = node.base.links.get_outgoing(link_label_filter="epc_harmonic").one().node
+    assert epc_node.inputs.structure.uuid == relaxed.uuid
+
+
+@pytest.mark.qe
+def test_compound_is_tagged_and_found(compound_al):
+    from aiida_clathrate.query import COMPOUNDS_GROUP, STABLE_GROUP, query_compounds
+
+    node = compound_al
+    extras = node.base.extras.all
+    summary = node.outputs.summary.get_dict()
+    assert extras["clathrate_pair"] == ["Al"]
+    assert extras["formula"] == "Al"
+    assert extras["stable"] is True and extras["stability_category"] == "stable"
+    assert extras["stability_source"] == "harmonic"
+    assert extras["tc_harmonic_kelvin"] == summary["tc_harmonic_kelvin"]
+    assert extras["lambda_harmonic"] == summary["lambda_harmonic"]
+    assert extras["tc_harmonic_kelvin_mustar_010"] == summary["tc_harmonic_kelvin"][0]
+    for label in (COMPOUNDS_GROUP, STABLE_GROUP):
+        group = orm.load_group(label)
+        assert node.uuid in {n.uuid for n in group.nodes}
+    rows = query_compounds(stable=True, tc_min_kelvin=0.0, branch="harmonic", pressure_gpa=0.0)
+    assert node.pk in [row["pk"] for row in rows]
+    row = next(row for row in rows if row["pk"] == node.pk)
+    assert row["tc_kelvin"] == max(summary["tc_harmonic_kelvin"])
+    too_high = max(summary["tc_harmonic_kelvin"]) + 1.0
+    assert node.pk not in [
+        r["pk"] for r in query_compounds(tc_min_kelvin=too_high, branch="harmonic")
+    ]
+
+
+@pytest.mark.qe
+def test_compound_report_names_each_step(compound_al):
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    report = get_workchain_report(compound_al, "REPORT")
+    for text in ("step 1/4 harmonic", "step 2/4 SSCHA: skipped", "step 3/4 harmonic EPC", "tagged"):
+        assert text in report, text
