@@ -83,3 +83,12 @@ def daemon_client(aiida_profile):
             client.stop_daemon(wait=True)
         except DaemonNotRunningException:
             pass
+
+
+@pytest.fixture(autouse=True)
+def _process_reports_go_to_the_database(aiida_profile):
+    """Keep the database log handler on: a CLI call through click's runner reconfigures logging for the
+    terminal only, after which ``self.report`` messages of processes run in this interpreter are lost."""
+    from aiida.common.log import configure_logging
+
+    configure_logging(with_orm=True)
