@@ -161,3 +161,17 @@ def test_compound_report_names_each_step(compound_al):
     report = get_workchain_report(compound_al, "REPORT")
     for text in ("step 1/4 harmonic", "step 2/4 SSCHA: skipped", "step 3/4 harmonic EPC", "tagged"):
         assert text in report, text
+
+
+@pytest.mark.qe
+def test_show_prints_the_compound_summary(compound_al):
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+
+    result = CliRunner().invoke(cmd_root, ["show", str(compound_al.pk)])
+    assert result.exit_code == 0, result.output
+    summary = compound_al.outputs.summary.get_dict()
+    assert "ClathrateSuperconductorWorkChain" in result.output
+    assert f"{summary['lambda_harmonic']:.4f}" in result.output
+    assert f"{summary['tc_harmonic_kelvin'][0]:.2f}" in result.output

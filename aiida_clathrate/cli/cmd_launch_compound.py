@@ -1,0 +1,126 @@
+"""``aiida-clathrate launch compound X [Y]``: the whole chain for one compound, tagged on success."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from aiida.cmdline.utils import decorators, echo
+
+from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+
+QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
+
+
+@cmd_launch.command("compound")
+@click.argument("x")
+@click.argument("y", required=False)
+@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
+@click.option(
+    "--lattice-parameter", type=float, default=None, help="Å; default: estimate from the guests."
+)
+@click.option(
+    "--num-mpiprocs", type=int, default=1, show_default=True, help="MPI processes per calculation."
+)
+@click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
+@click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
+@click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")
+@click.option(
+    "--sscha-engine",
+    type=click.Choice(["dft", "mlp"]),
+    default="dft",
+    show_default=True,
+    help="Forces for the SSCHA populations.",
+)
+@click.option(
+    "--mlp-model", type=int, default=None, help="PK of the MlpModelData for --sscha-engine mlp."
+)
+@click.option(
+    "--mustar",
+    type=float,
+    multiple=True,
+    help="Coulomb pseudopotential (repeat the option); default 0.10, 0.13, 0.15.",
+)
+@click.option(
+    "--daemon", is_flag=True, help="Submit to the daemon instead of running in this shell."
+)
+@click.option("--wait", is_flag=True, help="With --daemon: wait for the end and print the summary.")
+@decorators.with_dbenv()
+def cmd_launch_compound(
+    x: str,
+    y: str | None,
+    pressure_gpa: float,
+    protocol: str,
+    lattice_parameter: float | None,
+    num_mpiprocs: int,
+    pseudo_family: str | None,
+    no_relax: bool,
+    no_sscha: bool,
+    sscha_engine: str,
+    mlp_model: int | None,
+    mustar: tuple[float, ...],
+    daemon: bool,
+    wait: bool,
+) -> None:
+    """Harmonic phonons, SSCHA and Eliashberg Tc of XYB6C6 (or XB3C3 when Y is omitted)."""
+    from aiida import orm
+    from aiida.engine import run_get_node, submit
+
+    from ..localhost import setup_localhost
+    from ..pseudo_family import SHIPPED_FAMILY_LABEL
+    from ..summary import compound_summary, format_summary
+    from ..workflows.compound import ClathrateSuperconductorWorkChain
+
+    if wait and not daemon:
+        echo.echo_critical(
+            "--wait only applies with --daemon (without it the run is in this shell)"
+        )
+    structure = _structure_node(x, y, lattice_parameter)
+    family = pseudo_family or SHIPPED_FAMILY_LABEL
+    setup_localhost(family)
+    codes = {name: f"{name}@localhost" for name in QE_CODE_NAMES}
+    codes["sscha"] = "clathrate-sscha@localhost"
+    codes["mlp"] = "clathrate-mlp@localhost"
+    model = orm.load_node(mlp_model) if mlp_model is not None else None
+    metals = (x,) if y is None or y == x else (x, y)
+    try:
+        builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            pressure_gpa=pressure_gpa,
+            run_sscha=not no_sscha,
+            sscha_engine=sscha_engine,
+            mustar=list(mustar) or [0.10, 0.13, 0.15],
+            metals=metals,
+            pseudo_family=family,
+            num_mpiprocs=num_mpiprocs,
+            relax=not no_relax,
+            mlp_model=model,
+        )
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
+    if daemon:
+        from aiida.engine.daemon.client import get_daemon_client
+
+        if not get_daemon_client().is_daemon_running:
+            echo.echo_warning("the daemon is not running: start it with `verdi daemon start`")
+        node = submit(builder)
+        echo.echo_success(f"submitted ClathrateSuperconductorWorkChain<{node.pk}>")
+        if not wait:
+            echo.echo(
+                f"follow it with: verdi process report {node.pk}; "
+                f"then: aiida-clathrate show {node.pk}"
+            )
+            return
+        while not node.is_terminated:
+            time.sleep(5)
+    else:
+        echo.echo_info(f"running {builder.metadata.label} with the {protocol} protocol here")
+        _, node = run_get_node(builder)
+    echo.echo(format_summary(compound_summary(node)))
+    if not node.is_finished_ok:
+        echo.echo_critical(
+            f"ClathrateSuperconductorWorkChain<{node.pk}> failed: {node.exit_message}"
+        )
