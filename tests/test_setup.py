@@ -37,7 +37,7 @@ def test_shipped_family_has_cutoffs_per_protocol(clathrate_setup):
 
 
 def test_codes_use_mpirun_only_when_asked(clathrate_setup):
-    from aiida_clathrate.workflows.harmonic import calcjob_options
+    from aiida_clathrate.workflows.common import calcjob_options
 
     assert calcjob_options(1)["withmpi"] is False
     assert calcjob_options(2)["withmpi"] is True

@@ -26,8 +26,9 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
+from .common import calcjob_options, kpoints_mesh
 from .epc import ElectronPhononWorkChain
-from .harmonic import HarmonicPhononWorkChain, _mesh, calcjob_options
+from .harmonic import HarmonicPhononWorkChain
 from .sscha import SschaWorkChain
 
 #: How the anharmonic branch obtains lambda, stored in the summary next to its numbers.
@@ -384,7 +385,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         )
         dft = _pruned(pw, "clean_workdir", "kpoints_distance")
         dft["pw"].pop("structure", None)
-        dft["kpoints"] = _mesh(
+        dft["kpoints"] = kpoints_mesh(
             supercell_kpoints_mesh(harmonic_inputs["kpoints_mesh"], harmonic_inputs["qpoints_mesh"])
         )
         inputs["dft"] = dft

@@ -30,7 +30,7 @@ from ..calculations.eliashberg import eliashberg
 from ..calculations.epc_functions import PhGivenDynCalculation, parse_epc_outputs
 from ..calculations.phonon_functions import extract_dynamical_matrices
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
-from .harmonic import _mesh, calcjob_options
+from .common import calcjob_options, kpoints_mesh
 
 #: aiida-quantumespresso's MatdynCalculation retrieves a2F.dos1..a2F.dos10 only.
 MAX_EL_PH_NSIGMA = 10
@@ -309,7 +309,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
                     electronic_type=ElectronicType.METAL,
                 )
                 scf_builder.pop("kpoints_distance", None)
-                scf_builder.kpoints = _mesh(mesh)
+                scf_builder.kpoints = kpoints_mesh(mesh)
                 scf_builder.pw.pop("structure", None)
                 scf_builder.pop("clean_workdir", None)
                 builder[namespace] = scf_builder
@@ -335,7 +335,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             codes["ph"], protocol=protocol, overrides=ph_overrides, options=options
         )
         ph_builder.pop("qpoints_distance", None)
-        ph_builder.qpoints = _mesh(inputs["qpoints_mesh"])
+        ph_builder.qpoints = kpoints_mesh(inputs["qpoints_mesh"])
         ph_builder.pop("clean_workdir", None)
         ph_builder.ph.metadata.options = options
         builder.ph = ph_builder
@@ -357,7 +357,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
                 }
             }
         )
-        builder.matdyn.matdyn.kpoints = _mesh(inputs["dos_qpoints_mesh"])
+        builder.matdyn.matdyn.kpoints = kpoints_mesh(inputs["dos_qpoints_mesh"])
         builder.matdyn.matdyn.metadata.options = options
         if dynamical_matrices is not None:
             builder.dynamical_matrices = dynamical_matrices

@@ -8,7 +8,6 @@ DOS mesh (``MatdynBaseWorkChain``) -> stability verdict.
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 
 from aiida import orm
 from aiida.common import AttributeDict
@@ -28,27 +27,9 @@ from ..calculations.phonon_functions import (
     structure_summary,
 )
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
+from .common import calcjob_options, kpoints_mesh
 
 KBAR_PER_GPA = 10.0
-
-
-def _mesh(mesh: list[int]) -> orm.KpointsData:
-    kpoints = orm.KpointsData()
-    kpoints.set_kpoints_mesh([int(n) for n in mesh])
-    return kpoints
-
-
-def calcjob_options(
-    num_mpiprocs: int = 1, max_wallclock_seconds: int = 12 * 3600
-) -> dict[str, Any]:
-    """``metadata.options`` for one machine; mpirun only when more than one process is asked for."""
-    if num_mpiprocs < 1:
-        raise ValueError(f"num_mpiprocs must be at least 1, got {num_mpiprocs}")
-    return {
-        "resources": {"num_machines": 1, "num_mpiprocs_per_machine": int(num_mpiprocs)},
-        "max_wallclock_seconds": int(max_wallclock_seconds),
-        "withmpi": num_mpiprocs > 1,
-    }
 
 
 class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
@@ -207,13 +188,13 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
                 }
             },
         }
-        kpoints = _mesh(inputs["kpoints_mesh"])
+        kpoints = kpoints_mesh(inputs["kpoints_mesh"])
         builder = cls.get_builder()
         builder.structure = structure
         builder.pressure_gpa = orm.Float(pressure_gpa)
         builder.stability_tolerance_cm1 = orm.Float(inputs["stability_tolerance_cm1"])
         builder.bands_npoints = orm.Int(inputs["bands_npoints"])
-        builder.dos_qpoints = _mesh(inputs["dos_qpoints_mesh"])
+        builder.dos_qpoints = kpoints_mesh(inputs["dos_qpoints_mesh"])
 
         if relax:
             base_relax_overrides = recursive_merge(pw_overrides, inputs.get("relax", {}))
@@ -267,7 +248,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             codes["ph"], protocol=protocol, overrides=ph_overrides, options=options
         )
         ph_builder.pop("qpoints_distance", None)
-        ph_builder.qpoints = _mesh(inputs["qpoints_mesh"])
+        ph_builder.qpoints = kpoints_mesh(inputs["qpoints_mesh"])
         ph_builder.pop("clean_workdir", None)
         ph_builder.ph.metadata.options = options
         builder.ph = ph_builder
