@@ -76,3 +76,68 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
     if "anharmonic_caveat" in summary:
         result["anharmonic_caveat"] = summary["anharmonic_caveat"]
     return result
+
+
+def sscha_population_table(populations: orm.ArrayData) -> str:
+    """The ``populations`` output of ``SschaWorkChain`` as an aligned text table, one row per
+    population: configurations, DFT count, free energy ± error (eV per cell), Kong–Liu ratio,
+    gradient/error ratio and the lowest auxiliary frequency (cm⁻¹, negative = imaginary)."""
+    names = populations.get_arraynames()
+    count = len(populations.get_array("population"))
+    columns = {
+        name: populations.get_array(name)
+        for name in (
+            "n_configurations",
+            "n_dft",
+            "free_energy_ev",
+            "free_energy_error_ev",
+            "kong_liu_ratio",
+            "gradient_ratio_fc",
+            "lowest_frequency_cm1",
+        )
+        if name in names
+    }
+    header = (
+        f"{'pop':>3} {'N':>6} {'DFT':>6} {'F (eV)':>14} {'± (eV)':>9} {'KL':>6} "
+        f"{'grad/err':>9} {'lowest (cm-1)':>13}"
+    )
+    lines = [header]
+    for p in range(count):
+        row = {name: values[p] for name, values in columns.items()}
+        lines.append(
+            f"{p + 1:>3} {int(row['n_configurations']):>6} {int(row.get('n_dft', 0)):>6} "
+            f"{row['free_energy_ev']:>14.6f} {row['free_energy_error_ev']:>9.6f} "
+            f"{row['kong_liu_ratio']:>6.3f} {row['gradient_ratio_fc']:>9.3g} "
+            f"{row['lowest_frequency_cm1']:>13.1f}"
+        )
+    return "\n".join(lines)
+
+
+def sscha_summary(node: orm.WorkflowNode) -> dict[str, object]:
+    """Key results of a ``SschaWorkChain`` node with its population-by-population table under
+    ``populations`` (missing outputs give ``None``)."""
+    outputs = node.outputs
+
+    def value(name):
+        return outputs[name].value if name in outputs else None
+
+    verdict = outputs.verdict.get_dict() if "verdict" in outputs else {}
+    table = outputs.populations if "populations" in outputs else None
+    return {
+        "pk": node.pk,
+        "process": node.process_label,
+        "state": node.process_state.value if node.process_state else None,
+        "exit_status": node.exit_status,
+        "exit_message": node.exit_message,
+        "engine": node.inputs.engine.value if "engine" in node.inputs else None,
+        "temperature_kelvin": node.inputs.temperature_kelvin.value,
+        "n_populations": None if table is None else len(table.get_array("population")),
+        "n_dft_total": None if table is None else int(table.get_array("n_dft").sum()),
+        "converged": value("converged"),
+        "free_energy_ev": value("free_energy_ev"),
+        "free_energy_error_ev": value("free_energy_error_ev"),
+        "verdict": verdict.get("category"),
+        "lowest_auxiliary_cm1": verdict.get("lowest_auxiliary_cm1"),
+        "lowest_hessian_cm1": verdict.get("lowest_hessian_cm1"),
+        "populations": "none" if table is None else "\n" + sscha_population_table(table),
+    }

@@ -160,7 +160,7 @@ def test_sscha_workchain_validates_engine_inputs(aiida_profile, aiida_code_insta
     with pytest.raises(ValueError, match="engine `dft` needs"):
         run_get_node(SschaWorkChain, engine=orm.Str("dft"), **common)
     with pytest.raises(ValueError, match="engine must be one of"):
-        run_get_node(SschaWorkChain, engine=orm.Str("active"), **common)
+        run_get_node(SschaWorkChain, engine=orm.Str("bogus"), **common)
     with pytest.raises(ValueError, match="population_sizes"):
         run_get_node(
             SschaWorkChain, engine=orm.Str("mlp"), population_sizes=orm.List([3]), **common

@@ -14,11 +14,12 @@ from . import cmd_root
 @decorators.with_dbenv()
 def cmd_show(process) -> None:
     """Print the summary of an aiida-clathrate workflow."""
-    from ..summary import compound_summary, format_summary, harmonic_summary
+    from ..summary import compound_summary, format_summary, harmonic_summary, sscha_summary
 
     summaries = {
         "HarmonicPhononWorkChain": harmonic_summary,
         "ClathrateSuperconductorWorkChain": compound_summary,
+        "SschaWorkChain": sscha_summary,
     }
     if process.process_label not in summaries:
         echo.echo_critical(

@@ -7,6 +7,13 @@ most ``max_concurrent_dft`` at a time, failed configurations dropped with their 
 ``SschaMinimizeCalculation`` (new matrix, free energy, Kong–Liu ratio, gradient ratio, the next
 population drawn with seed ``seed + population + 1``) -> stop when python-sscha converges or after
 ``max_populations``.
+
+The ``active`` engine (the study's active learning): DFT for the first ``n_dft_populations``
+populations; then a committee (``MlpTrainCalculation``, ``committee_size`` members) trained on all
+DFT-labelled configurations so far labels each population (``MlpEvaluateCalculation`` with member
+forces); configurations whose largest committee force spread exceeds
+``spread_threshold_ev_per_angstrom`` go to DFT with their ± partner, their MLP labels are replaced
+by the DFT ones, and the committee is retrained before the next population.
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
+MlpTrainCalculation = CalculationFactory("clathrate.mlp.train")
 PwBaseWorkChain = WorkflowFactory("quantumespresso.pw.base")
 
-ENGINES = ("mlp", "dft")
+ENGINES = ("mlp", "dft", "active")
 #: Lowest frequencies kept per population in ``populations.lowest_frequencies_cm1``.
 N_LOWEST = 6
 
@@ -56,6 +64,77 @@ def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) 
             raise ValueError(f"configuration index {index} out of range 0..{n_configurations - 1}")
         dropped |= {index, index ^ 1}
     return [i for i in range(n_configurations) if i not in dropped]
+
+
+def configurations_for_dft(
+    max_force_std_ev_per_angstrom, threshold_ev_per_angstrom: float
+) -> list[int]:
+    """Indices whose committee force spread exceeds the threshold, each with its ± partner."""
+    spread = np.asarray(max_force_std_ev_per_angstrom, dtype=float)
+    if spread.ndim != 1 or len(spread) % 2:
+        raise ValueError(f"expected an even number of spreads (± pairs), got shape {spread.shape}")
+    if threshold_ev_per_angstrom < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold_ev_per_angstrom}")
+    selected = set()
+    for index in np.flatnonzero(~(spread <= threshold_ev_per_angstrom)):  # NaN counts as large
+        selected |= {int(index), int(index) ^ 1}
+    return sorted(selected)
+
+
+@calcfunction
+def labelled_configurations(ensemble: EnsembleData):
+    """An ensemble with results as a labelled ``ConfigurationSetData`` (MLP training data)."""
+    from aiida_clathrate.data.configurations import ConfigurationSetData
+    from aiida_clathrate.mlp.frames import Frame
+
+    results = ensemble.get_results()
+    stresses = results.get("stresses_ev_per_angstrom3")
+    frames = [
+        Frame(
+            symbols=ensemble.symbols,
+            positions_angstrom=positions,
+            cell_angstrom=ensemble.cell_angstrom,
+            energy_ev=float(results["energies_ev"][k]),
+            forces_ev_per_angstrom=results["forces_ev_per_angstrom"][k],
+            stress_ev_per_angstrom3=None if stresses is None else stresses[k],
+        )
+        for k, positions in enumerate(ensemble.get_array("positions_angstrom"))
+    ]
+    return ConfigurationSetData(frames=frames)
+
+
+@calcfunction
+def replace_results(ensemble: EnsembleData, dft_results: EnsembleData) -> EnsembleData:
+    """A copy of ``ensemble`` (with MLP results) whose configurations ``dft_results.kept_indices``
+    carry the DFT energies, forces and stresses instead (positions checked to 1e-6 Å)."""
+    indices = list(dft_results.base.attributes.get("kept_indices"))
+    positions = ensemble.get_array("positions_angstrom")
+    if not np.allclose(positions[indices], dft_results.get_array("positions_angstrom"), atol=1e-6):
+        raise ValueError("the DFT configurations' positions differ from the ensemble's")
+    old, new = ensemble.get_results(), dft_results.get_results()
+    energies = old["energies_ev"].copy()
+    forces = old["forces_ev_per_angstrom"].copy()
+    energies[indices] = new["energies_ev"]
+    forces[indices] = new["forces_ev_per_angstrom"]
+    stresses = None
+    if "stresses_ev_per_angstrom3" in old and "stresses_ev_per_angstrom3" in new:
+        stresses = old["stresses_ev_per_angstrom3"].copy()
+        stresses[indices] = new["stresses_ev_per_angstrom3"]
+    result = EnsembleData(
+        positions_angstrom=positions,
+        reference_positions_angstrom=ensemble.get_array("reference_positions_angstrom"),
+        cell_angstrom=ensemble.cell_angstrom,
+        symbols=ensemble.symbols,
+        temperature_kelvin=ensemble.temperature_kelvin,
+        seed=ensemble.seed,
+    )
+    for key in ("dynamical_matrices_uuid", "supercell"):
+        value = ensemble.base.attributes.get(key, None)
+        if value is not None:
+            result.base.attributes.set(key, value)
+    result.base.attributes.set("dft_indices", indices)
+    result.set_results(energies, forces, stresses)
+    return result
 
 
 @calcfunction
@@ -204,7 +283,32 @@ class SschaWorkChain(WorkChain):
             required=False,
             help="MinimizerSettings: kong_liu_ratio (default 0.6), meaningful_factor, lambda_a...",
         )
-        spec.input("engine", valid_type=orm.Str, validator=_validate_engine)
+        spec.input(
+            "engine",
+            valid_type=orm.Str,
+            validator=_validate_engine,
+            help="`mlp`, `dft` or `active` (DFT first, then a committee MLP with DFT for the "
+            "configurations it is unsure of)",
+        )
+        spec.input(
+            "n_dft_populations",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(1),
+            help="active engine: populations computed entirely with DFT before the MLP takes over",
+        )
+        spec.input(
+            "spread_threshold_ev_per_angstrom",
+            valid_type=orm.Float,
+            default=lambda: orm.Float(0.05),
+            help="active engine: configurations whose largest committee force spread exceeds "
+            "this go to DFT (with their ± partner)",
+        )
+        spec.input(
+            "committee_size",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(2),
+            help="active engine: committee members trained (overrides `train.parameters`)",
+        )
         spec.input(
             "max_concurrent_dft",
             valid_type=orm.Int,
@@ -236,6 +340,14 @@ class SschaWorkChain(WorkChain):
             exclude=("configurations",),
             namespace_options={"required": False, "populate_defaults": False},
         )
+        spec.inputs["mlp"]["model"].required = False  # the active engine trains its own
+        spec.expose_inputs(
+            MlpTrainCalculation,
+            namespace="train",
+            exclude=("configurations", "validation"),
+            namespace_options={"required": False, "populate_defaults": False},
+        )
+        spec.inputs["train"].validator = None  # it asks for the training sets, given at run time
         spec.expose_inputs(
             PwBaseWorkChain,
             namespace="dft",
@@ -259,7 +371,13 @@ class SschaWorkChain(WorkChain):
             cls.setup,
             cls.generate_first_population,
             while_(cls.should_run_population)(
-                if_(cls.engine_is_mlp)(cls.run_mlp, cls.inspect_mlp).else_(
+                cls.select_engine,
+                if_(cls.population_uses_mlp)(
+                    if_(cls.needs_training)(cls.run_train, cls.inspect_train),
+                    cls.run_mlp,
+                    cls.inspect_mlp,
+                ),
+                if_(cls.population_needs_dft)(
                     while_(cls.dft_pending)(cls.run_dft_batch),
                     cls.inspect_dft,
                 ),
@@ -299,6 +417,7 @@ class SschaWorkChain(WorkChain):
         spec.exit_code(
             401, "ERROR_MLP_EVALUATION_FAILED", message="The MlpEvaluateCalculation failed."
         )
+        spec.exit_code(405, "ERROR_MLP_TRAINING_FAILED", message="The MlpTrainCalculation failed.")
         spec.exit_code(
             402,
             "ERROR_TOO_MANY_DFT_FAILURES",
@@ -322,6 +441,19 @@ class SschaWorkChain(WorkChain):
             return "engine `mlp` needs `mlp.model` and `mlp.code`"
         if engine.value == "dft" and "pw" not in inputs.get("dft", {}):
             return "engine `dft` needs the `dft` PwBaseWorkChain inputs"
+        if engine.value == "active":
+            if "pw" not in inputs.get("dft", {}):
+                return "engine `active` needs the `dft` PwBaseWorkChain inputs"
+            if "code" not in inputs.get("mlp", {}) or "code" not in inputs.get("train", {}):
+                return "engine `active` needs `mlp.code` (evaluate) and `train.code` (train)"
+            if inputs["n_dft_populations"].value < 1:
+                return (
+                    f"n_dft_populations must be at least 1, got {inputs['n_dft_populations'].value}"
+                )
+            if inputs["spread_threshold_ev_per_angstrom"].value < 0:
+                return "spread_threshold_ev_per_angstrom must be >= 0"
+            if inputs["committee_size"].value < 2:
+                return f"committee_size must be at least 2, got {inputs['committee_size'].value}"
         if inputs.get("max_populations") is not None and inputs["max_populations"].value < 1:
             return "max_populations must be at least 1"
         return None
@@ -337,6 +469,8 @@ class SschaWorkChain(WorkChain):
         if "minimizer_settings" in self.inputs:
             settings.update(self.inputs.minimizer_settings.get_dict())
         self.ctx.settings = orm.Dict(settings)
+        self.ctx.training_sets = []
+        self.ctx.needs_training = False
 
     def _size(self, population: int) -> int:
         return int(self.ctx.sizes[min(population, len(self.ctx.sizes) - 1)])
@@ -358,12 +492,63 @@ class SschaWorkChain(WorkChain):
     def should_run_population(self):
         return not self.ctx.converged and self.ctx.population < self.inputs.max_populations.value
 
-    def engine_is_mlp(self):
-        return self.inputs.engine.value == "mlp"
+    def select_engine(self):
+        """This population's engine: MLP or DFT (``active``: DFT for the first populations)."""
+        engine = self.inputs.engine.value
+        self.ctx.use_mlp = engine == "mlp" or (
+            engine == "active" and self.ctx.population >= self.inputs.n_dft_populations.value
+        )
+        n = self.ctx.ensemble.n_configurations
+        self.ctx.dft_indices = [] if self.ctx.use_mlp else list(range(n))
+        self.ctx.dft_next = 0
+        self.ctx.dft = []
+        self.ctx.n_dft = 0
+
+    def population_uses_mlp(self):
+        return self.ctx.use_mlp
+
+    def population_needs_dft(self):
+        return bool(self.ctx.dft_indices)
+
+    def is_active(self):
+        return self.inputs.engine.value == "active"
+
+    # ---- MLP training (active engine) ---------------------------------------------------
+    def needs_training(self):
+        return self.is_active() and self.ctx.needs_training
+
+    def run_train(self):
+        inputs = self.exposed_inputs(MlpTrainCalculation, namespace="train")
+        parameters = inputs["parameters"].get_dict() if "parameters" in inputs else {}
+        parameters["committee_size"] = self.inputs.committee_size.value
+        inputs["parameters"] = orm.Dict(parameters)
+        inputs["configurations"] = {
+            f"set_{k}": node for k, node in enumerate(self.ctx.training_sets)
+        }
+        inputs.setdefault("metadata", {})["call_link_label"] = f"train_{self.ctx.population + 1}"
+        return ToContext(training=self.submit(MlpTrainCalculation, **inputs))
+
+    def inspect_train(self):
+        calc = self.ctx.training
+        if not calc.is_finished_ok:
+            self.report(f"MlpTrainCalculation<{calc.pk}> failed ({calc.exit_status})")
+            return self.exit_codes.ERROR_MLP_TRAINING_FAILED
+        self.ctx.model = calc.outputs.model
+        self.ctx.needs_training = False
+        n_frames = sum(node.n_configurations for node in self.ctx.training_sets)
+        validation = calc.outputs.metrics.get_dict().get("validation", {})
+        self.report(
+            f"committee of {self.inputs.committee_size.value} trained on {n_frames} DFT "
+            f"configurations (validation: {validation})"
+        )
+        return None
 
     # ---- MLP engine ---------------------------------------------------------------------
     def run_mlp(self):
         inputs = self.exposed_inputs(MlpEvaluateCalculation, namespace="mlp")
+        if self.is_active():
+            inputs["model"] = self.ctx.model
+            inputs["member_forces"] = orm.Bool(True)
         inputs["configurations"] = ensemble_to_configurations(self.ctx.ensemble)
         inputs.setdefault("metadata", {})["call_link_label"] = f"mlp_{self.ctx.population + 1}"
         return ToContext(evaluation=self.submit(MlpEvaluateCalculation, **inputs))
@@ -376,22 +561,27 @@ class SschaWorkChain(WorkChain):
         self.ctx.ensemble_with_results = attach_results(
             self.ctx.ensemble, calc.outputs.configurations
         )
-        self.ctx.n_dft = 0
+        if self.is_active():
+            spread = calc.outputs.committee_spread.get_array("max_force_std_ev_per_angstrom")
+            threshold = self.inputs.spread_threshold_ev_per_angstrom.value
+            self.ctx.dft_indices = configurations_for_dft(spread, threshold)
+            self.report(
+                f"population {self.ctx.population + 1}: committee force spread max "
+                f"{np.max(spread):.4f}, median {np.median(spread):.4f} eV/A; "
+                f"{len(self.ctx.dft_indices)} of {len(spread)} configurations above "
+                f"{threshold} eV/A (with partners) go to DFT"
+            )
         return None
 
     # ---- DFT engine ---------------------------------------------------------------------
     def dft_pending(self):
-        if "dft_next" not in self.ctx or self.ctx.get("dft_population") != self.ctx.population:
-            self.ctx.dft_population = self.ctx.population
-            self.ctx.dft_next = 0
-            self.ctx.dft = []
-        return self.ctx.dft_next < self.ctx.ensemble.n_configurations
+        return self.ctx.dft_next < len(self.ctx.dft_indices)
 
     def run_dft_batch(self):
         atoms_list = self.ctx.ensemble.to_atoms_list()
         start = self.ctx.dft_next
-        stop = min(start + self.inputs.max_concurrent_dft.value, len(atoms_list))
-        for index in range(start, stop):
+        stop = min(start + self.inputs.max_concurrent_dft.value, len(self.ctx.dft_indices))
+        for index in self.ctx.dft_indices[start:stop]:
             inputs = self.exposed_inputs(PwBaseWorkChain, namespace="dft")
             inputs["pw"]["structure"] = orm.StructureData(ase=atoms_list[index])
             inputs["metadata"] = {
@@ -406,6 +596,8 @@ class SschaWorkChain(WorkChain):
         by_index = {node.base.extras.get("sscha_configuration"): node for node in self.ctx.dft}
         failed = {i for i, node in by_index.items() if not node.is_finished_ok}
         kept = configurations_to_keep(self.ctx.ensemble.n_configurations, failed)
+        if self.ctx.use_mlp:
+            return self._replace_with_dft(by_index, failed, kept)
         if len(kept) < 2:
             return self.exit_codes.ERROR_TOO_MANY_DFT_FAILURES
         if failed:
@@ -421,6 +613,33 @@ class SschaWorkChain(WorkChain):
             outputs[f"trajectory_{i}"] = node.outputs.output_trajectory
         self.ctx.ensemble_with_results = collect_dft_results(self.ctx.ensemble, **outputs)
         self.ctx.n_dft = len(by_index)
+        if self.is_active():
+            self.ctx.training_sets.append(labelled_configurations(self.ctx.ensemble_with_results))
+            self.ctx.needs_training = True
+        return None
+
+    def _replace_with_dft(self, by_index, failed, kept):
+        """Active engine, MLP population: DFT labels replace the MLP ones of the configurations
+        sent to DFT (pairs whose DFT failed keep their MLP labels); the committee is retrained."""
+        self.ctx.n_dft = len(by_index)
+        kept = [i for i in kept if i in by_index]
+        if failed:
+            self.report(
+                f"WARNING: population {self.ctx.population + 1}: {len(failed)} DFT configurations "
+                "failed; their pairs keep the MLP labels"
+            )
+        if not kept:
+            return None
+        outputs = {}
+        for i in kept:
+            outputs[f"parameters_{i}"] = by_index[i].outputs.output_parameters
+            outputs[f"trajectory_{i}"] = by_index[i].outputs.output_trajectory
+        dft_results = collect_dft_results(self.ctx.ensemble, **outputs)
+        self.ctx.ensemble_with_results = replace_results(
+            self.ctx.ensemble_with_results, dft_results
+        )
+        self.ctx.training_sets.append(labelled_configurations(dft_results))
+        self.ctx.needs_training = True
         return None
 
     # ---- minimisation -------------------------------------------------------------------

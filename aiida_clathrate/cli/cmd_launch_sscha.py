@@ -1,0 +1,257 @@
+"""``aiida-clathrate launch sscha X [Y]``: harmonic phonons, then the SSCHA on their matrices.
+
+Two sequential runs rather than a wrapper workchain: ``SschaWorkChain`` takes the harmonic
+workchain's ``relaxed_structure`` and ``dynamical_matrices`` nodes as inputs, so the provenance
+graph joins the two anyway; a finished harmonic run (``--harmonic PK``) can feed several SSCHA
+runs (engines, temperatures); and a wrapper would repeat both workchains' protocol inputs.
+The harmonic step runs in this shell (unless reused); ``--daemon`` submits the SSCHA step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+from aiida.cmdline.utils import decorators, echo
+
+from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+
+ENGINES = click.Choice(["dft", "mlp", "active"])
+
+#: SschaWorkChain settings per protocol (population sizes, committee, spread threshold).
+SSCHA_PROTOCOLS: dict[str, dict] = {
+    "fast": {
+        "population_sizes": [20, 40],
+        "max_populations": 4,
+        "committee_size": 4,
+        "n_dft_populations": 1,
+        "spread_threshold_ev_per_angstrom": 0.05,
+        "max_concurrent_dft": 4,
+    },
+    "balanced": {
+        "population_sizes": [100, 200, 400],
+        "max_populations": 8,
+        "committee_size": 4,
+        "n_dft_populations": 2,
+        "spread_threshold_ev_per_angstrom": 0.05,
+        "max_concurrent_dft": 8,
+    },
+    "stringent": {
+        "population_sizes": [1000, 10000, 40000],
+        "max_populations": 10,
+        "committee_size": 4,
+        "n_dft_populations": 2,
+        "spread_threshold_ev_per_angstrom": 0.05,
+        "max_concurrent_dft": 16,
+    },
+}
+
+
+def _dft_inputs(harmonic, protocol: str, pseudo_family: str, num_mpiprocs: int) -> dict:
+    """PwBaseWorkChain inputs for the supercell configurations: the harmonic scf's cutoffs and
+    smearing, forces and stress on, the k-mesh divided by the supercell."""
+    from aiida import orm
+    from aiida_quantumespresso.common.types import ElectronicType
+    from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+
+    from ..workflows.common import calcjob_options
+
+    structure = harmonic.outputs.relaxed_structure
+    links = harmonic.base.links.get_incoming()
+    scf_parameters = links.get_node_by_label("scf__pw__parameters").get_dict()
+    mesh, _ = links.get_node_by_label("scf__kpoints").get_kpoints_mesh()
+    supercell = harmonic.outputs.dynamical_matrices.base.attributes.get("qpoints_mesh")
+    builder = PwBaseWorkChain.get_builder_from_protocol(
+        orm.load_code("pw@localhost"),
+        structure,
+        protocol,
+        overrides={
+            "pseudo_family": pseudo_family,
+            "pw": {
+                "parameters": {
+                    "CONTROL": {"tprnfor": True, "tstress": True},
+                    "SYSTEM": {
+                        key: scf_parameters["SYSTEM"][key]
+                        for key in ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
+                        if key in scf_parameters["SYSTEM"]
+                    },
+                }
+            },
+        },
+        options=calcjob_options(num_mpiprocs),
+        electronic_type=ElectronicType.METAL,
+    )
+    inputs = builder._inputs(prune=True)
+    inputs["pw"].pop("structure")
+    inputs.pop("clean_workdir", None)
+    inputs.pop("kpoints_distance", None)
+    kpoints = orm.KpointsData()
+    kpoints.set_kpoints_mesh(
+        [max(1, math.ceil(k / s)) for k, s in zip(mesh, supercell, strict=True)]
+    )
+    inputs["kpoints"] = kpoints
+    return inputs
+
+
+def sscha_builder(harmonic, protocol: str, engine: str, model, temperature_kelvin: float, **dft):
+    """A ``SschaWorkChain`` builder on a finished ``HarmonicPhononWorkChain`` node."""
+    from aiida import orm
+
+    from ..workflows.sscha import SschaWorkChain
+
+    settings = SSCHA_PROTOCOLS[protocol]
+    builder = SschaWorkChain.get_builder()
+    builder.structure = harmonic.outputs.relaxed_structure
+    builder.dynamical_matrices = harmonic.outputs.dynamical_matrices
+    builder.temperature_kelvin = orm.Float(temperature_kelvin)
+    builder.engine = orm.Str(engine)
+    builder.population_sizes = orm.List(settings["population_sizes"])
+    builder.max_populations = orm.Int(settings["max_populations"])
+    builder.max_concurrent_dft = orm.Int(settings["max_concurrent_dft"])
+    builder.minimize.code = orm.load_code("clathrate-sscha@localhost")
+    if engine in ("dft", "active"):
+        builder.dft = _dft_inputs(harmonic, protocol, **dft)
+    if engine in ("mlp", "active"):
+        builder.mlp.code = orm.load_code("clathrate-mlp@localhost")
+    if engine == "mlp":
+        builder.mlp.model = model
+    if engine == "active":
+        builder.train.code = orm.load_code("clathrate-mlp@localhost")
+        builder.committee_size = orm.Int(settings["committee_size"])
+        builder.n_dft_populations = orm.Int(settings["n_dft_populations"])
+        builder.spread_threshold_ev_per_angstrom = orm.Float(
+            settings["spread_threshold_ev_per_angstrom"]
+        )
+    formula = harmonic.outputs.relaxed_structure.get_formula()
+    builder.metadata.label = f"sscha {formula} {harmonic.inputs.pressure_gpa.value:g} GPa {engine}"
+    builder.metadata.description = f"protocol={protocol}, harmonic<{harmonic.pk}>"
+    return builder
+
+
+def _load_harmonic(pk: int):
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    try:
+        node = orm.load_node(pk)
+    except NotExistent:
+        echo.echo_critical(f"--harmonic {pk}: no such node")
+    if (
+        not isinstance(node, orm.WorkChainNode)
+        or node.process_label != "HarmonicPhononWorkChain"
+        or not node.is_finished_ok
+    ):
+        echo.echo_critical(f"--harmonic {pk}: not a finished-ok HarmonicPhononWorkChain")
+    return node
+
+
+def _load_model(pk: int | None):
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    from ..data.model import MlpModelData
+
+    try:
+        node = orm.load_node(pk)
+    except NotExistent:
+        echo.echo_critical(f"--model {pk}: no such node")
+    if not isinstance(node, MlpModelData):
+        echo.echo_critical(f"--model {pk}: not an MlpModelData node")
+    return node
+
+
+@cmd_launch.command("sscha")
+@click.argument("x")
+@click.argument("y", required=False)
+@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
+@click.option("--engine", type=ENGINES, default="active", show_default=True)
+@click.option("--model", "model_pk", type=int, default=None, help="MlpModelData PK (engine mlp).")
+@click.option("--temperature", "temperature_kelvin", type=float, default=0.0, show_default=True)
+@click.option("--harmonic", "harmonic_pk", type=int, default=None, help="Reuse this harmonic run.")
+@click.option("--lattice-parameter", type=float, default=None, help="Å; default: estimate.")
+@click.option("--num-mpiprocs", type=int, default=1, show_default=True)
+@click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
+@click.option("--daemon", is_flag=True, help="Submit the SSCHA step to the daemon.")
+@decorators.with_dbenv()
+def cmd_launch_sscha(
+    x: str,
+    y: str | None,
+    pressure_gpa: float,
+    protocol: str,
+    engine: str,
+    model_pk: int | None,
+    temperature_kelvin: float,
+    harmonic_pk: int | None,
+    lattice_parameter: float | None,
+    num_mpiprocs: int,
+    pseudo_family: str | None,
+    daemon: bool,
+) -> None:
+    """Harmonic phonons then the SSCHA of XYB6C6 (or XB3C3) at a pressure; prints the verdict
+    and the lowest harmonic and anharmonic frequencies."""
+    from aiida.engine import run_get_node, submit
+
+    from ..localhost import setup_localhost
+    from ..pseudo_family import SHIPPED_FAMILY_LABEL
+    from ..summary import format_summary, sscha_summary
+    from ..workflows.harmonic import HarmonicPhononWorkChain
+
+    if engine == "mlp" and model_pk is None:
+        echo.echo_critical("engine mlp needs --model PK (a trained MlpModelData)")
+    if temperature_kelvin < 0:
+        echo.echo_critical(f"--temperature must be >= 0, got {temperature_kelvin}")
+    model = _load_model(model_pk) if engine == "mlp" else None
+    family = pseudo_family or SHIPPED_FAMILY_LABEL
+    if harmonic_pk is not None:
+        harmonic = _load_harmonic(harmonic_pk)
+    else:
+        structure = _structure_node(x, y, lattice_parameter)
+        setup_localhost(family)
+        codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
+        builder = HarmonicPhononWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            pressure_gpa=pressure_gpa,
+            pseudo_family=family,
+            num_mpiprocs=num_mpiprocs,
+        )
+        echo.echo_info(f"running {builder.metadata.label} ({protocol}) in this shell")
+        _, harmonic = run_get_node(builder)
+        if not harmonic.is_finished_ok:
+            echo.echo_critical(
+                f"HarmonicPhononWorkChain<{harmonic.pk}> failed: {harmonic.exit_message}"
+            )
+    setup_localhost(family)
+    builder = sscha_builder(
+        harmonic,
+        protocol,
+        engine,
+        model,
+        temperature_kelvin,
+        pseudo_family=family,
+        num_mpiprocs=num_mpiprocs,
+    )
+    harmonic_lowest = harmonic.outputs.min_frequency_cm1.value
+    if daemon:
+        node = submit(builder)
+        echo.echo_success(
+            f"submitted SschaWorkChain<{node.pk}> on HarmonicPhononWorkChain<{harmonic.pk}>"
+        )
+        echo.echo(
+            f"lowest harmonic frequency {harmonic_lowest:.1f} cm^-1; then: aiida-clathrate show {node.pk}"
+        )
+        return
+    echo.echo_info(f"running {builder.metadata.label} in this shell")
+    _, node = run_get_node(builder)
+    echo.echo(format_summary(sscha_summary(node)))
+    if not node.is_finished_ok:
+        echo.echo_critical(f"SschaWorkChain<{node.pk}> failed: {node.exit_message}")
+    verdict = node.outputs.verdict.get_dict()
+    anharmonic = verdict.get("lowest_hessian_cm1")
+    if anharmonic is None:
+        anharmonic = verdict.get("lowest_auxiliary_cm1")
+    harmonic_verdict = "stable" if harmonic.outputs.dynamically_stable.value else "unstable"
+    echo.echo(f"harmonic verdict:   {harmonic_verdict} (lowest {harmonic_lowest:.1f} cm^-1)")
+    echo.echo(f"anharmonic verdict: {verdict['category']} (lowest {anharmonic:.1f} cm^-1)")

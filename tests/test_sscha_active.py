@@ -1,0 +1,190 @@
+"""The ``active`` engine of ``SschaWorkChain``: DFT first, then a committee MLP that sends the
+configurations it is unsure of (with their ± partner) to DFT, with retraining."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+#: A small committee for a 2-atom cell (seconds to train).
+TINY_TRAINING = {
+    "radial_order": 4,
+    "angular_order": 3,
+    "radial_cutoff_angstrom": 4.5,
+    "angular_cutoff_angstrom": 3.6,
+    "token_dim": 8,
+    "n_heads": 2,
+    "hidden": [16],
+    "max_epochs": 15,
+    "batch_size": 4,
+    "seed": 3,
+}
+#: Between the median (0.0155) and largest (0.0206 eV/Å) force spreads seen in population 2.
+SPREAD_THRESHOLD_EV_PER_ANGSTROM = 0.017
+
+
+def test_configurations_for_dft_keeps_pairs_together():
+    from aiida_clathrate.workflows.sscha import configurations_for_dft
+
+    assert configurations_for_dft([0.01, 0.02, 0.3, 0.01], 0.1) == [2, 3]
+    assert configurations_for_dft([0.2, 0.01, 0.01, 0.01, 0.01, 0.5], 0.1) == [0, 1, 4, 5]
+    assert configurations_for_dft([0.01, 0.01], 0.1) == []
+    assert configurations_for_dft([np.nan, 0.0], 0.1) == [0, 1]
+    with pytest.raises(ValueError, match="even number"):
+        configurations_for_dft([0.1, 0.2, 0.3], 0.1)
+    with pytest.raises(ValueError, match="threshold"):
+        configurations_for_dft([0.1, 0.2], -1.0)
+
+
+def test_active_engine_needs_its_codes(aiida_profile, aiida_code_installed):
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from ase import Atoms
+    from test_sscha_kernel import spring_force_constants
+
+    from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.workflows.sscha import SschaWorkChain
+
+    atoms = Atoms("Al2", positions=[[0, 0, 0], [1.62] * 3], cell=np.eye(3) * 3.24, pbc=True)
+    folder = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0))).store()
+    code = aiida_code_installed(
+        default_calc_job_plugin="clathrate.sscha.minimize", filepath_executable="/bin/true"
+    )
+    with pytest.raises(ValueError, match="engine `active` needs the `dft`"):
+        run_get_node(
+            SschaWorkChain,
+            dynamical_matrices=folder,
+            engine=orm.Str("active"),
+            minimize={"code": code},
+        )
+
+
+def _al2_dft_inputs(qe_codes):
+    """PwBaseWorkChain inputs of the dft-engine test (2-atom Al, 15 Ry, 2x2x2 k, serial)."""
+    from aiida import orm
+    from aiida_quantumespresso.common.types import ElectronicType
+    from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+    from ase import Atoms
+
+    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
+
+    atoms = Atoms("Al2", positions=[[0, 0, 0], [1.62] * 3], cell=np.eye(3) * 3.24, pbc=True)
+    pw = PwBaseWorkChain.get_builder_from_protocol(
+        orm.load_code(qe_codes["pw"]),
+        orm.StructureData(ase=atoms),
+        "fast",
+        overrides={
+            "pseudo_family": SHIPPED_FAMILY_LABEL,
+            "pw": {
+                "parameters": {
+                    "CONTROL": {"tprnfor": True, "tstress": True},
+                    "SYSTEM": {"ecutwfc": 15.0, "ecutrho": 60.0, "nbnd": 12},
+                },
+                "metadata": {
+                    "options": {
+                        "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1},
+                        "withmpi": False,
+                    }
+                },
+            },
+        },
+        electronic_type=ElectronicType.METAL,
+    )
+    inputs = pw._inputs(prune=True)
+    inputs["pw"].pop("structure")
+    inputs.pop("clean_workdir", None)
+    inputs.pop("kpoints_distance", None)
+    kpoints = orm.KpointsData()
+    kpoints.set_kpoints_mesh([2, 2, 2])
+    inputs["kpoints"] = kpoints
+    return atoms, inputs
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_sscha_workchain_active_engine_with_pw(aiida_profile, clathrate_setup, qe_codes):
+    """Population 1 with pw.x (4 configurations), then two MLP populations of 6: the committee
+    spread decides which pairs go to DFT, their labels replace the MLP ones, retraining follows."""
+    import torch
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from test_sscha_kernel import spring_force_constants
+
+    from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
+    from aiida_clathrate.workflows.sscha import SschaWorkChain, configurations_for_dft
+
+    torch.set_num_threads(1)
+    atoms, dft_inputs = _al2_dft_inputs(qe_codes)
+    matrices = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0)))
+    mlp_code = orm.load_code("clathrate-mlp@localhost")
+    results, node = run_get_node(
+        SschaWorkChain,
+        dynamical_matrices=matrices.store(),
+        engine=orm.Str("active"),
+        population_sizes=orm.List([4, 6]),
+        max_populations=orm.Int(3),
+        seed=orm.Int(7),
+        # a strict Kong-Liu ratio and gradient rule: three populations whatever the noise
+        minimizer_settings=orm.Dict({"kong_liu_ratio": 0.999, "meaningful_factor": 1e-12}),
+        compute_hessian=orm.Bool(False),
+        n_dft_populations=orm.Int(1),
+        spread_threshold_ev_per_angstrom=orm.Float(SPREAD_THRESHOLD_EV_PER_ANGSTROM),
+        committee_size=orm.Int(2),
+        max_concurrent_dft=orm.Int(4),
+        dft=dft_inputs,
+        mlp={"code": mlp_code},
+        train={"code": mlp_code, "parameters": orm.Dict(TINY_TRAINING)},
+        minimize={"code": orm.load_code("clathrate-sscha@localhost")},
+    )
+    assert node.is_finished_ok, node.exit_status
+    table = results["populations"]
+    n_configurations = table.get_array("n_configurations")
+    n_dft = table.get_array("n_dft")
+    np.testing.assert_array_equal(n_configurations, [4, 6, 6])
+    assert n_dft[0] == 4  # the first population is all DFT
+
+    evaluations = sorted(
+        (n for n in node.called if n.process_label == "MlpEvaluateCalculation"), key=lambda n: n.pk
+    )
+    trainings = [n for n in node.called if n.process_label == "MlpTrainCalculation"]
+    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    assert len(evaluations) == 2  # populations 2 and 3 ran with the MLP
+    expected = [4]
+    for calc in evaluations:
+        spread = calc.outputs.committee_spread.get_array("max_force_std_ev_per_angstrom")
+        assert calc.inputs.model.base.attributes.get("committee_size") == 2
+        expected.append(len(configurations_for_dft(spread, SPREAD_THRESHOLD_EV_PER_ANGSTROM)))
+    print(f"\nactive engine: DFT per population {n_dft.tolist()}, trainings {len(trainings)}")
+    np.testing.assert_array_equal(n_dft, expected)
+    assert len(pw_runs) == int(n_dft.sum())
+    # one training after the DFT population, one more after each MLP population that used DFT
+    assert len(trainings) == 1 + int(np.count_nonzero(n_dft[1:2]))
+    # the MLP labelled at least one configuration that entered a minimisation
+    assert int(np.sum(n_configurations[1:] - n_dft[1:])) > 0
+
+    # the report states the DFT count of every population
+    reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
+    for p, (size, count) in enumerate(zip(n_configurations, n_dft, strict=True), start=1):
+        assert any(f"population {p}: {size} configurations ({count} DFT)" in m for m in reports)
+
+    # DFT labels replaced the MLP ones of the configurations sent to DFT in population 2
+    if n_dft[1]:
+        links = node.base.links.get_outgoing().all()
+        dft_2 = {
+            int(link.link_label.rsplit("_", 1)[1]): link.node
+            for link in links
+            if link.link_label.startswith("dft_2_")
+        }
+        minimize_2 = next(link.node for link in links if link.link_label == "minimize_2")
+        ensemble = minimize_2.inputs.ensemble
+        assert sorted(dft_2) == ensemble.base.attributes.get("dft_indices")
+        energies = ensemble.get_array("energies_ev")
+        for i, pw_node in dft_2.items():
+            assert energies[i] == pytest.approx(pw_node.outputs.output_parameters["energy"])
