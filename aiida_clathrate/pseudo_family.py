@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiida import orm
+if TYPE_CHECKING:  # the CLI imports this module for its labels: keep start-up free of the ORM
+    from aiida import orm
 
 #: Label of the family installed from the files shipped inside the package.
 SHIPPED_FAMILY_LABEL = "clathrate/PseudoDojo-0.4-PBE-SR-noCC-NC"
@@ -52,6 +54,7 @@ def install_shipped_family(label: str = SHIPPED_FAMILY_LABEL) -> tuple[orm.Group
 
 def load_family(label: str) -> orm.Group:
     """Load a pseudopotential family by label, with a hint on how to install it when missing."""
+    from aiida import orm
     from aiida.common.exceptions import NotExistent
 
     try:
