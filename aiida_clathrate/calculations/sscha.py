@@ -289,18 +289,7 @@ def attach_results(ensemble: EnsembleData, configurations: orm.ArrayData) -> Ens
         stresses = configurations.get_array("stresses")
         if np.any(np.isnan(stresses)):
             stresses = None
-    result = EnsembleData(
-        positions_angstrom=positions,
-        reference_positions_angstrom=ensemble.get_array("reference_positions_angstrom"),
-        cell_angstrom=ensemble.cell_angstrom,
-        symbols=ensemble.symbols,
-        temperature_kelvin=ensemble.temperature_kelvin,
-        seed=ensemble.seed,
-    )
-    for key in ("dynamical_matrices_uuid", "supercell"):
-        value = ensemble.base.attributes.get(key, None)
-        if value is not None:
-            result.base.attributes.set(key, value)
+    result = ensemble.derived(positions)
     result.set_results(
         configurations.get_array("energies"),
         configurations.get_array("forces").reshape(n, n_atoms, 3),

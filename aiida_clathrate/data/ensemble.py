@@ -118,6 +118,23 @@ class EnsembleData(orm.ArrayData):
         if mesh is not None:
             self.base.attributes.set("supercell", [int(m) for m in mesh])
 
+    def derived(self, positions_angstrom: np.ndarray) -> EnsembleData:
+        """A new, result-less ensemble with other positions and everything else of this one
+        (reference positions, cell, symbols, temperature, seed, generating matrix, supercell)."""
+        result = EnsembleData(
+            positions_angstrom=positions_angstrom,
+            reference_positions_angstrom=self.get_array("reference_positions_angstrom"),
+            cell_angstrom=self.cell_angstrom,
+            symbols=self.symbols,
+            temperature_kelvin=self.temperature_kelvin,
+            seed=self.seed,
+        )
+        for key in ("dynamical_matrices_uuid", "supercell"):
+            value = self.base.attributes.get(key, None)
+            if value is not None:
+                result.base.attributes.set(key, value)
+        return result
+
     # ---- accessors ----------------------------------------------------------------------
     @property
     def n_configurations(self) -> int:

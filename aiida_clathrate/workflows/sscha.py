@@ -120,18 +120,7 @@ def replace_results(ensemble: EnsembleData, dft_results: EnsembleData) -> Ensemb
     if "stresses_ev_per_angstrom3" in old and "stresses_ev_per_angstrom3" in new:
         stresses = old["stresses_ev_per_angstrom3"].copy()
         stresses[indices] = new["stresses_ev_per_angstrom3"]
-    result = EnsembleData(
-        positions_angstrom=positions,
-        reference_positions_angstrom=ensemble.get_array("reference_positions_angstrom"),
-        cell_angstrom=ensemble.cell_angstrom,
-        symbols=ensemble.symbols,
-        temperature_kelvin=ensemble.temperature_kelvin,
-        seed=ensemble.seed,
-    )
-    for key in ("dynamical_matrices_uuid", "supercell"):
-        value = ensemble.base.attributes.get(key, None)
-        if value is not None:
-            result.base.attributes.set(key, value)
+    result = ensemble.derived(positions)
     result.base.attributes.set("dft_indices", indices)
     result.set_results(energies, forces, stresses)
     return result
@@ -158,18 +147,7 @@ def collect_dft_results(ensemble: EnsembleData, **outputs) -> EnsembleData:
         if "stress" in trajectory.get_arraynames():
             stresses.append(-stress_gpa_to_ev_per_angstrom3(trajectory.get_array("stress")[-1]))
     positions = ensemble.get_array("positions_angstrom")[kept]
-    result = EnsembleData(
-        positions_angstrom=positions,
-        reference_positions_angstrom=ensemble.get_array("reference_positions_angstrom"),
-        cell_angstrom=ensemble.cell_angstrom,
-        symbols=ensemble.symbols,
-        temperature_kelvin=ensemble.temperature_kelvin,
-        seed=ensemble.seed,
-    )
-    for key in ("dynamical_matrices_uuid", "supercell"):
-        value = ensemble.base.attributes.get(key, None)
-        if value is not None:
-            result.base.attributes.set(key, value)
+    result = ensemble.derived(positions)
     result.base.attributes.set("kept_indices", kept)
     result.set_results(
         np.array(energies),
