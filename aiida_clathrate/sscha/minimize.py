@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from . import units
+from .cell import CellStep, cell_step
 from .dynamical_matrix import supercell_frequencies_cm1
 
 
@@ -21,6 +22,9 @@ class MinimizerSettings:
     converged when |gradient| < meaningful_factor × its stochastic error (python-sscha's default
     0.2; the study quotes 1e-6). ``lambda_a``: force-constant step; ``minimize_structure``: also
     move the centroids (Wyckoff positions); ``max_steps``: -1 for no limit.
+    ``target_pressure_gpa``: when set, the cell takes one step towards this pressure after the
+    minimisation (:mod:`.cell`; the ensemble needs stresses), with a step sized by
+    ``bulk_modulus_gpa``; ``fix_volume`` relaxes the shape only.
     """
 
     kong_liu_ratio: float = 0.6
@@ -32,6 +36,9 @@ class MinimizerSettings:
     root_representation: str = "normal"
     neglect_symmetries: bool = False
     symmetrize_result: bool = True
+    target_pressure_gpa: float | None = None
+    bulk_modulus_gpa: float = 100.0
+    fix_volume: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.kong_liu_ratio < 1.0:
@@ -48,6 +55,8 @@ class MinimizerSettings:
             )
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be positive or -1, got {self.max_steps}")
+        if self.bulk_modulus_gpa <= 0:
+            raise ValueError(f"bulk_modulus_gpa must be positive, got {self.bulk_modulus_gpa}")
 
     @classmethod
     def from_dict(cls, values: dict) -> MinimizerSettings:
@@ -81,6 +90,7 @@ class MinimizationResult:
     free_energy_trajectory_ev: list[float] = field(default_factory=list)
     log: str = ""
     ensemble: object = None
+    cell: CellStep | None = None
 
     def summary(self) -> dict:
         """JSON-friendly scalars and frequencies."""
@@ -95,6 +105,7 @@ class MinimizationResult:
             "n_steps": self.n_steps,
             "stop_reason": self.stop_reason,
             "free_energy_trajectory_ev": self.free_energy_trajectory_ev,
+            "cell_relaxation": None if self.cell is None else self.cell.summary(),
         }
 
 
@@ -142,6 +153,15 @@ def run_minimization(ensemble, settings: MinimizerSettings | None = None) -> Min
         minim.init(init_timer=False)
         minim.run(verbose=0)
     phonons = minim.dyn.Copy()
+    cell = None
+    if settings.target_pressure_gpa is not None:
+        cell = cell_step(
+            ensemble,
+            phonons,
+            settings.target_pressure_gpa,
+            settings.bulk_modulus_gpa,
+            settings.fix_volume,
+        )
     if settings.symmetrize_result and not settings.neglect_symmetries:
         with contextlib.redirect_stdout(log):
             symmetrize_phonons(phonons)
@@ -150,7 +170,10 @@ def run_minimization(ensemble, settings: MinimizerSettings | None = None) -> Min
     kong_liu = float(ensemble.get_effective_sample_size()) / n
     converged = bool(minim.is_converged())
     steps = len(minim.__gc__)
-    if converged:
+    if converged and cell is not None and not cell.converged:
+        converged = False
+        reason = "stress differs from the target pressure by more than its error"
+    elif converged:
         reason = "gradient below meaningful_factor x error"
     elif kong_liu < settings.kong_liu_ratio:
         reason = "Kong-Liu ratio below threshold"
@@ -174,4 +197,5 @@ def run_minimization(ensemble, settings: MinimizerSettings | None = None) -> Min
         free_energy_trajectory_ev=[float(units.energy_ry_to_ev(np.real(f))) for f in minim.__fe__],
         log=log.getvalue(),
         ensemble=ensemble,
+        cell=cell,
     )

@@ -8,6 +8,12 @@ most ``max_concurrent_dft`` at a time, failed configurations dropped with their 
 population drawn with seed ``seed + population + 1``) -> stop when python-sscha converges or after
 ``max_populations``.
 
+With ``target_pressure_gpa`` the cell follows the quantum stress: after each minimisation it takes
+one step towards the target pressure (the engine must compute stresses), and the loop converges
+only when the stress matches the target within its error. With ``fine_dynamical_matrices`` (the
+harmonic matrices on a finer q-grid) the Hessian − harmonic difference is interpolated onto that
+grid and added to it (``anharmonic_dynamical_matrices``).
+
 The ``active`` engine (the study's active learning): DFT for the first ``n_dft_populations``
 populations; then a committee (``MlpTrainCalculation``, ``committee_size`` members) trained on all
 DFT-labelled configurations so far labels each population (``MlpEvaluateCalculation`` with member
@@ -23,6 +29,7 @@ from aiida import orm
 from aiida.engine import ToContext, WorkChain, append_, calcfunction, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
+from aiida_clathrate.calculations.anharmonic import anharmonic_on_fine_grid
 from aiida_clathrate.calculations.sscha import (
     SschaMinimizeCalculation,
     attach_results,
@@ -31,6 +38,7 @@ from aiida_clathrate.calculations.sscha import (
 )
 from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
+from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
 MlpTrainCalculation = CalculationFactory("clathrate.mlp.train")
@@ -171,6 +179,9 @@ def summarize_populations(**inputs) -> orm.ArrayData:
         table.set_array(key, np.array([r[key] for r in rows], dtype=float))
     table.set_array("converged", np.array([r["converged"] for r in rows], dtype=bool))
     table.set_array("lowest_frequency_cm1", np.array([r["lowest_frequency_cm1"] for r in rows]))
+    cells = [r.get("cell_relaxation") or {} for r in rows]
+    for key in ("pressure_gpa", "pressure_error_gpa"):
+        table.set_array(key, np.array([c.get(key, np.nan) for c in cells], dtype=float))
     lowest = np.full((count, N_LOWEST), np.nan)
     for p in range(count):
         values = np.sort(np.array(inputs[f"frequencies_{p}"].get_array("frequencies_cm1")))
@@ -241,6 +252,21 @@ class SschaWorkChain(WorkChain):
             "q-mesh is the SSCHA supercell.",
         )
         spec.input("temperature_kelvin", valid_type=orm.Float, default=lambda: orm.Float(0.0))
+        spec.input(
+            "target_pressure_gpa",
+            valid_type=orm.Float,
+            required=False,
+            help="Relax the cell to this pressure (GPa) with the quantum stress; the engine must "
+            "compute stresses (pw.x `tstress`). Omitted: the cell stays fixed.",
+        )
+        spec.input(
+            "fine_dynamical_matrices",
+            valid_type=orm.FolderData,
+            required=False,
+            validator=validate_dynamical_matrices,
+            help="Harmonic matrices on a finer q-grid (a multiple of the SSCHA grid): the Hessian "
+            "correction is interpolated onto it (`anharmonic_dynamical_matrices`).",
+        )
         spec.input(
             "population_sizes",
             valid_type=orm.List,
@@ -387,6 +413,18 @@ class SschaWorkChain(WorkChain):
         spec.output("hessian_dynamical_matrices", valid_type=orm.FolderData, required=False)
         spec.output("hessian_frequencies_cm1", valid_type=orm.ArrayData, required=False)
         spec.output(
+            "anharmonic_dynamical_matrices",
+            valid_type=orm.FolderData,
+            required=False,
+            help="fine_dynamical_matrices + the interpolated Hessian - harmonic difference",
+        )
+        spec.output(
+            "anharmonic_frequencies_cm1",
+            valid_type=orm.ArrayData,
+            required=False,
+            help="frequencies (cm^-1) of `anharmonic_dynamical_matrices` per q-point",
+        )
+        spec.output(
             "verdict",
             valid_type=orm.Dict,
             help="category: stable, auxiliary_stable_hessian_imaginary, flat_soft_mode, "
@@ -432,6 +470,21 @@ class SschaWorkChain(WorkChain):
                 return "spread_threshold_ev_per_angstrom must be >= 0"
             if inputs["committee_size"].value < 2:
                 return f"committee_size must be at least 2, got {inputs['committee_size'].value}"
+        if "target_pressure_gpa" in inputs and engine.value in ("dft", "active"):
+            parameters = inputs["dft"]["pw"]["parameters"].get_dict()
+            if not parameters.get("CONTROL", {}).get("tstress", False):
+                return "target_pressure_gpa needs stresses: set dft.pw.parameters CONTROL.tstress"
+        fine = inputs.get("fine_dynamical_matrices")
+        if fine is not None:
+            coarse_mesh = inputs["dynamical_matrices"].base.attributes.get("qpoints_mesh", None)
+            fine_mesh = fine.base.attributes.get("qpoints_mesh", None)
+            if not coarse_mesh or not fine_mesh:
+                return "fine_dynamical_matrices and dynamical_matrices need a `qpoints_mesh`"
+            if any(int(f) % int(c) for f, c in zip(fine_mesh, coarse_mesh, strict=True)):
+                return (
+                    f"fine_dynamical_matrices q-mesh {fine_mesh} is not a multiple of the SSCHA "
+                    f"q-mesh {coarse_mesh}"
+                )
         if inputs.get("max_populations") is not None and inputs["max_populations"].value < 1:
             return "max_populations must be at least 1"
         return None
@@ -446,6 +499,8 @@ class SschaWorkChain(WorkChain):
         settings = {"kong_liu_ratio": 0.6}
         if "minimizer_settings" in self.inputs:
             settings.update(self.inputs.minimizer_settings.get_dict())
+        if "target_pressure_gpa" in self.inputs:
+            settings["target_pressure_gpa"] = self.inputs.target_pressure_gpa.value
         self.ctx.settings = orm.Dict(settings)
         self.ctx.training_sets = []
         self.ctx.needs_training = False
@@ -654,6 +709,17 @@ class SschaWorkChain(WorkChain):
             f"gradient/error {parameters['gradient_ratio_fc']:.3g}, lowest "
             f"{parameters['lowest_frequency_cm1']:.1f} cm^-1, {parameters['stop_reason']}"
         )
+        cell = parameters.get("cell_relaxation")
+        if cell:
+            self.report(
+                f"population {p + 1}: pressure {cell['pressure_gpa']:.3f} +- "
+                f"{cell['pressure_error_gpa']:.3f} GPa (target {cell['target_pressure_gpa']:g}); "
+                + (
+                    "cell kept"
+                    if cell["cell_converged"]
+                    else f"cell updated, volume {cell['volume_change_percent']:+.3f} %"
+                )
+            )
         self.ctx.converged = bool(calc.outputs.converged.value)
         self.ctx.last_inputs = {
             "ensemble": self.ctx.ensemble_with_results,
@@ -696,6 +762,23 @@ class SschaWorkChain(WorkChain):
             self.report(f"WARNING: {info['warning']}")
         self.out("hessian_dynamical_matrices", calc.outputs.hessian_dynamical_matrices)
         self.out("hessian_frequencies_cm1", calc.outputs.hessian_frequencies_cm1)
+        if "fine_dynamical_matrices" in self.inputs:
+            fine = anharmonic_on_fine_grid(
+                calc.outputs.hessian_dynamical_matrices,
+                self.inputs.dynamical_matrices,
+                self.inputs.fine_dynamical_matrices,
+            )
+            self.out("anharmonic_dynamical_matrices", fine["dynamical_matrices"])
+            self.out("anharmonic_frequencies_cm1", fine["frequencies_cm1"])
+            arrays = fine["frequencies_cm1"]
+            lowest = lowest_frequency_cm1(
+                arrays.get_array("qpoints_crystal"), arrays.get_array("frequencies_cm1")
+            )
+            mesh = self.inputs.fine_dynamical_matrices.base.attributes.get("qpoints_mesh")
+            self.report(
+                f"Hessian correction interpolated onto the {mesh} grid: lowest {lowest:.1f} "
+                "cm^-1 (acoustic modes at Gamma left out)"
+            )
         return None
 
     def results(self):
