@@ -151,3 +151,70 @@ def test_spec_rejects_missing_fildvscf(qe_codes, aluminium):
     builder.ph.ph.parameters = orm.Dict(parameters)
     with pytest.raises(ValueError, match="DeltaVscf"):
         run_get_node(builder)
+
+
+def _synthetic_matrices(mesh=(2, 2, 2), nqirr=2, with_dyn0=True) -> orm.FolderData:
+    """A dyn-convention folder whose files only need the right names (no QE run reads them)."""
+    folder = orm.FolderData()
+    if with_dyn0:
+        header = " ".join(f"{n:4d}" for n in mesh) + f"\n{nqirr:4d}\n"
+        folder.base.repository.put_object_from_bytes(header.encode(), "dyn0")
+    for index in range(1, nqirr + 1):
+        folder.base.repository.put_object_from_bytes(f"matrix {index}\n".encode(), f"dyn{index}")
+    folder.base.attributes.set_many({"prefix": "dyn", "nqirr": nqirr, "qpoints_mesh": list(mesh)})
+    return folder
+
+
+def test_given_matrices_laid_out_for_q2r(aiida_profile):
+    from aiida_clathrate.calculations.epc_functions import dynamical_matrices_for_q2r
+
+    given = _synthetic_matrices()
+    laid_out = dynamical_matrices_for_q2r(given)
+    names = laid_out.base.repository.list_object_names("DYN_MAT")
+    assert sorted(names) == [f"dynamical-matrix-{i}" for i in range(3)]
+    for i in range(3):
+        assert laid_out.base.repository.get_object_content(
+            f"DYN_MAT/dynamical-matrix-{i}"
+        ) == given.base.repository.get_object_content(f"dyn{i}")
+    # without dyn0, q2r.x's two header lines come from the attributes
+    laid_out = dynamical_matrices_for_q2r(_synthetic_matrices(mesh=(3, 3, 3), with_dyn0=False))
+    header = laid_out.base.repository.get_object_content("DYN_MAT/dynamical-matrix-0")
+    assert header.split() == ["3", "3", "3", "2"]
+
+
+def test_given_matrices_mesh_must_be_consistent(aiida_profile):
+    from aiida_clathrate.calculations.epc_functions import given_matrices_qpoints_mesh
+
+    assert given_matrices_qpoints_mesh(_synthetic_matrices()) == [2, 2, 2]
+    inconsistent = _synthetic_matrices()
+    inconsistent.base.attributes.set("qpoints_mesh", [4, 4, 4])
+    with pytest.raises(ValueError, match=r"dyn0 says q-mesh \[2, 2, 2\]"):
+        given_matrices_qpoints_mesh(inconsistent)
+    wrong_count = _synthetic_matrices()
+    wrong_count.base.attributes.set("nqirr", 1)
+    with pytest.raises(ValueError, match="lists 2 files"):
+        given_matrices_qpoints_mesh(wrong_count)
+
+
+def test_spec_refuses_given_matrices_off_the_ph_mesh(qe_codes, aluminium):
+    from aiida.engine import run_get_node
+
+    builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
+    builder.dynamical_matrices = _synthetic_matrices(mesh=(2, 2, 2))  # fast: q-mesh 1x1x1
+    with pytest.raises(ValueError, match=r"`ph.qpoints` is \[1, 1, 1\]"):
+        run_get_node(builder)
+
+
+def test_spec_refuses_a_parent_folder_not_from_ph(qe_codes, aluminium, clathrate_setup):
+    from aiida.engine import run_get_node
+
+    remote = orm.RemoteData(computer=orm.load_computer("localhost"), remote_path="/tmp").store()
+    builder = ElectronPhononWorkChain.get_builder_from_protocol(
+        qe_codes,
+        aluminium,
+        "fast",
+        dynamical_matrices=_synthetic_matrices(mesh=(1, 1, 1), nqirr=1),
+        parent_ph_folder=remote,
+    )
+    with pytest.raises(ValueError, match="is not the folder of a ph.x calculation"):
+        run_get_node(builder)

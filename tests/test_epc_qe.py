@@ -1,4 +1,8 @@
-"""ElectronPhononWorkChain end to end with real pw.x, ph.x, q2r.x and matdyn.x (fcc Al, tiny settings)."""
+"""ElectronPhononWorkChain end to end with real pw.x, ph.x, q2r.x and matdyn.x (fcc Al, tiny settings).
+
+One harmonic run (module fixture) serves every test, including the given-matrices branch, which reuses
+its ph.x folder and runs only q2r.x, matdyn.x, the parser and Eliashberg.
+"""
 
 from __future__ import annotations
 
@@ -105,9 +109,18 @@ def test_report_names_each_step(epc_al):
         assert step in report
 
 
-#: Dynamical matrices multiplied by this factor: frequencies x sqrt(1.21) = 1.1, and since ph.x keeps
-#: the phonon linewidths (dvscf, eigenvectors unchanged), lambda = gamma / (pi N(Ef) omega^2) / 1.21.
-MATRIX_SCALE = 1.21
+def test_report_names_the_branch(epc_al):
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    assert "branch: harmonic" in get_workchain_report(epc_al, "REPORT")
+
+
+# Given-matrices branch: q2r.x/matdyn.x on given dynamical matrices with the harmonic run's
+# electron-phonon gamma matrices (no ph.x rerun), reusing the harmonic run's ph.x folder.
+
+#: Force constants multiplied by this factor: frequencies x 1.2, eigenvectors unchanged, so
+#: lambda_nu = gamma_nu / (pi N(Ef) omega_nu^2) falls by 1/1.44 (gamma_nu does not change).
+MATRIX_SCALE = 1.44
 _PAIR_LINE = re.compile(r"^\s*\d+\s+\d+\s*$")
 
 
@@ -131,21 +144,19 @@ def scaled_dynamical_matrices(folder: orm.FolderData, factor: float) -> orm.Fold
     return scaled
 
 
-_FREQ_CM1 = re.compile(r"freq \(\s*\d+\)\s*=\s*\S+\s*\[THz\]\s*=\s*(\S+)\s*\[cm-1\]")
+def gamma_only_matrices(folder: orm.FolderData) -> orm.FolderData:
+    """The Gamma file of a 2x2x2 set as a genuine 1x1x1 set (dyn0 says 1 1 1, one file)."""
+    gamma = orm.FolderData()
+    gamma.base.repository.put_object_from_bytes(b"   1   1   1\n   1\n   0.0 0.0 0.0\n", "dyn0")
+    gamma.base.repository.put_object_from_bytes(
+        folder.base.repository.get_object_content("dyn1", mode="rb"), "dyn1"
+    )
+    gamma.base.attributes.set_many({"prefix": "dyn", "nqirr": 1, "qpoints_mesh": [1, 1, 1]})
+    return gamma
 
 
-def _ph_stdout(node, label: str) -> str:
-    """ph.x standard output of the call ``label`` (a PhBaseWorkChain or a CalcJob)."""
-    called = node.base.links.get_outgoing(link_label_filter=label).one().node
-    calc = called if isinstance(called, orm.CalcJobNode) else called.called[-1]
-    return calc.outputs.retrieved.base.repository.get_object_content("aiida.out")
-
-
-@pytest.fixture(scope="module")
-def epc_al_given(epc_al, qe_codes):
-    """trans=.false. on the harmonic run's folder with stiffened matrices (the anharmonic mechanism)."""
-    matrices = scaled_dynamical_matrices(epc_al.outputs.dynamical_matrices, MATRIX_SCALE)
-    builder = ElectronPhononWorkChain.get_builder_from_protocol(
+def _given_builder(epc_al, qe_codes, matrices: orm.FolderData):
+    return ElectronPhononWorkChain.get_builder_from_protocol(
         qe_codes,
         epc_al.inputs.structure,
         "fast",
@@ -153,29 +164,100 @@ def epc_al_given(epc_al, qe_codes):
         dynamical_matrices=matrices,
         parent_ph_folder=epc_al.outputs.ph_remote_folder,
     )
-    _, node = run_get_node(builder)
+
+
+@pytest.fixture(scope="module")
+def epc_al_same(epc_al, qe_codes):
+    """The given-matrices branch on the harmonic run's own, unchanged matrices."""
+    _, node = run_get_node(_given_builder(epc_al, qe_codes, epc_al.outputs.dynamical_matrices))
     return node
 
 
-def test_given_matrices_rescale_lambda(epc_al, epc_al_given):
-    assert epc_al_given.is_finished_ok, epc_al_given.exit_message
-    harmonic = epc_al.outputs.epc_summary.get_dict()["broadenings"]
-    given = epc_al_given.outputs.epc_summary.get_dict()["broadenings"]
-    # Exact physics would give lambda / 1.21 and omega_log * 1.1. QE 6.7's trans=.false. path
-    # re-derives the mode patterns, and even with the *unchanged* harmonic matrices its per-q
-    # linewidths differ from the harmonic run's at q != Gamma (docs/epc.md): measured ratios here
-    # are 0.79-0.83 against 0.826, so the check is that the given matrices are what ph.x used.
+@pytest.fixture(scope="module")
+def epc_al_scaled(epc_al, qe_codes):
+    """The given-matrices branch on the harmonic matrices scaled by MATRIX_SCALE."""
+    matrices = scaled_dynamical_matrices(epc_al.outputs.dynamical_matrices, MATRIX_SCALE)
+    _, node = run_get_node(_given_builder(epc_al, qe_codes, matrices))
+    return node
+
+
+def _rows(node) -> list[dict]:
+    return node.outputs.epc_summary.get_dict()["broadenings"]
+
+
+def _matdyn_frequencies_thz(node) -> np.ndarray:
+    """matdyn.x frequencies (THz, as aiida-quantumespresso converts them) on the DOS q-grid."""
+    from aiida_quantumespresso.parsers.matdyn import parse_raw_matdyn_phonon_file
+
+    workchain = node.base.links.get_outgoing(link_label_filter="matdyn").one().node
+    retrieved = workchain.called[-1].outputs.retrieved
+    text = retrieved.base.repository.get_object_content("phonon_frequencies.dat")
+    return np.asarray(parse_raw_matdyn_phonon_file(text)["phonon_bands"], dtype=float)
+
+
+def test_given_unchanged_matrices_reproduce_harmonic(epc_al, epc_al_same):
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    node = epc_al_same
+    assert node.is_finished_ok, node.exit_message
+    harmonic, given = _rows(epc_al), _rows(node)
+    assert len(given) == len(harmonic) == 10
     for h, g in zip(harmonic, given, strict=True):
-        if h["lambda_qe"] > 0.05:
-            assert g["lambda_qe"] == pytest.approx(h["lambda_qe"] / MATRIX_SCALE, rel=0.06)
-            assert g["omega_log_kelvin_qe"] == pytest.approx(
-                h["omega_log_kelvin_qe"] * MATRIX_SCALE**0.5, rel=0.06
-            )
-    # ph.x read the given matrices: its frequencies are the harmonic ones times 1.1.
-    given_out = _ph_stdout(epc_al_given, "ph_given")
-    assert "Reading dynamics matrix from file" in given_out
-    harmonic_max = max(float(f) for f in _FREQ_CM1.findall(_ph_stdout(epc_al, "ph")))
-    given_max = max(float(f) for f in _FREQ_CM1.findall(given_out))
-    assert given_max == pytest.approx(harmonic_max * MATRIX_SCALE**0.5, rel=1e-4)
-    called = {link.link_label for link in epc_al_given.base.links.get_outgoing().all()}
-    assert "ph_given" in called and "scf_dense" not in called and "ph" not in called
+        # QE prints lambda with 4 decimals: the same matrices give the same digits.
+        assert g["lambda_qe"] == pytest.approx(h["lambda_qe"], abs=1e-4)
+        assert g["dos_ef_states_per_ry_spin"] == h["dos_ef_states_per_ry_spin"]
+        assert g["lambda_from_a2f"] == pytest.approx(h["lambda_from_a2f"], rel=1e-6)
+    for label, spectrum in epc_al.outputs.alpha2f_broadenings.items():
+        omega_h, a2f_h = xydata_to_alpha2f(spectrum)
+        omega_g, a2f_g = xydata_to_alpha2f(node.outputs.alpha2f_broadenings[label])
+        np.testing.assert_allclose(omega_g, omega_h, rtol=1e-6)
+        np.testing.assert_allclose(a2f_g, a2f_h, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(
+        _matdyn_frequencies_thz(node), _matdyn_frequencies_thz(epc_al), atol=1e-4
+    )
+    called = {link.link_label for link in node.base.links.get_outgoing().all()}
+    assert {"q2r", "q2r_given", "given_dyn_for_q2r", "matdyn"} <= called
+    assert not called & {"scf_dense", "scf", "ph"}
+    report = get_workchain_report(node, "REPORT")
+    assert "branch: GIVEN dynamical matrices" in report and "scf and DFPT skipped" in report
+
+
+def test_given_scaled_matrices_rescale_lambda_and_frequencies(epc_al, epc_al_scaled):
+    node = epc_al_scaled
+    assert node.is_finished_ok, node.exit_message
+    for h, g in zip(_rows(epc_al), _rows(node), strict=True):
+        # lambda_nu ~ 1/omega_nu^2 with unchanged linewidths: lambda / s per broadening.
+        assert g["lambda_qe"] == pytest.approx(h["lambda_qe"] / MATRIX_SCALE, rel=0.01)
+        assert g["lambda_from_a2f"] == pytest.approx(h["lambda_from_a2f"] / MATRIX_SCALE, rel=0.01)
+        assert g["omega_log_mev_from_a2f"] == pytest.approx(
+            h["omega_log_mev_from_a2f"] * MATRIX_SCALE**0.5, rel=0.01
+        )
+    harmonic, scaled = _matdyn_frequencies_thz(epc_al), _matdyn_frequencies_thz(node)
+    assert 7.5 < harmonic.max() < 11.0  # fcc Al: about 9.5 THz (320 cm^-1) at the zone boundary
+    finite = harmonic > 0.3  # acoustic modes at Gamma are 0 in both
+    np.testing.assert_allclose(scaled[finite] / harmonic[finite], MATRIX_SCALE**0.5, rtol=1e-4)
+
+
+def test_given_matrices_on_another_q_mesh_are_refused(epc_al, qe_codes):
+    matrices = gamma_only_matrices(epc_al.outputs.dynamical_matrices)
+    # the builder compares with the protocol's q-mesh ...
+    with pytest.raises(ValueError, match=r"q-mesh \[1, 1, 1\], not \[2, 2, 2\]"):
+        _given_builder(epc_al, qe_codes, matrices)
+    # ... and the spec with the q-mesh of the ph.x run that wrote the gamma matrices.
+    builder = _given_builder(epc_al, qe_codes, epc_al.outputs.dynamical_matrices)
+    builder.dynamical_matrices = matrices
+    with pytest.raises(ValueError, match="inconsistent nr1, nr2, nr3") as error:
+        run_get_node(builder)
+    assert "q-mesh [1, 1, 1], the electron-phonon q-mesh of the ph.x run" in str(error.value)
+    assert "is [2, 2, 2]" in str(error.value)
+
+
+def test_given_matrices_written_by_cellconstructor(epc_al, qe_codes):
+    """The SSCHA path: matrices read and written again by cellconstructor (as SSCHA outputs are)."""
+    from aiida_clathrate.data.dynamical_matrices import from_phonons, to_phonons
+
+    matrices = from_phonons(to_phonons(epc_al.outputs.dynamical_matrices))
+    _, node = run_get_node(_given_builder(epc_al, qe_codes, matrices))
+    assert node.is_finished_ok, node.exit_message
+    for h, g in zip(_rows(epc_al), _rows(node), strict=True):
+        assert g["lambda_qe"] == pytest.approx(h["lambda_qe"], rel=1e-3)

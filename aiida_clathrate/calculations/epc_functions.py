@@ -4,6 +4,8 @@ matdyn.x with ``la2F=.true.`` and ``dos=.true.`` writes one ``a2F.dosN`` per Gau
 (N = 1..el_ph_nsigma) and a ``lambda`` table; aiida-quantumespresso retrieves them but leaves them
 unparsed. :func:`parse_epc_outputs` turns them into one ``XyData`` per broadening and a summary
 ``Dict``; :func:`choose_broadening` states the broadening rule (start of the lambda plateau).
+:func:`dynamical_matrices_for_q2r` lays given dynamical matrices out for q2r.x (the given-matrices
+branch of ``ElectronPhononWorkChain``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 from aiida import orm
-from aiida.common.exceptions import InputValidationError
 from aiida.engine import ExitCode, calcfunction
 from aiida_quantumespresso.calculations.ph import PhCalculation
 
+from ..data.dynamical_matrices import validate_dynamical_matrices
 from ..eliashberg import read_matdyn_lambda, read_qe_a2f_dos, spectral_moments
 from ..eliashberg.units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
 from .eliashberg import ALPHA2F_Y_NAME
@@ -180,61 +182,78 @@ def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
     return outputs
 
 
-class PhGivenDynCalculation(PhCalculation):
-    """ph.x with ``trans=.false.``: electron-phonon coupling from *given* dynamical matrices.
+#: Where ph.x writes its dynamical matrices and q2r.x reads them (aiida-quantumespresso's fildyn).
+Q2R_DYN_PREFIX = PhCalculation._OUTPUT_DYNAMICAL_MATRIX_PREFIX  # noqa: SLF001
 
-    ``parent_folder`` is the pw.x scf (phonon k-mesh, with the dense-k ``aiida.a2Fsave`` in its
-    ``out/``) and ``ph_folder`` the electron-phonon ph.x run on it, whose ``out/_ph0`` (the dvscf
-    files) is copied over. ``DYN_MAT/`` receives the matrices of ``dynamical_matrices`` (dyn0..dynN,
-    the HarmonicPhononWorkChain convention), so ph.x recomputes lambda and alpha^2F with their
-    frequencies and eigenvectors. The irreducible q-points must be those ph.x finds on the same
-    q-mesh, in its order. (A plain PhCalculation restart from the ph.x folder does not work in
-    aiida-quantumespresso 5.1: it reads the already-consumed INPUTPH namelist and fails.)
+
+def dyn_grid_header(text: str) -> tuple[list[int], int]:
+    """q-mesh and number of files from a ``dyn0`` text (its first two lines, what q2r.x reads)."""
+    tokens = text.split()
+    try:
+        return [int(t) for t in tokens[:3]], int(tokens[3])
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"not a dyn0 q-grid file: {text[:80]!r}") from exc
+
+
+def given_matrices_qpoints_mesh(folder: orm.FolderData) -> list[int]:
+    """The q-mesh of a dynamical-matrix folder (``{prefix}0``'s first line, else ``qpoints_mesh``).
+
+    Raises ``ValueError`` when neither is there or when the two disagree.
     """
-
-    @classmethod
-    def define(cls, spec):
-        super().define(spec)
-        spec.input(
-            "dynamical_matrices",
-            valid_type=orm.FolderData,
-            help="dyn0..dynN (attributes prefix, nqirr) on the ph.x run's q-mesh.",
+    error = validate_dynamical_matrices(folder)
+    if error:
+        raise ValueError(error)
+    prefix = folder.base.attributes.get("prefix")
+    nqirr = int(folder.base.attributes.get("nqirr"))
+    attribute = folder.base.attributes.get("qpoints_mesh", None)
+    attribute = [int(n) for n in attribute] if attribute is not None else None
+    if f"{prefix}0" not in folder.base.repository.list_object_names():
+        if attribute is None:
+            raise ValueError(f"dynamical matrices: neither {prefix}0 nor `qpoints_mesh` is there")
+        return attribute
+    mesh, nfiles = dyn_grid_header(folder.base.repository.get_object_content(f"{prefix}0"))
+    if attribute is not None and attribute != mesh:
+        raise ValueError(
+            f"dynamical matrices: {prefix}0 says q-mesh {mesh}, attribute `qpoints_mesh` {attribute}"
         )
-        spec.input(
-            "ph_folder",
-            valid_type=orm.RemoteData,
-            help="Remote folder of the electron-phonon ph.x run (fildvscf set) on parent_folder.",
-        )
+    if nfiles != nqirr:
+        raise ValueError(f"dynamical matrices: {prefix}0 lists {nfiles} files, `nqirr` is {nqirr}")
+    return mesh
 
-    def prepare_for_submission(self, folder):
-        parameters = self.inputs.parameters.get_dict().get("INPUTPH", {})
-        if parameters.get("trans", True) is not False:
-            raise InputValidationError("PhGivenDynCalculation needs INPUTPH.trans = False")
-        if not parameters.get("electron_phonon") or not parameters.get("fildvscf"):
-            raise InputValidationError("PhGivenDynCalculation needs electron_phonon and fildvscf")
-        ph_calc = self.inputs.ph_folder.creator
-        if ph_calc is None or ph_calc.process_type != "aiida.calculations:quantumespresso.ph":
-            raise InputValidationError(
-                "ph_folder must be the folder of an electron-phonon ph.x run"
-            )
-        matrices = self.inputs.dynamical_matrices
-        prefix = matrices.base.attributes.get("prefix", "dyn")
-        nqirr = matrices.base.attributes.get("nqirr", None)
-        if nqirr is None:
-            raise InputValidationError("dynamical_matrices has no 'nqirr' attribute")
-        names = set(matrices.base.repository.list_object_names())
-        missing = [f"{prefix}{i}" for i in range(1, int(nqirr) + 1) if f"{prefix}{i}" not in names]
-        if missing:
-            raise InputValidationError(f"dynamical_matrices lacks {missing}")
 
-        calcinfo = super().prepare_for_submission(folder)
-        ph_out = Path(self.inputs.ph_folder.get_remote_path()) / self._OUTPUT_SUBFOLDER / "_ph0"
-        calcinfo.remote_copy_list.append(
-            (self.inputs.ph_folder.computer.uuid, str(ph_out), f"{self._OUTPUT_SUBFOLDER}_ph0")
-        )
-        first = 0 if f"{prefix}0" in names else 1
-        for i in range(first, int(nqirr) + 1):
-            calcinfo.local_copy_list.append(
-                (matrices.uuid, f"{prefix}{i}", f"{self._OUTPUT_DYNAMICAL_MATRIX_PREFIX}{i}")
-            )
-        return calcinfo
+def ph_qpoints_mesh(ph_folder: orm.RemoteData) -> list[int]:
+    """q-mesh of the ph.x calculation that made ``ph_folder`` (``ValueError`` if it had none)."""
+    creator = ph_folder.creator
+    if creator is None or "qpoints" not in creator.inputs:
+        raise ValueError(f"RemoteData<{ph_folder.pk}> was not made by a ph.x calculation")
+    try:
+        return [int(n) for n in creator.inputs.qpoints.get_kpoints_mesh()[0]]
+    except AttributeError as exc:
+        raise ValueError(
+            f"ph.x calculation<{creator.pk}> ran on a q-point list, not a mesh"
+        ) from exc
+
+
+@calcfunction
+def dynamical_matrices_for_q2r(dynamical_matrices: orm.FolderData) -> orm.FolderData:
+    """The given ``{prefix}0..{prefix}N`` as q2r.x's ``parent_folder``: ``DYN_MAT/dynamical-matrix-N``.
+
+    aiida-quantumespresso's Q2rCalculation copies ``DYN_MAT/`` of a FolderData parent and reads
+    ``fildyn = DYN_MAT/dynamical-matrix-``. File contents are copied unchanged; a missing ``{prefix}0``
+    is written from the ``qpoints_mesh`` and ``nqirr`` attributes (q2r.x reads its first two lines).
+    """
+    mesh = given_matrices_qpoints_mesh(dynamical_matrices)
+    prefix = dynamical_matrices.base.attributes.get("prefix")
+    nqirr = int(dynamical_matrices.base.attributes.get("nqirr"))
+    repository = dynamical_matrices.base.repository
+    folder = orm.FolderData()
+    for index in range(nqirr + 1):
+        name = f"{prefix}{index}"
+        if index == 0 and name not in repository.list_object_names():
+            content = (" ".join(f"{n:4d}" for n in mesh) + f"\n{nqirr:4d}\n").encode()
+        else:
+            content = repository.get_object_content(name, mode="rb")
+        folder.base.repository.put_object_from_bytes(content, f"{Q2R_DYN_PREFIX}{index}")
+    folder.base.attributes.set("qpoints_mesh", mesh)
+    folder.base.attributes.set("nqirr", nqirr)
+    return folder

@@ -6,10 +6,15 @@ restarting from the dense run's folder (so ``aiida.a2Fsave`` sits in its ``out/`
 -> matdyn.x with ``la2F`` and ``dos`` (a2F.dosN, lambda) -> parse every broadening -> Eliashberg on
 the broadening chosen by the plateau rule.
 
-With ``dynamical_matrices`` given (e.g. the SSCHA anharmonic matrices on the same q-mesh) ph.x is
-run once more with ``trans=.false.``: it reads those matrices instead of its own and recomputes
-lambda and alpha^2F from the stored dvscf and dense-k data. ``parent_ph_folder`` (the
-``ph_remote_folder`` output of an earlier run) skips the scf and DFPT steps.
+Given-matrices branch (``dynamical_matrices``, e.g. the SSCHA anharmonic matrices, on the q-mesh of
+the electron-phonon ph.x run): ph.x writes the electron-phonon linewidth ("gamma") matrices in the
+Cartesian basis (``elph_dir/a2Fq2r.*``); they do not depend on the phonons. q2r.x with ``la2F``
+on ph.x's own matrices turns them into real-space matrices (``elph_dir/a2Fmatdyn.*``), a second
+q2r.x turns the *given* matrices into force constants, and matdyn.x diagonalises those and projects
+the gamma matrices on their eigenvectors: gamma_nu = (pi/2) z_nu^+ G z_nu, lambda_nu =
+gamma_nu / (pi N(Ef) omega_nu^2). Unchanged harmonic matrices give the harmonic result exactly.
+``parent_ph_folder`` (the ``ph_remote_folder`` output of an earlier run) skips the scf and DFPT
+steps; without it they run here first.
 """
 
 from __future__ import annotations
@@ -27,7 +32,12 @@ from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 from aiida_quantumespresso.workflows.q2r.base import Q2rBaseWorkChain
 
 from ..calculations.eliashberg import eliashberg
-from ..calculations.epc_functions import PhGivenDynCalculation, parse_epc_outputs
+from ..calculations.epc_functions import (
+    dynamical_matrices_for_q2r,
+    given_matrices_qpoints_mesh,
+    parse_epc_outputs,
+    ph_qpoints_mesh,
+)
 from ..calculations.phonon_functions import extract_dynamical_matrices
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
 from .common import calcjob_options, kpoints_mesh
@@ -45,6 +55,45 @@ def validate_meshes(kpoints_mesh, dense_kpoints_mesh, qpoints_mesh) -> None:
                     f"{name} {list(mesh)} is not a multiple of qpoints_mesh {list(qpoints_mesh)}: "
                     "ph.x needs every k+q on the grid"
                 )
+
+
+def _validate_parent_ph_folder(folder: orm.RemoteData) -> str | None:
+    """An error unless ``folder`` is the remote folder of an electron-phonon ph.x calculation."""
+    creator = folder.creator
+    if creator is None or creator.process_type != "aiida.calculations:quantumespresso.ph":
+        return f"`parent_ph_folder` RemoteData<{folder.pk}> is not the folder of a ph.x calculation"
+    inputph = creator.inputs.parameters.get_dict().get("INPUTPH", {})
+    if inputph.get("electron_phonon") != "interpolated":
+        return (
+            f"`parent_ph_folder`: ph.x calculation<{creator.pk}> ran without "
+            "electron_phonon='interpolated', so it wrote no elph_dir/ gamma matrices"
+        )
+    return None
+
+
+def _validate_given_mesh(value) -> str | None:
+    """An error unless the given matrices lie on the q-mesh of the electron-phonon ph.x run."""
+    try:
+        given = given_matrices_qpoints_mesh(value["dynamical_matrices"])
+        if "parent_ph_folder" in value:
+            elph = ph_qpoints_mesh(value["parent_ph_folder"])
+            source = "the ph.x run of `parent_ph_folder`"
+        else:
+            qpoints = value["ph"].get("qpoints")
+            if qpoints is None or "mesh" not in qpoints.base.attributes.keys():
+                return "`dynamical_matrices` without `parent_ph_folder` need `ph.qpoints` as a mesh"
+            elph = [int(n) for n in qpoints.get_kpoints_mesh()[0]]
+            source = "`ph.qpoints`"
+    except ValueError as exc:
+        return f"`dynamical_matrices`: {exc}"
+    if given != elph:
+        return (
+            f"`dynamical_matrices` are on the q-mesh {given}, the electron-phonon q-mesh of {source} "
+            f"is {elph}: matdyn.x needs the force constants and the gamma matrices on the same "
+            "grid (it stops with 'inconsistent nr1, nr2, nr3 read'); give matrices on the "
+            "electron-phonon q-mesh"
+        )
+    return None
 
 
 class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
@@ -77,15 +126,16 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             "dynamical_matrices",
             valid_type=orm.FolderData,
             required=False,
-            help="Dynamical matrices dyn0..dynN on the q-mesh (HarmonicPhononWorkChain convention: "
-            "attributes prefix, nqirr, qpoints_mesh) used instead of ph.x's own (trans=.false.).",
+            help="Dynamical matrices dyn0..dynN (HarmonicPhononWorkChain convention: attributes "
+            "prefix, nqirr, qpoints_mesh) on the electron-phonon q-mesh: their phonons replace "
+            "ph.x's own in q2r.x/matdyn.x; the linewidth matrices stay ph.x's.",
         )
         spec.input(
             "parent_ph_folder",
             valid_type=orm.RemoteData,
             required=False,
-            help="ph_remote_folder of an earlier electron-phonon run: skip scf and DFPT, reuse its "
-            "dvscf and dense-k data (needs dynamical_matrices).",
+            help="ph_remote_folder of an earlier electron-phonon run: skip scf and DFPT, use its "
+            "DYN_MAT/ and elph_dir/ gamma matrices (needs dynamical_matrices).",
         )
         spec.input("clean_workdir", valid_type=orm.Bool, default=lambda: orm.Bool(False))
         spec.expose_inputs(
@@ -122,7 +172,6 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
                 cls.run_ph,
                 cls.inspect_ph,
             ),
-            if_(cls.should_use_given_matrices)(cls.run_ph_given, cls.inspect_ph_given),
             cls.run_q2r,
             cls.inspect_q2r,
             cls.run_matdyn,
@@ -159,7 +208,8 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         spec.output(
             "ph_remote_folder",
             valid_type=orm.RemoteData,
-            help="ph.x working folder with dvscf and dense-k data, for a later trans=.false. run.",
+            help="ph.x working folder (DYN_MAT/, elph_dir/ gamma matrices) for a later run with "
+            "given dynamical_matrices.",
         )
         spec.exit_code(
             401, "ERROR_SUB_PROCESS_FAILED_SCF_DENSE", message="The dense-k (la2F) scf failed."
@@ -169,11 +219,6 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         )
         spec.exit_code(
             403, "ERROR_SUB_PROCESS_FAILED_PH", message="The electron-phonon ph.x run failed."
-        )
-        spec.exit_code(
-            404,
-            "ERROR_SUB_PROCESS_FAILED_PH_GIVEN",
-            message="ph.x with trans=.false. on the given dynamical matrices failed.",
         )
         spec.exit_code(405, "ERROR_SUB_PROCESS_FAILED_Q2R", message="q2r.x (la2F) failed.")
         spec.exit_code(406, "ERROR_SUB_PROCESS_FAILED_MATDYN", message="matdyn.x (la2F) failed.")
@@ -187,16 +232,22 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             "ERROR_ELIASHBERG",
             message="The Eliashberg calcfunction failed: {message}",
         )
+        spec.exit_code(
+            409,
+            "ERROR_SUB_PROCESS_FAILED_Q2R_GIVEN",
+            message="q2r.x on the given dynamical matrices failed.",
+        )
 
     @staticmethod
     def validate_inputs(value, _):
-        """Either the scf namespaces (DFPT here) or parent_ph_folder with dynamical_matrices."""
+        """Either the scf namespaces (DFPT here) or parent_ph_folder with dynamical_matrices; given
+        matrices must lie on the electron-phonon q-mesh."""
         if "parent_ph_folder" in value:
             if "dynamical_matrices" not in value:
-                return "`parent_ph_folder` is only used with `dynamical_matrices` (trans=.false.)"
-            creator = value["parent_ph_folder"].creator
-            if creator is None or "parent_folder" not in creator.inputs:
-                return "`parent_ph_folder` must be the remote folder of a ph.x calculation"
+                return "`parent_ph_folder` is only used with `dynamical_matrices`"
+            error = _validate_parent_ph_folder(value["parent_ph_folder"])
+            if error:
+                return error
         else:
             for namespace in ("scf_dense", "scf"):
                 if "parameters" not in value.get(namespace, {}).get("pw", {}):
@@ -218,6 +269,8 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         q2r = value["q2r"]["q2r"].get("parameters")
         if q2r is None or not q2r.get_dict().get("INPUT", {}).get("la2f"):
             return "q2r.parameters.INPUT needs la2f set to True"
+        if "dynamical_matrices" in value:
+            return _validate_given_mesh(value)
 
     @classmethod
     def get_protocol_filepath(cls) -> pathlib.Path:
@@ -242,7 +295,8 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             ``dense_kpoints_mesh``, ``qpoints_mesh``, ``dos_qpoints_mesh``, ``el_ph_sigma_ry``,
             ``el_ph_nsigma``, ``mustar``, ...) and of the sub-builders (``scf_dense``, ``scf``,
             ``ph``, ``q2r``, ``matdyn`` as in aiida-quantumespresso).
-        :param dynamical_matrices: use these matrices (trans=.false.), e.g. anharmonic ones.
+        :param dynamical_matrices: use these matrices' phonons (e.g. anharmonic ones) with the
+            electron-phonon gamma matrices of ph.x; on the electron-phonon q-mesh.
         :param parent_ph_folder: reuse an earlier run's ph.x folder instead of running DFPT here.
         """
         missing = {"pw", "ph", "q2r", "matdyn"} - set(codes)
@@ -370,6 +424,22 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
 
     def setup(self):
         self.ctx.ph_folder = self.inputs.get("parent_ph_folder")
+        if not self.should_use_given_matrices():
+            self.report("branch: harmonic (phonons and gamma matrices from the ph.x run here)")
+            return
+        matrices = self.inputs.dynamical_matrices
+        mesh = "x".join(str(n) for n in given_matrices_qpoints_mesh(matrices))
+        if self.ctx.ph_folder is None:
+            source = "the ph.x run here"
+        else:
+            source = (
+                f"PhCalculation<{self.ctx.ph_folder.creator.pk}> (parent_ph_folder "
+                f"RemoteData<{self.ctx.ph_folder.pk}>); scf and DFPT skipped"
+            )
+        self.report(
+            f"branch: GIVEN dynamical matrices FolderData<{matrices.pk}> (q-mesh {mesh}): phonons "
+            f"from them, electron-phonon gamma matrices from {source}"
+        )
 
     def should_run_dfpt(self) -> bool:
         return "parent_ph_folder" not in self.inputs
@@ -429,59 +499,60 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH
         self.ctx.ph_folder = node.outputs.remote_folder
 
-    def run_ph_given(self):
-        exposed = AttributeDict(self.exposed_inputs(PhBaseWorkChain, namespace="ph"))
-        inputs = AttributeDict(exposed.ph)
-        parameters = inputs.parameters.get_dict()
-        parameters["INPUTPH"]["trans"] = False
-        inputs.parameters = orm.Dict(parameters)
-        inputs.qpoints = exposed.qpoints
-        inputs.parent_folder = self._scf_folder()
-        inputs.ph_folder = self.ctx.ph_folder
-        inputs.dynamical_matrices = self.inputs.dynamical_matrices
-        inputs.metadata = AttributeDict(dict(inputs.get("metadata", {})))
-        inputs.metadata.call_link_label = "ph_given"
-        node = self.submit(PhGivenDynCalculation, **inputs)
-        self.report(f"step 3b ph.x trans=.false. on the given matrices: launched <{node.pk}>")
-        return ToContext(ph_given=node)
-
-    def _scf_folder(self) -> orm.RemoteData:
-        """The pw.x scf folder the electron-phonon ph.x run started from."""
-        if "scf" in self.ctx:
-            return self.ctx.scf.outputs.remote_folder
-        return self.ctx.ph_folder.creator.inputs.parent_folder
-
-    def inspect_ph_given(self):
-        node = self.ctx.ph_given
-        if not node.is_finished_ok:
-            self.report(
-                f"ph.x trans=.false. <{node.pk}> failed with exit status {node.exit_status}"
-            )
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH_GIVEN
-        self.ctx.elph_folder = node.outputs.remote_folder
-
     def run_q2r(self):
         inputs = AttributeDict(self.exposed_inputs(Q2rBaseWorkChain, namespace="q2r"))
-        source = self.ctx.ph_given if self.should_use_given_matrices() else self.ctx.ph
-        inputs.q2r.parent_folder = source.outputs.remote_folder
+        inputs.q2r.parent_folder = self.ctx.ph_folder
         inputs.metadata.call_link_label = "q2r"
         node = self.submit(Q2rBaseWorkChain, **inputs)
-        self.report(f"step 4/6 q2r.x (la2F): launched Q2rBaseWorkChain<{node.pk}>")
-        return ToContext(q2r=node)
+        self.report(
+            f"step 4/6 q2r.x (la2F) on ph.x's matrices, gamma matrices to real space "
+            f"(elph_dir/a2Fmatdyn.*): launched Q2rBaseWorkChain<{node.pk}>"
+        )
+        if not self.should_use_given_matrices():
+            return ToContext(q2r=node)
+        parent = dynamical_matrices_for_q2r(
+            self.inputs.dynamical_matrices, metadata={"call_link_label": "given_dyn_for_q2r"}
+        )
+        given = AttributeDict(self.exposed_inputs(Q2rBaseWorkChain, namespace="q2r"))
+        parameters = given.q2r.parameters.get_dict()
+        parameters["INPUT"]["la2f"] = False
+        given.q2r.parameters = orm.Dict(parameters)
+        given.q2r.parent_folder = parent
+        given.metadata.call_link_label = "q2r_given"
+        given_node = self.submit(Q2rBaseWorkChain, **given)
+        self.report(
+            f"step 4/6 q2r.x on the GIVEN dynamical matrices (force constants for matdyn.x): "
+            f"launched Q2rBaseWorkChain<{given_node.pk}>"
+        )
+        return ToContext(q2r=node, q2r_given=given_node)
 
     def inspect_q2r(self):
         node = self.ctx.q2r
         if not node.is_finished_ok:
             self.report(f"Q2rBaseWorkChain<{node.pk}> failed with exit status {node.exit_status}")
             return self.exit_codes.ERROR_SUB_PROCESS_FAILED_Q2R
+        if self.should_use_given_matrices():
+            given = self.ctx.q2r_given
+            if not given.is_finished_ok:
+                self.report(
+                    f"q2r.x on the given matrices, Q2rBaseWorkChain<{given.pk}>, failed with exit "
+                    f"status {given.exit_status}"
+                )
+                return self.exit_codes.ERROR_SUB_PROCESS_FAILED_Q2R_GIVEN
 
     def run_matdyn(self):
         inputs = AttributeDict(self.exposed_inputs(MatdynBaseWorkChain, namespace="matdyn"))
-        inputs.matdyn.force_constants = self.ctx.q2r.outputs.force_constants
+        phonons = self.ctx.q2r_given if self.should_use_given_matrices() else self.ctx.q2r
+        inputs.matdyn.force_constants = phonons.outputs.force_constants
         inputs.matdyn.parent_folder = self.ctx.q2r.outputs.remote_folder
         inputs.metadata.call_link_label = "matdyn"
         node = self.submit(MatdynBaseWorkChain, **inputs)
-        self.report(f"step 5/6 matdyn.x (la2F, dos): launched MatdynBaseWorkChain<{node.pk}>")
+        kind = "GIVEN" if self.should_use_given_matrices() else "ph.x's"
+        self.report(
+            f"step 5/6 matdyn.x (la2F, dos): force constants of {kind} matrices "
+            f"(Q2rBaseWorkChain<{phonons.pk}>), gamma matrices of Q2rBaseWorkChain<"
+            f"{self.ctx.q2r.pk}>: launched MatdynBaseWorkChain<{node.pk}>"
+        )
         return ToContext(matdyn=node)
 
     def inspect_matdyn(self):
