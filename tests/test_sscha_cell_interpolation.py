@@ -31,12 +31,13 @@ from aiida_clathrate.sscha.population import (
 LATTICE_ANGSTROM = 3.61
 
 
-def emt_phonons(supercell: tuple[int, int, int]):
-    """Harmonic EMT matrix of fcc Cu by finite displacements in ``supercell``."""
+def emt_phonons(supercell: tuple[int, int, int], workdir):
+    """Harmonic EMT matrix of fcc Cu by finite displacements in ``supercell`` (cellconstructor
+    points the calculator at ``disp_N`` folders: run in ``workdir``)."""
     import cellconstructor.Phonons
 
     structure = structure_from_atoms(bulk("Cu", "fcc", a=LATTICE_ANGSTROM))
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.chdir(workdir):
         phonons = cellconstructor.Phonons.compute_phonons_finite_displacements(
             structure, EMT(), supercell=supercell
         )
@@ -45,8 +46,8 @@ def emt_phonons(supercell: tuple[int, int, int]):
 
 
 @pytest.fixture(scope="module")
-def harmonic_2x2x2():
-    return emt_phonons((2, 2, 2))
+def harmonic_2x2x2(tmp_path_factory):
+    return emt_phonons((2, 2, 2), tmp_path_factory.mktemp("emt"))
 
 
 def minimised(phonons, seed: int, settings: MinimizerSettings, temperature_kelvin: float = 0.0):
@@ -108,8 +109,8 @@ def test_pressure_error_counts_equal_components_once():
     assert pressure_error_gpa(errors) == pytest.approx(0.5)
 
 
-def test_interpolation_is_exact_on_the_coarse_grid(harmonic_2x2x2):
-    harmonic_4x4x4 = emt_phonons((4, 4, 4))
+def test_interpolation_is_exact_on_the_coarse_grid(harmonic_2x2x2, tmp_path):
+    harmonic_4x4x4 = emt_phonons((4, 4, 4), tmp_path)
     same = add_anharmonic_correction(harmonic_4x4x4, harmonic_2x2x2, harmonic_2x2x2)
     for a, b in zip(same.dynmats, harmonic_4x4x4.dynmats, strict=True):
         assert np.allclose(a, b, atol=1e-12)
@@ -132,8 +133,8 @@ def test_interpolation_is_exact_on_the_coarse_grid(harmonic_2x2x2):
     assert lowest_frequency_cm1(q_fine, w_fine) > 0
 
 
-def test_interpolation_refuses_mismatched_grids(harmonic_2x2x2):
-    harmonic_3x3x3 = emt_phonons((3, 3, 3))
+def test_interpolation_refuses_mismatched_grids(harmonic_2x2x2, tmp_path):
+    harmonic_3x3x3 = emt_phonons((3, 3, 3), tmp_path)
     with pytest.raises(ValueError, match="not a multiple"):
         add_anharmonic_correction(harmonic_3x3x3, harmonic_2x2x2, harmonic_2x2x2)
     with pytest.raises(ValueError, match="coarse grid"):

@@ -124,6 +124,22 @@ def supercell_frequencies_cm1(phonons, drop_translations: bool = True) -> np.nda
     return np.sort(units.frequency_ry_to_cm1(np.real(w_ry)))
 
 
+def symmetrize_phonons(phonons) -> None:
+    """Impose the crystal symmetries and the acoustic sum rule on ``phonons`` in place."""
+    import cellconstructor.symmetries
+
+    symmetry = cellconstructor.symmetries.QE_Symmetry(phonons.structure)
+    symmetry.SetupQPoint(verbose=False)
+    fcq = np.array(phonons.dynmats, dtype=np.complex128)
+    symmetry.SymmetrizeFCQ(fcq, phonons.q_stars, asr="custom")
+    for iq in range(len(phonons.q_tot)):
+        phonons.dynmats[iq] = fcq[iq, :, :]
+
+
+#: Changes below this (Ry/bohr²) from symmetrisation are round-off.
+SYMMETRIZATION_TOLERANCE_RY_PER_BOHR2 = 1e-8
+
+
 @dataclass(frozen=True)
 class PositiveDefiniteResult:
     """Outcome of :func:`force_positive_definite`."""
@@ -132,24 +148,39 @@ class PositiveDefiniteResult:
     n_imaginary: int
     lowest_frequency_cm1_before: float
     changed: bool
+    symmetrization_change_ry_per_bohr2: float = 0.0
 
     def message(self) -> str:
-        if not self.changed:
-            return "starting dynamical matrix has no imaginary frequency"
-        return (
-            f"ForcePositiveDefinite: {self.n_imaginary} imaginary frequencies (lowest "
-            f"{self.lowest_frequency_cm1_before:.1f} cm^-1) made positive in the starting matrix"
-        )
+        parts = []
+        if self.symmetrization_change_ry_per_bohr2 > SYMMETRIZATION_TOLERANCE_RY_PER_BOHR2:
+            parts.append(
+                "acoustic sum rule and crystal symmetries imposed on the starting matrix "
+                f"(largest change {self.symmetrization_change_ry_per_bohr2:.2e} Ry/bohr^2)"
+            )
+        if self.n_imaginary:
+            parts.append(
+                f"ForcePositiveDefinite: {self.n_imaginary} imaginary frequencies (lowest "
+                f"{self.lowest_frequency_cm1_before:.1f} cm^-1) made positive in the starting "
+                "matrix"
+            )
+        return "; ".join(parts) or "starting dynamical matrix has no imaginary frequency"
 
 
 def force_positive_definite(phonons, tolerance_cm1: float = 1e-3) -> PositiveDefiniteResult:
-    """A copy with |ω²| in place of ω² (``ForcePositiveDefinite``) when any mode is imaginary.
+    """A copy with the acoustic sum rule and symmetries imposed (ph.x leaves the ASR to matdyn,
+    and python-sscha refuses a matrix without three translations), then |ω²| in place of ω²
+    (``ForcePositiveDefinite``) when any mode is imaginary.
 
     Translations at Γ are ignored. ``changed`` says whether the matrix was modified.
     """
-    frequencies = supercell_frequencies_cm1(phonons)
-    imaginary = int(np.sum(frequencies < -abs(tolerance_cm1)))
     result = phonons.Copy()
+    before = np.array(result.dynmats, dtype=np.complex128)
+    with contextlib.redirect_stdout(io.StringIO()):
+        symmetrize_phonons(result)
+    change = float(np.max(np.abs(np.array(result.dynmats, dtype=np.complex128) - before)))
+    frequencies = supercell_frequencies_cm1(result)
+    imaginary = int(np.sum(frequencies < -abs(tolerance_cm1)))
     if imaginary:
         result.ForcePositiveDefinite()
-    return PositiveDefiniteResult(result, imaginary, float(frequencies.min()), bool(imaginary))
+    changed = bool(imaginary) or change > SYMMETRIZATION_TOLERANCE_RY_PER_BOHR2
+    return PositiveDefiniteResult(result, imaginary, float(frequencies.min()), changed, change)

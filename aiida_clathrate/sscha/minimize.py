@@ -10,7 +10,7 @@ import numpy as np
 
 from . import units
 from .cell import CellStep, cell_step
-from .dynamical_matrix import supercell_frequencies_cm1
+from .dynamical_matrix import supercell_frequencies_cm1, symmetrize_phonons
 
 
 @dataclass
@@ -111,18 +111,6 @@ class MinimizationResult:
 
 def _ratio(value: float, error: float) -> float:
     return float(value / error) if error > 0 else (0.0 if value == 0 else float("inf"))
-
-
-def symmetrize_phonons(phonons) -> None:
-    """Impose the crystal symmetries and the acoustic sum rule on ``phonons`` in place."""
-    import cellconstructor.symmetries
-
-    symmetry = cellconstructor.symmetries.QE_Symmetry(phonons.structure)
-    symmetry.SetupQPoint(verbose=False)
-    fcq = np.array(phonons.dynmats, dtype=np.complex128)
-    symmetry.SymmetrizeFCQ(fcq, phonons.q_stars, asr="custom")
-    for iq in range(len(phonons.q_tot)):
-        phonons.dynmats[iq] = fcq[iq, :, :]
 
 
 def run_minimization(ensemble, settings: MinimizerSettings | None = None) -> MinimizationResult:
