@@ -52,7 +52,9 @@ def harmonic_2x2x2(tmp_path_factory):
 
 def minimised(phonons, seed: int, settings: MinimizerSettings, temperature_kelvin: float = 0.0):
     ensemble = generate_ensemble(phonons, temperature_kelvin, 100, seed)
-    fill_ensemble_results(ensemble, **evaluate_with_calculator(ensemble, EMT(), compute_stress=True))
+    fill_ensemble_results(
+        ensemble, **evaluate_with_calculator(ensemble, EMT(), compute_stress=True)
+    )
     return run_minimization(ensemble, settings)
 
 
@@ -139,3 +141,15 @@ def test_interpolation_refuses_mismatched_grids(harmonic_2x2x2, tmp_path):
         add_anharmonic_correction(harmonic_3x3x3, harmonic_2x2x2, harmonic_2x2x2)
     with pytest.raises(ValueError, match="coarse grid"):
         add_anharmonic_correction(harmonic_2x2x2, harmonic_3x3x3, harmonic_2x2x2)
+
+
+def test_secant_bulk_modulus():
+    from aiida_clathrate.sscha.cell import secant_bulk_modulus_gpa
+
+    # 6.2 % smaller volume raised the pressure from -6.3 to 16.9 GPa: B about 370 GPa
+    volumes, pressures, errors = [100.0, 93.8], [-6.3, 16.9], [2.8, 2.2]
+    assert secant_bulk_modulus_gpa(volumes, pressures, errors) == pytest.approx(362.59, rel=1e-3)
+    assert secant_bulk_modulus_gpa(volumes[:1], pressures[:1], errors[:1]) is None
+    assert secant_bulk_modulus_gpa([100.0, 99.0], [0.0, 1.0], [1.0, 1.0]) is None  # noise
+    assert secant_bulk_modulus_gpa([100.0, 99.0], [0.0, -20.0], [1.0, 1.0]) is None  # B < 0
+    assert secant_bulk_modulus_gpa([100.0, 99.99], [0.0, 50.0], [1.0, 1.0]) == 2000.0

@@ -124,3 +124,26 @@ def cell_step(
         cell_after_angstrom=np.array(phonons.structure.unit_cell, dtype=float),
         converged=converged,
     )
+
+
+def secant_bulk_modulus_gpa(
+    volumes_angstrom3: list[float],
+    pressures_gpa: list[float],
+    pressure_errors_gpa: list[float],
+    bounds_gpa: tuple[float, float] = (20.0, 2000.0),
+) -> float | None:
+    """B = −V ΔP/ΔV from the last two populations' (volume, pressure), or ``None`` when the
+    pressure change is within twice its stochastic error or B comes out negative; clipped to
+    ``bounds_gpa``. Replaces the initial guess so that the steepest-descent cell steps neither
+    crawl (guess too stiff) nor overshoot and oscillate (guess too soft)."""
+    if len(volumes_angstrom3) < 2:
+        return None
+    v1, v2 = volumes_angstrom3[-2:]
+    p1, p2 = pressures_gpa[-2:]
+    e1, e2 = pressure_errors_gpa[-2:]
+    if v1 == v2 or abs(p2 - p1) <= 2.0 * float(np.hypot(e1, e2)):
+        return None
+    modulus = -0.5 * (v1 + v2) * (p2 - p1) / (v2 - v1)
+    if modulus <= 0:
+        return None
+    return float(np.clip(modulus, *bounds_gpa))

@@ -502,6 +502,7 @@ class SschaWorkChain(WorkChain):
         if "target_pressure_gpa" in self.inputs:
             settings["target_pressure_gpa"] = self.inputs.target_pressure_gpa.value
         self.ctx.settings = orm.Dict(settings)
+        self.ctx.cell_history = {"volumes": [], "pressures": [], "errors": []}
         self.ctx.training_sets = []
         self.ctx.needs_training = False
 
@@ -711,6 +712,7 @@ class SschaWorkChain(WorkChain):
         )
         cell = parameters.get("cell_relaxation")
         if cell:
+            self._update_bulk_modulus(cell)
             self.report(
                 f"population {p + 1}: pressure {cell['pressure_gpa']:.3f} +- "
                 f"{cell['pressure_error_gpa']:.3f} GPa (target {cell['target_pressure_gpa']:g}); "
@@ -730,6 +732,25 @@ class SschaWorkChain(WorkChain):
             self.ctx.ensemble = calc.outputs.next_ensemble
         self.ctx.population += 1
         return None
+
+    def _update_bulk_modulus(self, cell: dict) -> None:
+        """Secant estimate of the bulk modulus from the last two populations' (V, P), used to
+        size the next cell step (the first steps use ``bulk_modulus_gpa`` of the settings)."""
+        from aiida_clathrate.sscha.cell import secant_bulk_modulus_gpa
+
+        history = self.ctx.cell_history
+        history["volumes"].append(abs(float(np.linalg.det(cell["cell_before_angstrom"]))))
+        history["pressures"].append(cell["pressure_gpa"])
+        history["errors"].append(cell["pressure_error_gpa"])
+        estimate = secant_bulk_modulus_gpa(
+            history["volumes"], history["pressures"], history["errors"]
+        )
+        if estimate is None:
+            return
+        settings = self.ctx.settings.get_dict()
+        settings["bulk_modulus_gpa"] = estimate
+        self.ctx.settings = orm.Dict(settings)
+        self.report(f"bulk modulus from the last two populations: {estimate:.0f} GPa (next steps)")
 
     def should_compute_hessian(self):
         return self.ctx.converged and self.inputs.compute_hessian.value
