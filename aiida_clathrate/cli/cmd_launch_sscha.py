@@ -18,6 +18,10 @@ from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
 
+#: Initial bulk-modulus guess for the SSCHA cell steps (GPa): the B-C framework is stiff (about
+#: 360 GPa measured between two KRbB6C6 populations); later steps use the secant estimate.
+CLATHRATE_BULK_MODULUS_GPA = 250.0
+
 #: SschaWorkChain settings per protocol (population sizes, committee, spread threshold).
 SSCHA_PROTOCOLS: dict[str, dict] = {
     "fast": {
@@ -93,8 +97,17 @@ def _dft_inputs(harmonic, protocol: str, pseudo_family: str, num_mpiprocs: int) 
     return inputs
 
 
-def sscha_builder(harmonic, protocol: str, engine: str, model, temperature_kelvin: float, **dft):
-    """A ``SschaWorkChain`` builder on a finished ``HarmonicPhononWorkChain`` node."""
+def sscha_builder(
+    harmonic,
+    protocol: str,
+    engine: str,
+    model,
+    temperature_kelvin: float,
+    relax_cell: bool = False,
+    **dft,
+):
+    """A ``SschaWorkChain`` builder on a finished ``HarmonicPhononWorkChain`` node; with
+    ``relax_cell`` the SSCHA relaxes the cell to the harmonic run's pressure."""
     from aiida import orm
 
     from ..workflows.sscha import SschaWorkChain
@@ -109,6 +122,9 @@ def sscha_builder(harmonic, protocol: str, engine: str, model, temperature_kelvi
     builder.max_populations = orm.Int(settings["max_populations"])
     builder.max_concurrent_dft = orm.Int(settings["max_concurrent_dft"])
     builder.minimize.code = orm.load_code("clathrate-sscha@localhost")
+    if relax_cell:
+        builder.target_pressure_gpa = orm.Float(harmonic.inputs.pressure_gpa.value)
+        builder.minimizer_settings = orm.Dict({"bulk_modulus_gpa": CLATHRATE_BULK_MODULUS_GPA})
     if engine in ("dft", "active"):
         builder.dft = _dft_inputs(harmonic, protocol, **dft)
     if engine in ("mlp", "active"):
@@ -172,6 +188,11 @@ def _load_model(pk: int | None):
 @click.option("--lattice-parameter", type=float, default=None, help="Å; default: estimate.")
 @click.option("--num-mpiprocs", type=int, default=1, show_default=True)
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
+@click.option(
+    "--relax-cell",
+    is_flag=True,
+    help="Relax the cell to --pressure with the SSCHA (quantum) stress, population by population.",
+)
 @click.option("--daemon", is_flag=True, help="Submit the SSCHA step to the daemon.")
 @decorators.with_dbenv()
 def cmd_launch_sscha(
@@ -186,6 +207,7 @@ def cmd_launch_sscha(
     lattice_parameter: float | None,
     num_mpiprocs: int,
     pseudo_family: str | None,
+    relax_cell: bool,
     daemon: bool,
 ) -> None:
     """Harmonic phonons then the SSCHA of XYB6C6 (or XB3C3) at a pressure; prints the verdict
@@ -230,6 +252,7 @@ def cmd_launch_sscha(
         engine,
         model,
         temperature_kelvin,
+        relax_cell=relax_cell,
         pseudo_family=family,
         num_mpiprocs=num_mpiprocs,
     )
