@@ -12,22 +12,16 @@ from aiida import orm
 from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 
+from aiida_clathrate.calculations.validators import settings_validator
 from aiida_clathrate.data.configurations import ConfigurationSetData
 from aiida_clathrate.data.model import MlpModelData
 
 __all__ = ("MlpEvaluateCalculation", "MlpTrainCalculation")
 
 
-def _validate_parameters(value, _ctx=None):
-    if value is None:
-        return None
-    from aiida_clathrate.mlp.training import TrainingSettings
-
-    try:
-        TrainingSettings.from_dict(value.get_dict())
-    except (TypeError, ValueError) as exc:
-        return f"invalid training parameters: {exc}"
-    return None
+_validate_parameters = settings_validator(
+    "aiida_clathrate.mlp.training.TrainingSettings", "training parameters"
+)
 
 
 def _validate_threads(value, _ctx=None):

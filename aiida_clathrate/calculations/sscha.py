@@ -15,6 +15,7 @@ from aiida import orm
 from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob, calcfunction
 
+from aiida_clathrate.calculations.validators import settings_validator
 from aiida_clathrate.data.dynamical_matrices import (
     dynamical_matrices_info,
     from_phonons,
@@ -32,16 +33,9 @@ __all__ = (
 )
 
 
-def _validate_settings(value, _ctx=None):
-    if value is None:
-        return None
-    from aiida_clathrate.sscha.minimize import MinimizerSettings
-
-    try:
-        MinimizerSettings.from_dict(value.get_dict())
-    except (TypeError, ValueError) as exc:
-        return f"invalid minimizer settings: {exc}"
-    return None
+_validate_settings = settings_validator(
+    "aiida_clathrate.sscha.minimize.MinimizerSettings", "minimizer settings"
+)
 
 
 class SschaMinimizeCalculation(CalcJob):
