@@ -6,7 +6,7 @@ populations run, whether they converged, the number of pw.x calculations, the wa
 lowest auxiliary (and, when converged, Hessian) frequencies, then the active/dft ratios and the
 frequency differences. Run by hand in the project's profile (``make profile`` first):
 
-    AIIDA_PATH=$PWD/.aiida .venv/bin/python benchmarks/sscha.py [--harmonic PK]
+    AIIDA_PATH=$PWD/.aiida .venv/bin/python benchmarks/sscha_engines.py [--harmonic PK]
         [--kpoints-mesh 1 1 1] [--sizes 20 40] [--max-populations 4] [--engines dft active]
 
 Without ``--harmonic`` it first runs the harmonic workchain of KRbB6C6 on the fast protocol
