@@ -72,7 +72,8 @@ load_profile("fresh")
 before = orm.QueryBuilder().append(orm.Node).count()
 import_archive(sys.argv[1])
 rows = orm.QueryBuilder().append(orm.Node, project=["uuid", "extras"]).all()
-print("RESULT" + json.dumps({"before": before, "nodes": {u: e for u, e in rows}}))
+groups = {g.label: sorted(n.uuid for n in g.nodes) for g in orm.Group.collection.all()}
+print("RESULT" + json.dumps({"before": before, "nodes": {u: e for u, e in rows}, "groups": groups}))
 """
 
 
@@ -138,4 +139,31 @@ def test_unknown_pk_writes_nothing(al_eliashberg, tmp_path):
     )
     assert result.exit_code != 0
     assert f"no node with PK {unknown}" in result.output
+    assert not archive.exists()
+
+
+def test_group_export_carries_membership(al_eliashberg, tmp_path):
+    from aiida_clathrate.query import COMPOUNDS_GROUP, STABLE_GROUP
+
+    process, _ = al_eliashberg
+    archive = tmp_path / "groups.aiida"
+    result = CliRunner().invoke(
+        cmd_root, ["export", "--group", COMPOUNDS_GROUP, "-g", STABLE_GROUP, "-o", str(archive)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 group(s)" in result.output
+    imported = _import_into_fresh_profile(archive, tmp_path / "fresh")
+    for label in (COMPOUNDS_GROUP, STABLE_GROUP):
+        members = sorted(n.uuid for n in orm.Group.collection.get(label=label).nodes)
+        assert process.uuid in members
+        assert imported["groups"][label] == members
+    assert imported["nodes"][process.uuid]["stable"] is True
+
+
+def test_export_needs_nodes_or_groups(aiida_profile, tmp_path):
+    archive = tmp_path / "none.aiida"
+    result = CliRunner().invoke(cmd_root, ["export", "-o", str(archive)])
+    assert result.exit_code != 0 and "--group" in result.output
+    result = CliRunner().invoke(cmd_root, ["export", "-g", "no/such/group", "-o", str(archive)])
+    assert result.exit_code != 0 and "no group labelled no/such/group" in result.output
     assert not archive.exists()
