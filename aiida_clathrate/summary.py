@@ -73,8 +73,10 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
         result[f"tc_{branch}_kelvin"] = (
             None if tcs is None else ", ".join(f"{tc:.2f}" for tc in tcs)
         )
-    if "anharmonic_caveat" in summary:
-        result["anharmonic_caveat"] = summary["anharmonic_caveat"]
+    # anharmonic_caveat: only in summaries of the removed ph.x trans=.false. path
+    for key in ("anharmonic_lowest_frequency_cm1", "anharmonic_method", "anharmonic_caveat"):
+        if key in summary:
+            result[key] = summary[key]
     return result
 
 

@@ -3,15 +3,18 @@
 harmonic phonons (``HarmonicPhononWorkChain``: relax at the pressure, DFPT, stability verdict) ->
 [``run_sscha``] SSCHA on the relaxed structure from the harmonic dynamical matrices
 (``SschaWorkChain``, with the free-energy Hessian and its verdict) -> harmonic electron-phonon
-coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure) when the harmonic
-phonons are stable -> anharmonic electron-phonon coupling when the SSCHA verdict is ``stable``
-(the same work chain given the SSCHA Hessian matrices: ph.x ``trans=.false.``, see the caveat in
-``docs/epc.md``) -> a ``summary`` Dict and the searchable extras and groups of
+coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure) -> anharmonic
+electron-phonon coupling when the SSCHA verdict is ``stable``: the Hessian − harmonic difference
+is interpolated onto the electron-phonon q-mesh and added to the harmonic electron-phonon run's own
+matrices (calcfunction ``anharmonic_on_fine_grid``), and the same work chain is given those matrices
+and that run's ph.x folder: q2r.x/matdyn.x with ph.x's gamma matrices, no second ph.x (exact by
+construction, ``docs/epc.md``) -> a ``summary`` Dict and the searchable extras and groups of
 :func:`aiida_clathrate.query.tag_compound`.
 
 The harmonic ph.x run has no electron-phonon step, so the electron-phonon work chain runs its
-own DFPT on the relaxed structure (it cannot reuse the harmonic ph.x folder); the anharmonic run
-reuses the harmonic electron-phonon run's ph.x folder (``parent_ph_folder``) when there is one.
+own DFPT on the relaxed structure. It runs whenever the harmonic phonons are stable or the
+anharmonic branch needs its ph.x folder and matrices; with unstable harmonic phonons its lambda and
+Tc are not results (not exposed, not in the summary).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from aiida_quantumespresso.common.types import ElectronicType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 
-from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
+from ..calculations.anharmonic import anharmonic_on_fine_grid
+from ..calculations.phonon_functions import extract_dynamical_matrices
+from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family
+from ..sscha.interpolation import lowest_frequency_cm1
 from .common import calcjob_options, kpoints_mesh
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
@@ -33,13 +39,10 @@ from .sscha import SschaWorkChain
 
 #: How the anharmonic branch obtains lambda, stored in the summary next to its numbers.
 ANHARMONIC_METHOD = (
-    "ph.x trans=.false. on the SSCHA free-energy Hessian matrices (reusing the dvscf of the "
-    "harmonic electron-phonon run)"
-)
-#: The known limitation of that method (docs/epc.md), repeated in the report and the summary.
-ANHARMONIC_CAVEAT = (
-    "QE 6.7: ph.x trans=.false. does not reproduce the harmonic linewidths at q != Gamma even "
-    "with unchanged matrices (docs/epc.md); anharmonic lambda may be off by 5-15 %"
+    "SSCHA free-energy Hessian minus the harmonic matrices it started from, Fourier-interpolated "
+    "onto the electron-phonon q-mesh and added to the harmonic electron-phonon run's own matrices "
+    "(anharmonic_on_fine_grid); exact: q2r.x/matdyn.x on them with the gamma matrices of that "
+    "run's ph.x (no second ph.x)"
 )
 SSCHA_ENGINES = ("dft", "mlp")
 NON_GUESTS = {"B", "C"}
@@ -60,12 +63,50 @@ def supercell_kpoints_mesh(kpoints_mesh: list[int], qpoints_mesh: list[int]) -> 
     return [max(1, -(-int(k) // int(q))) for k, q in zip(kpoints_mesh, qpoints_mesh, strict=True)]
 
 
+def _qpoints_mesh(qpoints: orm.KpointsData | None) -> list[int] | None:
+    if qpoints is None or "mesh" not in qpoints.base.attributes.keys():
+        return None
+    return [int(n) for n in qpoints.get_kpoints_mesh()[0]]
+
+
+def sscha_epc_mesh_error(harmonic_qpoints, epc_qpoints) -> str | None:
+    """An error unless the electron-phonon q-mesh is a multiple of the SSCHA q-mesh (the harmonic
+    q-mesh, i.e. the SSCHA supercell), so the SSCHA correction can be interpolated onto it."""
+    sscha, epc = _qpoints_mesh(harmonic_qpoints), _qpoints_mesh(epc_qpoints)
+    if sscha is None or epc is None:
+        return "with `run_sscha`, `harmonic.ph.qpoints` and `epc.ph.qpoints` must be q-meshes"
+    if any(e % s for e, s in zip(epc, sscha, strict=True)):
+        return (
+            f"the electron-phonon q-mesh {epc} (`epc.ph.qpoints`) is not a multiple of the SSCHA "
+            f"q-mesh {sscha} (`harmonic.ph.qpoints`, the SSCHA supercell): the SSCHA correction "
+            "cannot be interpolated onto it; make each EPC q-mesh dimension a multiple of the "
+            "harmonic one"
+        )
+    return None
+
+
+def ph_step_outputs(epc_node: orm.WorkflowNode) -> dict[str, orm.Data] | None:
+    """``ph_remote_folder`` and ``dynamical_matrices`` from the ``ph`` step of an
+    ``ElectronPhononWorkChain`` whether or not the work chain itself finished (e.g. its a2F/Eliashberg
+    steps failed on imaginary modes); ``None`` unless that ph.x run finished."""
+    for ph in epc_node.base.links.get_outgoing(link_label_filter="ph").all_nodes():
+        if ph.is_finished_ok:
+            return {
+                "ph_remote_folder": ph.outputs.remote_folder,
+                "dynamical_matrices": extract_dynamical_matrices(
+                    ph.outputs.retrieved, metadata={"call_link_label": "elph_dynamical_matrices"}
+                ),
+            }
+    return None
+
+
 @calcfunction
 def collect_compound_results(**nodes) -> orm.Dict:
     """One Dict with the verdicts, lambda, omega_log, N(Ef), Tc per mu* and the lattice geometry.
 
     Inputs (by name): ``structure_parameters``, ``dynamically_stable``, ``min_frequency_cm1``
-    (harmonic work chain), optionally ``sscha_verdict``, ``epc_summary_harmonic`` and
+    (harmonic work chain), optionally ``sscha_verdict``, ``anharmonic_frequencies`` (the
+    SSCHA-corrected frequencies on the electron-phonon q-mesh), ``epc_summary_harmonic`` and
     ``eliashberg_harmonic``, ``epc_summary_anharmonic`` and ``eliashberg_anharmonic``.
     """
     geometry = nodes["structure_parameters"].get_dict()
@@ -83,6 +124,11 @@ def collect_compound_results(**nodes) -> orm.Dict:
         summary["sscha_category"] = verdict.get("category")
         summary["sscha_lowest_hessian_cm1"] = verdict.get("lowest_hessian_cm1")
         summary["sscha_lowest_auxiliary_cm1"] = verdict.get("lowest_auxiliary_cm1")
+    if "anharmonic_frequencies" in nodes:
+        arrays = nodes["anharmonic_frequencies"]
+        summary["anharmonic_lowest_frequency_cm1"] = lowest_frequency_cm1(
+            arrays.get_array("qpoints_crystal"), arrays.get_array("frequencies_cm1")
+        )
     for branch in ("harmonic", "anharmonic"):
         if f"eliashberg_{branch}" not in nodes:
             continue
@@ -97,7 +143,6 @@ def collect_compound_results(**nodes) -> orm.Dict:
         summary[f"tc_{branch}_kelvin"] = [float(t) for t in result["tc_eliashberg_kelvin"]]
     if "eliashberg_anharmonic" in nodes:
         summary["anharmonic_method"] = ANHARMONIC_METHOD
-        summary["anharmonic_caveat"] = ANHARMONIC_CAVEAT
     return orm.Dict(summary)
 
 
@@ -163,7 +208,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             SschaWorkChain,
             namespace="sscha",
-            exclude=("structure", "dynamical_matrices"),
+            exclude=("structure", "dynamical_matrices", "fine_dynamical_matrices"),
             namespace_options={"required": False, "populate_defaults": False},
         )
         spec.expose_inputs(
@@ -178,7 +223,9 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             cls.inspect_harmonic,
             if_(cls.should_run_sscha)(cls.run_sscha_step, cls.inspect_sscha),
             if_(cls.should_run_epc_harmonic)(cls.run_epc_harmonic, cls.inspect_epc_harmonic),
-            if_(cls.should_run_epc_anharmonic)(cls.run_epc_anharmonic, cls.inspect_epc_anharmonic),
+            if_(cls.should_run_epc_anharmonic)(
+                cls.interpolate_anharmonic, cls.run_epc_anharmonic, cls.inspect_epc_anharmonic
+            ),
             cls.results,
         )
         spec.expose_outputs(HarmonicPhononWorkChain, namespace="harmonic")
@@ -195,9 +242,24 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             namespace="epc_anharmonic",
             namespace_options={
                 "required": False,
-                "help": "ANHARMONIC (ph.x trans=.false. on SSCHA matrices; see the caveat in "
-                "docs/epc.md and in summary.anharmonic_caveat).",
+                "help": "ANHARMONIC: the SSCHA-corrected matrices on the electron-phonon q-mesh "
+                "(`anharmonic_dynamical_matrices`) with the gamma matrices of the harmonic run's "
+                "ph.x (q2r.x/matdyn.x, no second ph.x; docs/epc.md).",
             },
+        )
+        spec.output(
+            "anharmonic_dynamical_matrices",
+            valid_type=orm.FolderData,
+            required=False,
+            help="The harmonic EPC run's matrices + the SSCHA Hessian - harmonic difference "
+            "interpolated onto the electron-phonon q-mesh (dyn convention).",
+        )
+        spec.output(
+            "anharmonic_frequencies_cm1",
+            valid_type=orm.ArrayData,
+            required=False,
+            help="Frequencies (cm^-1, negative = imaginary) of `anharmonic_dynamical_matrices` per "
+            "q-point of the electron-phonon q-mesh (arrays qpoints_crystal, frequencies_cm1).",
         )
         spec.output(
             "summary",
@@ -218,15 +280,29 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         spec.exit_code(
             404,
             "ERROR_SUB_PROCESS_FAILED_EPC_ANHARMONIC",
-            message="The anharmonic ElectronPhononWorkChain (trans=.false.) failed.",
+            message="The anharmonic ElectronPhononWorkChain (q2r.x/matdyn.x on the SSCHA-corrected "
+            "matrices) failed.",
+        )
+        spec.exit_code(
+            405,
+            "ERROR_ANHARMONIC_INTERPOLATION",
+            message="anharmonic_on_fine_grid failed: {message}",
         )
 
     @staticmethod
     def validate_inputs(value, _ctx=None):
-        """SSCHA inputs when ``run_sscha``; a valid guest pair for the extras."""
+        """SSCHA inputs and an EPC q-mesh that is a multiple of the SSCHA one when ``run_sscha``;
+        a valid guest pair for the extras."""
         run_sscha = value.get("run_sscha")
-        if (run_sscha is None or run_sscha.value) and "engine" not in value.get("sscha", {}):
-            return "`run_sscha` is True but the `sscha` inputs (engine, ...) are missing"
+        if run_sscha is None or run_sscha.value:
+            if "engine" not in value.get("sscha", {}):
+                return "`run_sscha` is True but the `sscha` inputs (engine, ...) are missing"
+            error = sscha_epc_mesh_error(
+                value.get("harmonic", {}).get("ph", {}).get("qpoints"),
+                value.get("epc", {}).get("ph", {}).get("qpoints"),
+            )
+            if error:
+                return error
         if "metal_y" in value and "metal_x" not in value:
             return "`metal_y` given without `metal_x`"
         if "metal_x" not in value:
@@ -316,9 +392,15 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         builder.epc = _pruned(epc, "structure", "mustar", "metadata")
 
         if run_sscha:
+            error = sscha_epc_mesh_error(builder.harmonic.ph.qpoints, builder.epc.ph.qpoints)
+            if error:
+                raise ValueError(error)
             harmonic_inputs = HarmonicPhononWorkChain.get_protocol_inputs(
                 protocol, harmonic_overrides
             )
+            # The SSCHA correction is Hessian - harmonic: its forces need the harmonic scf's
+            # cutoffs and smearing (including any `harmonic.scf` override).
+            harmonic_system = harmonic.scf.pw.parameters.get_dict()["SYSTEM"]
             sscha_inputs = cls.get_protocol_inputs(protocol, overrides.get("sscha"))
             builder.sscha = cls._sscha_inputs(
                 codes,
@@ -326,6 +408,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                 protocol,
                 sscha_inputs,
                 harmonic_inputs,
+                harmonic_system,
                 sscha_engine,
                 pseudo_family,
                 num_mpiprocs,
@@ -338,9 +421,20 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
 
     @staticmethod
     def _sscha_inputs(
-        codes, structure, protocol, sscha_inputs, harmonic_inputs, engine, family, nproc, model
+        codes,
+        structure,
+        protocol,
+        sscha_inputs,
+        harmonic_inputs,
+        harmonic_system,
+        engine,
+        family,
+        nproc,
+        model,
     ) -> dict:
-        """The ``sscha`` namespace: population settings, minimiser code and the force engine."""
+        """The ``sscha`` namespace: population settings, minimiser code and the force engine (the
+        DFT engine with the cutoffs and smearing of ``harmonic_system``, the harmonic scf's
+        ``SYSTEM`` namelist, and the harmonic k-mesh divided by the q-mesh)."""
         if "sscha" not in codes:
             raise ValueError("codes needs `sscha` (e.g. clathrate-sscha@localhost) for the SSCHA")
         inputs = {
@@ -360,7 +454,6 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             inputs["mlp"] = {"code": codes["mlp"], "model": model}
             return inputs
         loaded = load_family(family)
-        ecutwfc, ecutrho = recommended_cutoffs_ry(loaded, structure, protocol)
         pw = PwBaseWorkChain.get_builder_from_protocol(
             codes["pw"],
             structure,
@@ -371,11 +464,8 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                     "parameters": {
                         "CONTROL": {"tprnfor": True, "tstress": True},
                         "SYSTEM": {
-                            "ecutwfc": ecutwfc,
-                            "ecutrho": ecutrho,
-                            "occupations": "smearing",
-                            "smearing": harmonic_inputs["smearing"],
-                            "degauss": harmonic_inputs["degauss_ry"],
+                            key: harmonic_system[key]
+                            for key in ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
                         },
                     }
                 },
@@ -457,12 +547,45 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         self.out_many(self.exposed_outputs(node, SschaWorkChain, namespace="sscha"))
         verdict = node.outputs.verdict.get_dict()
         self.ctx.summary_inputs["sscha_verdict"] = node.outputs.verdict
-        self.report(f"SSCHA verdict: {verdict['category']} ({verdict.get('message', '')})")
+        lowest = verdict.get("lowest_hessian_cm1")
+        hessian = "no Hessian" if lowest is None else f"lowest Hessian frequency {lowest:.1f} cm^-1"
+        self.report(
+            f"SSCHA verdict: {verdict['category']} ({hessian}; {verdict.get('message', '')})"
+        )
+        self.ctx.anharmonic_skip_reason = self._anharmonic_skip_reason(node)
+
+    @staticmethod
+    def _anharmonic_skip_reason(sscha) -> str | None:
+        """Why the anharmonic branch cannot run after this SSCHA, or ``None`` when it can."""
+        verdict = sscha.outputs.verdict.get_dict()
+        if "hessian_dynamical_matrices" not in sscha.outputs:
+            if not sscha.outputs.converged.value:
+                count = len(sscha.outputs.populations.get_array("population"))
+                return (
+                    f"the SSCHA did not converge in {count} populations (max_populations), so "
+                    f"there is no free-energy Hessian; verdict {verdict['category']}"
+                )
+            return "the SSCHA produced no free-energy Hessian (compute_hessian is False)"
+        if verdict["category"] != "stable":
+            return f"SSCHA verdict {verdict['category']}: {verdict.get('message', '')}"
+        return None
+
+    def _anharmonic_wanted(self) -> bool:
+        return "sscha" in self.ctx and self.ctx.anharmonic_skip_reason is None
 
     def should_run_epc_harmonic(self) -> bool:
         if self.ctx.harmonic_stable:
             return True
-        self.report("step 3/4 harmonic EPC: skipped (harmonic phonons unstable)")
+        if self._anharmonic_wanted():
+            self.report(
+                "step 3/4 harmonic EPC: harmonic phonons unstable, run anyway for the anharmonic "
+                "branch only (its ph.x gamma matrices and its matrices on the electron-phonon "
+                "q-mesh); its lambda and Tc are not results"
+            )
+            return True
+        self.report(
+            "step 3/4 harmonic EPC: skipped (harmonic phonons unstable, no anharmonic branch)"
+        )
         return False
 
     def _epc_inputs(self, label: str) -> AttributeDict:
@@ -482,13 +605,34 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
 
     def inspect_epc_harmonic(self):
         node = self.ctx.epc_harmonic
-        if not node.is_finished_ok:
+        if node.is_finished_ok:
+            self.ctx.elph = {
+                "ph_remote_folder": node.outputs.ph_remote_folder,
+                "dynamical_matrices": node.outputs.dynamical_matrices,
+            }
+        else:
             self.report(f"harmonic ElectronPhononWorkChain<{node.pk}> failed: {node.exit_status}")
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
+            if self.ctx.harmonic_stable:
+                return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
+            # Run only for the anharmonic branch: its ph.x step is all that branch needs.
+            self.ctx.elph = ph_step_outputs(node)
+            if self.ctx.elph is None:
+                return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
+            self.report(
+                "its ph.x step finished: its folder and matrices serve the anharmonic branch"
+            )
+            return None
+        if not self.ctx.harmonic_stable:
+            self.report(
+                f"harmonic EPC<{node.pk}> finished; harmonic phonons unstable, so its lambda "
+                f"({node.outputs.epc_summary['lambda']:.4f}) and Tc are not results"
+            )
+            return None
         self.out_many(self.exposed_outputs(node, ElectronPhononWorkChain, namespace="epc_harmonic"))
         self.ctx.summary_inputs["epc_summary_harmonic"] = node.outputs.epc_summary
         self.ctx.summary_inputs["eliashberg_harmonic"] = node.outputs.eliashberg
         self._report_tc("harmonic", node)
+        return None
 
     def _report_tc(self, branch: str, node) -> None:
         result = node.outputs.eliashberg.get_dict()
@@ -504,36 +648,56 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
     def should_run_epc_anharmonic(self) -> bool:
         if "sscha" not in self.ctx:
             return False
-        sscha = self.ctx.sscha
-        category = sscha.outputs.verdict.get_dict()["category"]
-        if category != "stable":
-            self.report(f"step 4/4 anharmonic EPC: skipped (SSCHA verdict {category})")
-            return False
-        if "hessian_dynamical_matrices" not in sscha.outputs:
-            self.report("step 4/4 anharmonic EPC: skipped (no Hessian dynamical matrices)")
-            return False
-        given = sscha.outputs.hessian_dynamical_matrices.base.attributes.get("qpoints_mesh", None)
-        mesh = list(self.inputs.epc.ph.qpoints.get_kpoints_mesh()[0])
-        if given is None or list(given) != mesh:
-            self.report(
-                f"step 4/4 anharmonic EPC: skipped (SSCHA matrices on the q-mesh {given}, the EPC "
-                f"q-mesh is {mesh}; interpolation to the EPC mesh is not implemented)"
-            )
+        if self.ctx.anharmonic_skip_reason is not None:
+            self.report(f"step 4/4 anharmonic EPC: skipped ({self.ctx.anharmonic_skip_reason})")
             return False
         return True
 
+    def interpolate_anharmonic(self):
+        """Hessian − harmonic (SSCHA grid) interpolated onto the electron-phonon q-mesh and added
+        to the harmonic EPC run's own matrices there."""
+        hessian = self.ctx.sscha.outputs.hessian_dynamical_matrices
+        fine = self.ctx.elph["dynamical_matrices"]
+        try:
+            result = anharmonic_on_fine_grid(
+                hessian,
+                self.ctx.harmonic.outputs.dynamical_matrices,
+                fine,
+                metadata={"call_link_label": "anharmonic_on_epc_grid"},
+            )
+        except Exception as exc:  # the calcfunction node is marked excepted with the traceback
+            self.report(f"anharmonic_on_fine_grid failed: {exc}")
+            return self.exit_codes.ERROR_ANHARMONIC_INTERPOLATION.format(message=str(exc))
+        frequencies = result["frequencies_cm1"]
+        self.out("anharmonic_dynamical_matrices", result["dynamical_matrices"])
+        self.out("anharmonic_frequencies_cm1", frequencies)
+        self.ctx.anharmonic_matrices = result["dynamical_matrices"]
+        self.ctx.summary_inputs["anharmonic_frequencies"] = frequencies
+        lowest = lowest_frequency_cm1(
+            frequencies.get_array("qpoints_crystal"), frequencies.get_array("frequencies_cm1")
+        )
+        coarse = "x".join(map(str, hessian.base.attributes.get("qpoints_mesh")))
+        mesh = "x".join(map(str, fine.base.attributes.get("qpoints_mesh")))
+        self.report(
+            f"SSCHA Hessian correction ({coarse}) interpolated onto the electron-phonon q-mesh "
+            f"{mesh} and added to the harmonic EPC run's matrices: lowest anharmonic frequency "
+            f"{lowest:.1f} cm^-1 (acoustic modes at Gamma left out)"
+        )
+        return None
+
     def run_epc_anharmonic(self):
         inputs = self._epc_inputs("epc_anharmonic")
-        inputs.dynamical_matrices = self.ctx.sscha.outputs.hessian_dynamical_matrices
-        reuse = "epc_harmonic" in self.ctx
-        if reuse:
-            inputs.parent_ph_folder = self.ctx.epc_harmonic.outputs.ph_remote_folder
+        for namespace in ("scf_dense", "scf"):  # no DFPT here: the harmonic run's ph.x is reused
+            inputs.pop(namespace, None)
+        inputs.dynamical_matrices = self.ctx.anharmonic_matrices
+        inputs.parent_ph_folder = self.ctx.elph["ph_remote_folder"]
         node = self.submit(ElectronPhononWorkChain, **inputs)
         self.report(
-            f"step 4/4 ANHARMONIC EPC: launched ElectronPhononWorkChain<{node.pk}>: "
-            f"{ANHARMONIC_METHOD if reuse else 'own DFPT, then ph.x trans=.false. on the SSCHA Hessian matrices'}"
+            f"step 4/4 ANHARMONIC EPC: launched ElectronPhononWorkChain<{node.pk}> on the "
+            f"SSCHA-corrected matrices FolderData<{inputs.dynamical_matrices.pk}> with the gamma "
+            f"matrices of PhCalculation<{inputs.parent_ph_folder.creator.pk}> (q2r.x/matdyn.x, "
+            "no second ph.x)"
         )
-        self.report(f"WARNING anharmonic caveat: {ANHARMONIC_CAVEAT}")
         return ToContext(epc_anharmonic=node)
 
     def inspect_epc_anharmonic(self):
@@ -546,7 +710,8 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         )
         self.ctx.summary_inputs["epc_summary_anharmonic"] = node.outputs.epc_summary
         self.ctx.summary_inputs["eliashberg_anharmonic"] = node.outputs.eliashberg
-        self._report_tc("anharmonic (trans=.false., see caveat)", node)
+        self._report_tc("anharmonic", node)
+        return None
 
     def results(self):
         summary = collect_compound_results(
