@@ -1,0 +1,305 @@
+"""ClathrateSuperconductorWorkChain with the SSCHA end to end on fcc Al with real Quantum ESPRESSO
+and the real SSCHA (``dft`` engine: pw.x per configuration of the 2x2x2 supercell, 8 atoms):
+harmonic -> SSCHA -> harmonic EPC -> Hessian correction onto the EPC q-mesh -> anharmonic EPC
+(q2r.x/matdyn.x on the given matrices with the harmonic run's gamma matrices) -> tags."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+
+from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain
+
+#: tests/test_compound_qe.py's tiny harmonic and EPC settings: q 2x2x2 for both, so the SSCHA
+#: supercell is 2x2x2 (8 atoms, k 2x2x2 = the harmonic 4x4x4 divided by the q-mesh).
+#: The harmonic scf (and so the SSCHA's pw.x, which takes its cutoffs) at 20/80 Ry instead of the
+#: fast protocol's 30/120 Ry: the eight supercell pw.x runs dominate the cost. The EPC keeps 30/120.
+TINY_HARMONIC = {
+    "kpoints_mesh": [4, 4, 4],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [6, 6, 6],
+    "bands_npoints": 40,
+    "scf": {"pw": {"parameters": {"SYSTEM": {"ecutwfc": 20.0, "ecutrho": 80.0}}}},
+}
+TINY_EPC = {
+    "kpoints_mesh": [4, 4, 4],
+    "dense_kpoints_mesh": [8, 8, 8],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [8, 8, 8],
+    "ndos": 60,
+    "degauss_ry": 0.05,
+    "el_ph_sigma_ry": 0.01,
+    "eliashberg_settings": {"gap_curve_points": 4},
+}
+#: Small populations; a large meaningful_factor so that python-sscha calls the first population
+#: converged (the Hessian, the verdict and the anharmonic branch then run).
+TINY_SSCHA = {
+    "population_sizes": [8, 16],
+    "max_populations": 2,
+    "seed": 1,
+    "max_concurrent_dft": 8,
+    "minimizer_settings": {"meaningful_factor": 100.0},
+}
+MUSTAR = [0.10, 0.13, 0.15]
+PH_PROCESS_TYPE = "aiida.calculations:quantumespresso.ph"
+
+
+def _overrides(epc_qpoints=None) -> dict:
+    epc = copy.deepcopy(TINY_EPC)
+    if epc_qpoints is not None:
+        epc.update(
+            qpoints_mesh=epc_qpoints,
+            kpoints_mesh=[2 * n for n in epc_qpoints],
+            dense_kpoints_mesh=[4 * n for n in epc_qpoints],
+        )
+    return {
+        "harmonic": copy.deepcopy(TINY_HARMONIC),
+        "epc": epc,
+        "sscha": copy.deepcopy(TINY_SSCHA),
+    }
+
+
+def _codes(qe_codes) -> dict[str, str]:
+    return {**qe_codes, "sscha": "clathrate-sscha@localhost"}
+
+
+def test_epc_qmesh_must_be_a_multiple_of_the_sscha_qmesh(aiida_profile, qe_codes, aluminium):
+    codes = _codes(qe_codes)
+    with pytest.raises(ValueError, match=r"q-mesh \[3, 3, 3\].*not a multiple.*\[2, 2, 2\]"):
+        ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+            codes, aluminium, "fast", overrides=_overrides([3, 3, 3])
+        )
+    # The spec validator refuses the same before anything runs (e.g. a builder edited by hand).
+    builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        codes, aluminium, "fast", overrides=_overrides([4, 4, 4])
+    )
+    assert builder.sscha.minimizer_settings.get_dict()["meaningful_factor"] == 100.0
+    # the SSCHA's pw.x takes the harmonic scf's cutoffs and smearing, the supercell's k-mesh
+    harmonic_system = builder.harmonic.scf.pw.parameters.get_dict()["SYSTEM"]
+    sscha_system = builder.sscha.dft.pw.parameters.get_dict()["SYSTEM"]
+    for key in ("ecutwfc", "ecutrho", "smearing", "degauss"):
+        assert sscha_system[key] == harmonic_system[key], key
+    assert sscha_system["ecutwfc"] == 20.0
+    assert builder.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
+    qpoints = orm.KpointsData()
+    qpoints.set_kpoints_mesh([3, 3, 3])
+    builder.epc.ph.qpoints = qpoints
+    before = orm.QueryBuilder().append(orm.ProcessNode).count()
+    with pytest.raises(ValueError, match="not a multiple of the SSCHA q-mesh"):
+        run_get_node(builder)
+    assert orm.QueryBuilder().append(orm.ProcessNode).count() == before
+
+
+@pytest.fixture(scope="module")
+def compound_sscha_al(aiida_profile, clathrate_setup, qe_codes):
+    """One full run with the SSCHA, shared by the tests below (wall times printed). The
+    structure is not relaxed (``relax=False``): the vc-relax is tested in test_compound_qe.py."""
+    from ase.build import bulk
+
+    structure = orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
+    builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        _codes(qe_codes),
+        structure,
+        "fast",
+        overrides=_overrides(),
+        run_sscha=True,
+        sscha_engine="dft",
+        mustar=MUSTAR,
+        relax=False,
+    )
+    start = time.perf_counter()
+    _, node = run_get_node(builder)
+    print(f"compound with SSCHA: {time.perf_counter() - start:.1f} s wall")
+    _print_step_times(node)
+    _print_step_times(node.base.links.get_outgoing(link_label_filter="sscha").one().node, "sscha/")
+    return node
+
+
+def _print_step_times(node, prefix: str = "") -> None:
+    """Wall time of each process ``node`` called (and pw.x's own wall time where there is one)."""
+    for link in sorted(node.base.links.get_outgoing().all(), key=lambda x: x.node.ctime):
+        called = link.node
+        if not isinstance(called, orm.ProcessNode):
+            continue
+        seconds = (called.mtime - called.ctime).total_seconds()
+        code = ""
+        if "output_parameters" in called.outputs:
+            wall = called.outputs.output_parameters.get("wall_time_seconds")
+            code = "" if wall is None else f" (pw.x {wall:.1f} s)"
+        print(f"  {prefix}{link.link_label} ({called.process_label}): {seconds:.1f} s{code}")
+
+
+def _signed_squares_per_q(matrices) -> dict[tuple, np.ndarray]:
+    """omega*|omega| (cm^-2) per q-point (crystal coordinates folded into [0, 1))."""
+    from aiida_clathrate.data.dynamical_matrices import to_phonons
+    from aiida_clathrate.sscha.interpolation import frequencies_per_qpoint_cm1
+
+    qpoints, frequencies = frequencies_per_qpoint_cm1(to_phonons(matrices))
+    folded = [tuple(np.round(np.mod(q, 1.0), 6) % 1.0) for q in qpoints]
+    return {q: w * np.abs(w) for q, w in zip(folded, frequencies, strict=True)}
+
+
+def _called(node, label):
+    return node.base.links.get_outgoing(link_label_filter=label).one().node
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
+    node = compound_sscha_al
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    summary = node.outputs.summary.get_dict()
+    print("compound summary:", summary)
+    # the SSCHA: real pw.x per configuration of the 8-atom supercell, converged, stable
+    sscha = _called(node, "sscha")
+    assert sscha.is_finished_ok and node.outputs.sscha.converged.value is True
+    table = node.outputs.sscha.populations
+    print(
+        "populations:",
+        table.get_array("n_configurations").tolist(),
+        "DFT",
+        table.get_array("n_dft").tolist(),
+        "lowest",
+        table.get_array("lowest_frequency_cm1").tolist(),
+    )
+    assert table.get_array("n_dft")[0] == TINY_SSCHA["population_sizes"][0]
+    pw_runs = [n for n in sscha.called if n.process_label == "PwBaseWorkChain"]
+    assert len(pw_runs) == int(table.get_array("n_dft").sum())
+    assert all(len(n.inputs.pw.structure.sites) == 8 for n in pw_runs)
+    assert summary["sscha_category"] == "stable"
+    assert summary["sscha_lowest_hessian_cm1"] > 0
+    # In a 2x2x2 supercell of a one-atom Bravais lattice, inversion about any atom maps every atom
+    # onto itself, so the third-order force constants vanish and the Hessian is the auxiliary matrix.
+    assert summary["sscha_lowest_hessian_cm1"] == pytest.approx(
+        summary["sscha_lowest_auxiliary_cm1"], rel=1e-9
+    )
+    assert node.outputs.sscha.hessian_dynamical_matrices.base.attributes.get("qpoints_mesh") == [
+        2,
+        2,
+        2,
+    ]
+
+    # the Hessian correction, onto the EPC q-mesh, from exactly these three matrices
+    epc_harmonic = _called(node, "epc_harmonic")
+    interpolation = _called(node, "anharmonic_on_epc_grid")
+    assert interpolation.process_label == "anharmonic_on_fine_grid"
+    assert interpolation.is_finished_ok
+    inputs = {
+        label: interpolation.base.links.get_incoming(link_label_filter=label).one().node.uuid
+        for label in ("anharmonic", "harmonic_coarse", "harmonic_fine")
+    }
+    assert inputs == {
+        "anharmonic": node.outputs.sscha.hessian_dynamical_matrices.uuid,
+        "harmonic_coarse": node.outputs.harmonic.dynamical_matrices.uuid,
+        "harmonic_fine": epc_harmonic.outputs.dynamical_matrices.uuid,
+    }
+    given = node.outputs.anharmonic_dynamical_matrices
+    assert given.creator.uuid == interpolation.uuid
+    assert given.base.attributes.get("qpoints_mesh") == TINY_EPC["qpoints_mesh"]
+    frequencies = node.outputs.anharmonic_frequencies_cm1.get_array("frequencies_cm1")
+    assert frequencies.shape == (8, 3)  # every q-point of the 2x2x2 grid, 3 modes
+    assert summary["anharmonic_lowest_frequency_cm1"] > 0
+    # Same grid here (2x2x2 both), so at every q: EPC matrices + (Hessian - harmonic). In fcc Al
+    # the eigenvectors at Gamma, X and L are fixed by symmetry, so omega^2 adds mode by mode.
+    squared = {
+        name: _signed_squares_per_q(matrices)
+        for name, matrices in (
+            ("result", given),
+            ("epc", epc_harmonic.outputs.dynamical_matrices),
+            ("hessian", node.outputs.sscha.hessian_dynamical_matrices),
+            ("harmonic", node.outputs.harmonic.dynamical_matrices),
+        )
+    }
+    assert sorted(squared["result"]) == sorted(squared["epc"])
+    for q, result in squared["result"].items():
+        expected = squared["epc"][q] + squared["hessian"][q] - squared["harmonic"][q]
+        np.testing.assert_allclose(result, expected, rtol=1e-4, atol=0.5)
+    print(
+        "lowest anharmonic frequency on the EPC grid:", summary["anharmonic_lowest_frequency_cm1"]
+    )
+
+    # the anharmonic EPC: given-matrices branch on the harmonic EPC's ph.x folder, no second ph.x
+    epc_anharmonic = _called(node, "epc_anharmonic")
+    assert epc_anharmonic.inputs.dynamical_matrices.uuid == given.uuid
+    assert epc_anharmonic.inputs.parent_ph_folder.uuid == epc_harmonic.outputs.ph_remote_folder.uuid
+    assert not [n for n in epc_anharmonic.called_descendants if n.process_type == PH_PROCESS_TYPE]
+    ph_runs = [n for n in node.called_descendants if n.process_type == PH_PROCESS_TYPE]
+    assert len(ph_runs) == 2  # harmonic phonons and the harmonic electron-phonon run
+    assert {"q2r", "q2r_given", "matdyn"} <= {
+        link.link_label for link in epc_anharmonic.base.links.get_outgoing().all()
+    }
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_both_branches_give_lambda_and_tc(compound_sscha_al):
+    node = compound_sscha_al
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    summary = node.outputs.summary.get_dict()
+    for branch in ("harmonic", "anharmonic"):
+        epc = node.outputs[f"epc_{branch}"]
+        lam, lam_a2f = summary[f"lambda_{branch}"], summary[f"lambda_from_a2f_{branch}"]
+        tcs = summary[f"tc_{branch}_kelvin"]
+        print(
+            f"{branch}: lambda {lam:.4f} (QE) / {lam_a2f:.4f} (alpha^2F), omega_log "
+            f"{summary[f'omega_log_{branch}_mev']:.2f} meV, Tc {tcs}"
+        )
+        assert lam == epc.epc_summary["lambda"]
+        assert np.isfinite(lam) and lam > 0
+        assert lam_a2f == pytest.approx(lam, rel=0.10)
+        assert np.isfinite(summary[f"omega_log_{branch}_mev"])
+        assert summary[f"omega_log_{branch}_mev"] > 0
+        assert len(tcs) == len(MUSTAR) and all(np.isfinite(tc) and tc > 0 for tc in tcs)
+        assert tcs == epc.eliashberg["tc_eliashberg_kelvin"]
+    assert "ph.x" in summary["anharmonic_method"] and "anharmonic_caveat" not in summary
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_extras_report_and_show(compound_sscha_al):
+    from aiida.cmdline.utils.common import get_workchain_report
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+    from aiida_clathrate.query import mustar_key
+
+    node = compound_sscha_al
+    summary = node.outputs.summary.get_dict()
+    extras = node.base.extras.all
+    assert extras["stability_source"] == "sscha" and extras["stability_category"] == "stable"
+    assert extras["tc_anharmonic_kelvin"] == summary["tc_anharmonic_kelvin"]
+    assert extras["lambda_anharmonic"] == summary["lambda_anharmonic"]
+    for mustar, tc in zip(MUSTAR, summary["tc_anharmonic_kelvin"], strict=True):
+        assert extras[mustar_key("anharmonic", mustar)] == tc
+    report = get_workchain_report(node, "REPORT")
+    for text in ("step 2/4 SSCHA: launched", "interpolated onto the electron-phonon q-mesh 2x2x2"):
+        assert text in report, text
+    assert "trans=.false." not in report and "caveat" not in report
+    result = CliRunner().invoke(cmd_root, ["show", str(node.pk)])
+    assert result.exit_code == 0, result.output
+    assert f"{summary['lambda_anharmonic']:.4f}" in result.output
+    assert f"{summary['anharmonic_lowest_frequency_cm1']:.4f}" in result.output
+    assert "anharmonic_method" in result.output
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_ph_step_outputs_of_the_harmonic_run(compound_sscha_al):
+    """The fallback used when the harmonic EPC (run only for the anharmonic branch) fails after
+    ph.x: the same folder and the same matrices as the finished run's outputs."""
+    from aiida_clathrate.workflows.compound import ph_step_outputs
+
+    epc = _called(compound_sscha_al, "epc_harmonic")
+    outputs = ph_step_outputs(epc)
+    assert outputs["ph_remote_folder"].uuid == epc.outputs.ph_remote_folder.uuid
+    expected = epc.outputs.dynamical_matrices
+    assert outputs["dynamical_matrices"].base.attributes.all == expected.base.attributes.all
+    for name in expected.base.repository.list_object_names():
+        assert outputs["dynamical_matrices"].base.repository.get_object_content(
+            name
+        ) == expected.base.repository.get_object_content(name)
