@@ -72,6 +72,19 @@ def test_builder_checks(aiida_profile, qe_codes, aluminium):
     assert builder.sscha.dft.pw.parameters["CONTROL"]["tprnfor"] is True
     assert builder.sscha.population_sizes.get_list() == [20, 40]
     assert builder.metal_x.value == "Al"
+    # The active engine: the same DFT inputs plus the MLP codes and the committee settings.
+    with pytest.raises(ValueError, match="codes\\['mlp'\\]"):
+        ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+            codes, aluminium, "fast", sscha_engine="active"
+        )
+    active = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        {**codes, "mlp": "clathrate-mlp@localhost"}, aluminium, "fast", sscha_engine="active"
+    )
+    assert active.sscha.engine.value == "active"
+    assert active.sscha.train.code.label == active.sscha.mlp.code.label == "clathrate-mlp"
+    assert active.sscha.committee_size.value == 4
+    assert active.sscha.spread_threshold_ev_per_angstrom.value == pytest.approx(0.05)
+    assert active.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
 
 
 @pytest.fixture(scope="module")

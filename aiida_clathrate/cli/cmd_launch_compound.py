@@ -28,10 +28,11 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 @click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")
 @click.option(
     "--sscha-engine",
-    type=click.Choice(["dft", "mlp"]),
+    type=click.Choice(["dft", "mlp", "active"]),
     default="dft",
     show_default=True,
-    help="Forces for the SSCHA populations.",
+    help="Forces for the SSCHA populations (active: DFT first, then a committee MLP with DFT "
+    "where the committee disagrees).",
 )
 @click.option(
     "--mlp-model", type=int, default=None, help="PK of the MlpModelData for --sscha-engine mlp."

@@ -44,7 +44,7 @@ ANHARMONIC_METHOD = (
     "(anharmonic_on_fine_grid); exact: q2r.x/matdyn.x on them with the gamma matrices of that "
     "run's ph.x (no second ph.x)"
 )
-SSCHA_ENGINES = ("dft", "mlp")
+SSCHA_ENGINES = ("dft", "mlp", "active")
 NON_GUESTS = {"B", "C"}
 
 
@@ -479,6 +479,17 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             supercell_kpoints_mesh(harmonic_inputs["kpoints_mesh"], harmonic_inputs["qpoints_mesh"])
         )
         inputs["dft"] = dft
+        if engine == "active":
+            if "mlp" not in codes:
+                raise ValueError("the `active` engine needs codes['mlp'] (clathrate-mlp@localhost)")
+            inputs["mlp"] = {"code": codes["mlp"]}
+            inputs["train"] = {"code": codes["mlp"]}
+            for key, node_type in (
+                ("committee_size", orm.Int),
+                ("n_dft_populations", orm.Int),
+                ("spread_threshold_ev_per_angstrom", orm.Float),
+            ):
+                inputs[key] = node_type(sscha_inputs[key])
         return inputs
 
     # ---- steps ------------------------------------------------------------------------
