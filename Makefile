@@ -18,9 +18,10 @@ install:
 profile: install
 	@bash scripts/profile.sh
 
-## The main job: harmonic phonons of KRbB6C6 at 0 GPa on the fast protocol.
+## The main job: KRbB6C6 at 0 GPa from the metal pair to Tc (harmonic, SSCHA, EPC, Eliashberg),
+## fast protocol, through the daemon (scripts/demo.sh starts and stops it).
 demo: profile
-	$(VENV)/bin/aiida-clathrate -p $(AIIDA_PROFILE) launch harmonic K Rb --pressure 0 --protocol fast --num-mpiprocs $(DEMO_MPIPROCS)
+	DEMO_MPIPROCS=$(DEMO_MPIPROCS) bash scripts/demo.sh
 
 ## The test suite (what CI runs): real pw.x/ph.x, python-sscha and torch at tiny settings.
 test: install
