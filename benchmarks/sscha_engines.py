@@ -66,6 +66,8 @@ def run_engine(harmonic, engine: str, args) -> dict:
     builder.population_sizes = orm.List(args.sizes)
     builder.max_populations = orm.Int(args.max_populations)
     builder.seed = orm.Int(args.seed)
+    if engine == "active" and args.spread_threshold is not None:
+        builder.spread_threshold_ev_per_angstrom = orm.Float(args.spread_threshold)
     start = time.perf_counter()
     _, node = run_get_node(builder)
     wall_s = time.perf_counter() - start
@@ -140,6 +142,12 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engines", nargs="+", default=["dft", "active"])
+    parser.add_argument(
+        "--spread-threshold",
+        type=float,
+        help="active engine: committee force spread (eV/A) above which a configuration goes to "
+        "DFT (default: the fast protocol's 0.05)",
+    )
     parser.add_argument("--profile", default=None, help="AiiDA profile (default: the default)")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
