@@ -124,6 +124,12 @@ def test_builder_sets_the_recipe(qe_codes, aluminium):
     assert builder.q2r.q2r.parameters["INPUT"]["la2f"] is True
     assert builder.matdyn.matdyn.parameters["INPUT"]["dos"] is True
     assert list(builder.mustar) == [0.10, 0.13, 0.15]
+    # the linewidth run on the band path: on by default, off by override
+    assert builder.compute_linewidths.value is True and builder.bands_npoints.value == 120
+    off = ElectronPhononWorkChain.get_builder_from_protocol(
+        qe_codes, aluminium, "fast", overrides={"compute_linewidths": False, "bands_npoints": 60}
+    )
+    assert off.compute_linewidths.value is False and off.bands_npoints.value == 60
     stringent = ElectronPhononWorkChain.get_protocol_inputs("stringent")
     assert stringent["kpoints_mesh"] == [24, 24, 24] and stringent["qpoints_mesh"] == [6, 6, 6]
 

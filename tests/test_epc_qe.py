@@ -261,3 +261,201 @@ def test_given_matrices_written_by_cellconstructor(epc_al, qe_codes):
     assert node.is_finished_ok, node.exit_message
     for h, g in zip(_rows(epc_al), _rows(node), strict=True):
         assert g["lambda_qe"] == pytest.approx(h["lambda_qe"], rel=1e-3)
+
+
+# Electron-phonon linewidths on the band path (matdyn.x la2F, dos=.false.: gam.lines, elph.gamma.N).
+
+_PH_Q = re.compile(r"^\s+q = \(\s*(\S+)\s+(\S+)\s+(\S+)\s*\)")
+_PH_BROADENING = re.compile(r"Gaussian Broadening:\s+(\S+) Ry")
+_PH_GAMMA = re.compile(r"lambda\(\s*\d+\)=\s*(\S+)\s+gamma=\s*(\S+) GHz")
+
+
+def _ph_linewidth_sums(node) -> dict[tuple, dict[float, float]]:
+    """ph.x's printed gamma summed over the modes, per q (Cartesian, 2pi/alat) and broadening (Ry)."""
+    ph = node.base.links.get_outgoing(link_label_filter="ph").one().node.called[-1]
+    text = ph.outputs.retrieved.base.repository.get_object_content("aiida.out")
+    sums: dict[tuple, dict[float, float]] = {}
+    q = broadening = None
+    for line in text.splitlines():
+        if match := _PH_Q.match(line):
+            q = tuple(float(v) for v in match.groups())
+        elif match := _PH_BROADENING.search(line):
+            broadening = float(match.group(1))
+        elif match := _PH_GAMMA.search(line):
+            per_q = sums.setdefault(q, {})
+            per_q[broadening] = per_q.get(broadening, 0.0) + float(match.group(2))
+    return sums
+
+
+def _star_key(q) -> tuple:
+    """fcc (cubic point group): q-points of one star share their sorted absolute components."""
+    return tuple(np.round(np.sort(np.abs(np.asarray(q, dtype=float))), 4))
+
+
+def test_linewidths_on_the_band_path(epc_al):
+    """Shape, units and sign of the linewidths at the chosen broadening (fcc Al, 2x2x2 q-mesh)."""
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    node = epc_al
+    bands, table = node.outputs.phonon_bands, node.outputs.phonon_linewidths
+    summary = node.outputs.epc_summary.get_dict()
+    frequencies_thz = bands.get_bands()
+    nq = len(bands.get_kpoints())
+    assert nq >= 100 and frequencies_thz.shape == (nq, 3)  # 120 requested, 3N = 3 modes
+    assert {name for _, name in bands.labels} >= {"GAMMA", "X", "L", "K", "W"}
+    widths = table.get_array("linewidths_ghz")
+    assert widths.shape == (nq, 3)
+    assert table.get_array("linewidths_all_broadenings_ghz").shape == (10, nq, 3)
+    assert table.base.attributes.get("chosen_index") == summary["chosen_index"]
+    assert table.base.attributes.get("broadening_ry") == pytest.approx(summary["broadening_ry"])
+    np.testing.assert_allclose(
+        table.get_array("linewidths_all_broadenings_ghz")[summary["chosen_index"] - 1], widths
+    )
+    np.testing.assert_allclose(
+        table.get_array("frequencies_cm1"), frequencies_thz * 33.35640951981521, rtol=1e-9
+    )
+    print(
+        f"linewidths at {summary['broadening_ry']} Ry: min {widths.min():.4f}, median "
+        f"{np.median(widths):.3f}, max {widths.max():.3f} GHz; lambda_qnu max "
+        f"{table.get_array('lambda_qnu').max():.3f}"
+    )
+    assert widths.min() >= 0.0  # QE writes -0.0000 at Gamma
+    assert 1.0 < widths.max() < 100.0 and 0.1 < np.median(widths) < 30.0  # GHz
+    lambdas = table.get_array("lambda_qnu")
+    assert lambdas.min() >= 0.0 and 0.05 < lambdas.max() < 10.0
+    report = get_workchain_report(node, "REPORT")
+    assert "band path" in report and "launched MatdynBaseWorkChain" in report
+
+
+def test_linewidths_at_mesh_points_are_ph_x_ones(epc_al):
+    """On the 2x2x2 q-mesh points of the path (X, L) the linewidths summed over the modes are
+    ph.x's sums at that q, at every broadening; at Gamma they are zero (ph.x's are not).
+
+    matdyn.x imposes the acoustic sum rule on the real-space gamma matrices too. With
+    ``asr='crystal'`` (the protocol's) the correction vanishes at the mesh points other than
+    Gamma; with ``asr='simple'`` it would subtract ph.x's Gamma value from every q (seen by hand
+    on QE 6.7: 65.80 = 66.58 - 0.78 GHz at X, broadening 0.04 Ry). The sum over the modes does
+    not depend on how matdyn.x splits degenerate modes (ph.x does not symmetrise them)."""
+    node = epc_al
+    path_run = node.base.links.get_outgoing(link_label_filter="matdyn_linewidths").one().node
+    assert path_run.inputs.matdyn.parameters["INPUT"]["asr"] == "crystal"
+    table = node.outputs.phonon_linewidths
+    widths = table.get_array("linewidths_all_broadenings_ghz")
+    broadenings = table.get_array("broadenings_ry")
+    ph = _ph_linewidth_sums(node)
+    assert len(ph) == 3  # Gamma, X, L: the irreducible points of the 2x2x2 mesh
+    gamma_key = _star_key([0, 0, 0])
+    by_star = {_star_key(q): per_q for q, per_q in ph.items()}
+    fractional = node.outputs.phonon_bands.get_kpoints()
+    from aiida_clathrate.calculations.epc_functions import _qpoints_cartesian_2pi_alat
+
+    cartesian = _qpoints_cartesian_2pi_alat(node.outputs.phonon_bands)
+    on_mesh = np.flatnonzero(np.all(np.abs(2 * fractional - np.round(2 * fractional)) < 1e-8, 1))
+    seen = set()
+    for index in on_mesh:
+        key = _star_key(cartesian[index])
+        assert key in by_star, (key, list(by_star))
+        seen.add(key)
+        for n, broadening in enumerate(broadenings):
+            expected = 0.0 if key == gamma_key else by_star[key][round(broadening, 3)]
+            # ph.x prints two decimals per mode: 3 x 0.005 GHz
+            assert widths[n, index].sum() == pytest.approx(expected, abs=0.02), (key, n)
+    assert len(seen) == 3
+    at_gamma = [per_q for q, per_q in ph.items() if _star_key(q) == gamma_key][0]
+    print("ph.x's linewidth sum at Gamma per broadening (GHz):", at_gamma)
+
+
+def test_mode_lambdas_average_to_qe_lambda(epc_al, qe_codes):
+    """The linewidth-weighted sum: matdyn.x on every q of the DOS mesh as a list (la2F,
+    dos=.false.), then the mean over q of sum_nu gamma_qnu / (pi N(Ef) omega_qnu^2) equals the
+    lambda matdyn.x prints for the DOS run, broadening by broadening."""
+    import itertools
+    import tempfile
+    from pathlib import Path
+
+    from aiida.plugins import CalculationFactory
+
+    from aiida_clathrate.calculations.epc_linewidths import (
+        mode_lambdas,
+        read_linewidths_folder,
+        retrieve_names,
+    )
+
+    path_run = epc_al.base.links.get_outgoing(link_label_filter="matdyn_linewidths").one().node
+    calculation = path_run.called[-1]
+    mesh = TINY_EPC_OVERRIDES["dos_qpoints_mesh"]
+    qpoints = orm.KpointsData()
+    qpoints.set_cell_from_structure(epc_al.inputs.structure)
+    qpoints.set_kpoints(
+        [
+            [i / mesh[0], j / mesh[1], k / mesh[2]]
+            for i, j, k in itertools.product(*map(range, mesh))
+        ]
+    )
+    inputs = {
+        "code": calculation.inputs.code,
+        "force_constants": calculation.inputs.force_constants,
+        "parent_folder": calculation.inputs.parent_folder,
+        "parameters": calculation.inputs.parameters,
+        "kpoints": qpoints,
+        "metadata": {
+            "options": {
+                "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1},
+                "withmpi": False,
+                "additional_retrieve_list": retrieve_names(10),
+            }
+        },
+    }
+    outputs, node = run_get_node(CalculationFactory("quantumespresso.matdyn"), **inputs)
+    assert node.is_finished_ok, node.exit_message
+    frequencies_cm1 = outputs["output_phonon_bands"].get_bands() * 33.35640951981521
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in outputs["retrieved"].base.repository.list_object_names():
+            content = outputs["retrieved"].base.repository.get_object_content(name, mode="rb")
+            (Path(tmp) / name).write_bytes(content)
+        table = read_linewidths_folder(Path(tmp))
+    assert table.linewidths_ghz.shape == (10, int(np.prod(mesh)), 3)
+    for row, widths in zip(_rows(epc_al), table.linewidths_ghz, strict=True):
+        lam = mode_lambdas(widths, frequencies_cm1, row["dos_ef_states_per_ry_spin"])
+        print(f"{row['broadening_ry']:.3f} Ry: {lam.sum(1).mean():.4f} vs QE {row['lambda_qe']}")
+        assert lam.sum(1).mean() == pytest.approx(row["lambda_qe"], abs=2e-4)
+
+
+def test_linewidths_of_the_given_matrices_branch(epc_al, epc_al_same, epc_al_scaled):
+    """Given matrices: the same linewidths for the same matrices; for the force constants x 1.44,
+    frequencies x 1.2, the same linewidth summed over the modes (one atom: the trace of G) and
+    lambda_qnu / 1.44."""
+    harmonic = epc_al.outputs.phonon_linewidths
+    same = epc_al_same.outputs.phonon_linewidths
+    np.testing.assert_allclose(
+        same.get_array("linewidths_all_broadenings_ghz"),
+        harmonic.get_array("linewidths_all_broadenings_ghz"),
+        atol=2e-4,
+    )
+    scaled = epc_al_scaled.outputs.phonon_linewidths
+    np.testing.assert_allclose(
+        scaled.get_array("linewidths_ghz").sum(1),
+        harmonic.get_array("linewidths_ghz").sum(1),
+        rtol=1e-3,
+        atol=1e-3,
+    )
+    omega_h = harmonic.get_array("frequencies_cm1")
+    omega_s = scaled.get_array("frequencies_cm1")
+    finite = omega_h > 10.0
+    np.testing.assert_allclose(omega_s[finite] / omega_h[finite], MATRIX_SCALE**0.5, rtol=1e-4)
+    lam_h = harmonic.get_array("lambda_qnu").sum(1)
+    lam_s = scaled.get_array("lambda_qnu").sum(1)
+    big = lam_h > 0.01
+    np.testing.assert_allclose(lam_s[big] / lam_h[big], 1 / MATRIX_SCALE, rtol=0.01)
+
+
+def test_plot_draws_the_linewidths(epc_al, tmp_path):
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+
+    result = CliRunner().invoke(cmd_root, ["plot", str(epc_al.pk), "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / f"dispersion_linewidths_{epc_al.pk}.png"
+    assert str(path) in result.output.split()
+    assert path.stat().st_size > 20_000

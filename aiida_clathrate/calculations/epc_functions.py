@@ -4,6 +4,8 @@ matdyn.x with ``la2F=.true.`` and ``dos=.true.`` writes one ``a2F.dosN`` per Gau
 (N = 1..el_ph_nsigma) and a ``lambda`` table; aiida-quantumespresso retrieves them but leaves them
 unparsed. :func:`parse_epc_outputs` turns them into one ``XyData`` per broadening and a summary
 ``Dict``; :func:`choose_broadening` states the broadening rule (start of the lambda plateau).
+:func:`parse_epc_linewidths` reads the linewidths of a second matdyn.x run on the band path
+(``la2F=.true.``, ``dos=.false.``; readers in :mod:`.epc_linewidths`) at the chosen broadening.
 :func:`dynamical_matrices_for_q2r` lays given dynamical matrices out for q2r.x (the given-matrices
 branch of ``ElectronPhononWorkChain``).
 """
@@ -22,7 +24,9 @@ from aiida_quantumespresso.calculations.ph import PhCalculation
 from ..data.dynamical_matrices import validate_dynamical_matrices
 from ..eliashberg import read_matdyn_lambda, read_qe_a2f_dos, spectral_moments
 from ..eliashberg.units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
+from ..phonons import THZ_TO_CM1
 from .eliashberg import ALPHA2F_Y_NAME
+from .epc_linewidths import ELPH_GAMMA_NAME, GAM_LINES_NAME, mode_lambdas, read_linewidths_folder
 
 #: Relative change of lambda between neighbouring broadenings that counts as the plateau.
 DEFAULT_PLATEAU_TOLERANCE = 0.05
@@ -180,6 +184,90 @@ def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
     }
     outputs["summary"] = orm.Dict(summary)
     return outputs
+
+
+#: What the ``phonon_linewidths`` output says about its numbers.
+LINEWIDTH_CONVENTION = (
+    "gamma_qnu (GHz) as matdyn.x writes it (elph.gamma.N); lambda_qnu = gamma_qnu / (pi N(Ef) "
+    "omega_qnu^2) with N(Ef) per spin (QE's convention), 0 where omega < 1 cm^-1"
+)
+
+
+def _qpoints_cartesian_2pi_alat(bands: orm.BandsData) -> np.ndarray:
+    """The bands' q-points in matdyn's units: Cartesian, 2pi/alat with alat = |a1| (ibrav=0)."""
+    cell = np.asarray(bands.cell, dtype=float)
+    fractional = np.asarray(bands.get_kpoints(), dtype=float)
+    return fractional @ np.linalg.inv(cell).T * np.linalg.norm(cell[0])
+
+
+@calcfunction
+def parse_epc_linewidths(
+    retrieved: orm.FolderData, bands: orm.BandsData, epc_summary: orm.Dict
+) -> orm.ArrayData:
+    """Linewidths of matdyn.x on a q-point list (``gam.lines``, ``elph.gamma.N``) -> ``ArrayData``.
+
+    Arrays (rows = the q-points of ``bands``, columns = modes in matdyn's order, that of the bands):
+    ``linewidths_ghz`` and ``lambda_qnu`` at the broadening chosen in ``epc_summary`` (N(Ef) of that
+    broadening), ``frequencies_cm1``, ``linewidths_all_broadenings_ghz`` (nsigma, nq, nmodes) and
+    ``broadenings_ry``. Exit code 300 when the files are missing, malformed or do not match.
+    """
+    summary = epc_summary.get_dict()
+    names = retrieved.base.repository.list_object_names()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            if name == GAM_LINES_NAME or name.startswith(ELPH_GAMMA_NAME.format("")):
+                content = retrieved.base.repository.get_object_content(name, mode="rb")
+                (Path(tmp) / name).write_bytes(content)
+        try:
+            table = read_linewidths_folder(Path(tmp))
+        except ValueError as exc:
+            return ExitCode(300, f"cannot read the linewidth files: {exc}")
+    frequencies = np.asarray(bands.get_bands(), dtype=float)
+    if bands.base.attributes.get("units", "THz") == "THz":
+        frequencies = frequencies * THZ_TO_CM1
+    if table.linewidths_ghz.shape[1:] != frequencies.shape:
+        return ExitCode(
+            300,
+            f"linewidths of shape {table.linewidths_ghz.shape[1:]} (nq, nmodes), bands "
+            f"{frequencies.shape}",
+        )
+    expected = _qpoints_cartesian_2pi_alat(bands)
+    offset = np.abs(table.qpoints_cartesian - expected).max()
+    if offset > 1e-4:
+        return ExitCode(
+            300, f"elph.gamma q-points differ from the bands' by {offset:.2e} (2pi/alat)"
+        )
+    rows = summary["broadenings"]
+    if len(rows) != len(table.broadenings_ry) or not np.allclose(
+        [row["broadening_ry"] for row in rows], table.broadenings_ry, atol=5e-5
+    ):
+        return ExitCode(
+            300,
+            f"broadenings {table.broadenings_ry.tolist()} differ from those of the summary "
+            f"{[row['broadening_ry'] for row in rows]}",
+        )
+    chosen = int(summary["chosen_index"])
+    row = rows[chosen - 1]
+    widths = table.linewidths_ghz[chosen - 1]
+    node = orm.ArrayData()
+    node.set_array("linewidths_ghz", widths)
+    node.set_array(
+        "lambda_qnu", mode_lambdas(widths, frequencies, row["dos_ef_states_per_ry_spin"])
+    )
+    node.set_array("frequencies_cm1", frequencies)
+    node.set_array("linewidths_all_broadenings_ghz", table.linewidths_ghz)
+    node.set_array("broadenings_ry", table.broadenings_ry)
+    node.base.attributes.set_many(
+        {
+            "chosen_index": chosen,
+            "broadening_ry": row["broadening_ry"],
+            "dos_ef_states_per_ry_spin": row["dos_ef_states_per_ry_spin"],
+            "min_linewidth_ghz": float(widths.min()),
+            "max_linewidth_ghz": float(widths.max()),
+            "convention": LINEWIDTH_CONVENTION,
+        }
+    )
+    return node
 
 
 #: Where ph.x writes its dynamical matrices and q2r.x reads them (aiida-quantumespresso's fildyn).

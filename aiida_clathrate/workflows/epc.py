@@ -4,7 +4,10 @@ pw.x scf on a dense k-mesh with ``la2F`` (writes ``aiida.a2Fsave``) -> pw.x scf 
 restarting from the dense run's folder (so ``aiida.a2Fsave`` sits in its ``out/``) -> ph.x with
 ``electron_phonon='interpolated'`` on the q-mesh -> q2r.x with ``la2F`` (reads ph.x's ``elph_dir/``)
 -> matdyn.x with ``la2F`` and ``dos`` (a2F.dosN, lambda) -> parse every broadening -> Eliashberg on
-the broadening chosen by the plateau rule.
+the broadening chosen by the plateau rule. Beside the DOS run (``compute_linewidths``, default on),
+matdyn.x with ``la2F`` and ``dos=.false.`` on the structure's band path writes the electron-phonon
+linewidth of every mode at every q (``gam.lines``, ``elph.gamma.N``): ``phonon_bands`` and
+``phonon_linewidths`` (GHz, at the chosen broadening) for the study's Fig. 2.
 
 Given-matrices branch (``dynamical_matrices``, e.g. the SSCHA anharmonic matrices, on the q-mesh of
 the electron-phonon ph.x run): ph.x writes the electron-phonon linewidth ("gamma") matrices in the
@@ -35,10 +38,12 @@ from ..calculations.eliashberg import eliashberg
 from ..calculations.epc_functions import (
     dynamical_matrices_for_q2r,
     given_matrices_qpoints_mesh,
+    parse_epc_linewidths,
     parse_epc_outputs,
     ph_qpoints_mesh,
 )
-from ..calculations.phonon_functions import extract_dynamical_matrices
+from ..calculations.epc_linewidths import retrieve_names
+from ..calculations.phonon_functions import extract_dynamical_matrices, phonon_band_path
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
 from .common import calcjob_options, kpoints_mesh
 
@@ -137,6 +142,19 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             help="ph_remote_folder of an earlier electron-phonon run: skip scf and DFPT, use its "
             "DYN_MAT/ and elph_dir/ gamma matrices (needs dynamical_matrices).",
         )
+        spec.input(
+            "compute_linewidths",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="Also run matdyn.x (la2F, dos=.false.) on the band path: outputs phonon_bands and "
+            "phonon_linewidths. Its failure is reported and leaves them out; Tc is unaffected.",
+        )
+        spec.input(
+            "bands_npoints",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(120),
+            help="Number of q-points of the band path of the linewidth run.",
+        )
         spec.input("clean_workdir", valid_type=orm.Bool, default=lambda: orm.Bool(False))
         spec.expose_inputs(
             PwBaseWorkChain,
@@ -199,6 +217,21 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         spec.output("eliashberg", valid_type=orm.Dict, help="Eliashberg result (Tc per mu*).")
         spec.output("gap_curve", valid_type=orm.XyData, help="Delta(T) per mu* (meV).")
         spec.output("phonon_dos", valid_type=orm.XyData, required=False)
+        spec.output(
+            "phonon_bands",
+            valid_type=orm.BandsData,
+            required=False,
+            help="matdyn.x frequencies (THz) on the band path (labelled), from the same force "
+            "constants as the DOS run: the q-points and modes of phonon_linewidths.",
+        )
+        spec.output(
+            "phonon_linewidths",
+            valid_type=orm.ArrayData,
+            required=False,
+            help="Electron-phonon linewidths on the band path, rows = q-points of phonon_bands, "
+            "columns = modes: linewidths_ghz and lambda_qnu at the chosen broadening, "
+            "frequencies_cm1, linewidths_all_broadenings_ghz (nsigma, nq, nmodes), broadenings_ry.",
+        )
         spec.output(
             "dynamical_matrices",
             valid_type=orm.FolderData,
@@ -293,7 +326,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         :param codes: codes for ``pw``, ``ph``, ``q2r`` and ``matdyn`` (nodes or labels).
         :param overrides: nested overrides of this protocol's keys (``kpoints_mesh``,
             ``dense_kpoints_mesh``, ``qpoints_mesh``, ``dos_qpoints_mesh``, ``el_ph_sigma_ry``,
-            ``el_ph_nsigma``, ``mustar``, ...) and of the sub-builders (``scf_dense``, ``scf``,
+            ``el_ph_nsigma``, ``mustar``, ``compute_linewidths``, ``bands_npoints``, ...) and of the sub-builders (``scf_dense``, ``scf``,
             ``ph``, ``q2r``, ``matdyn`` as in aiida-quantumespresso).
         :param dynamical_matrices: use these matrices' phonons (e.g. anharmonic ones) with the
             electron-phonon gamma matrices of ph.x; on the electron-phonon q-mesh.
@@ -328,6 +361,8 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         builder.structure = structure
         builder.mustar = orm.List([float(m) for m in inputs["mustar"]])
         builder.plateau_tolerance = orm.Float(inputs["plateau_tolerance"])
+        builder.compute_linewidths = orm.Bool(inputs["compute_linewidths"])
+        builder.bands_npoints = orm.Int(inputs["bands_npoints"])
         if "eliashberg_settings" in inputs:
             builder.eliashberg_settings = orm.Dict(inputs["eliashberg_settings"])
 
@@ -553,13 +588,50 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             f"(Q2rBaseWorkChain<{phonons.pk}>), gamma matrices of Q2rBaseWorkChain<"
             f"{self.ctx.q2r.pk}>: launched MatdynBaseWorkChain<{node.pk}>"
         )
-        return ToContext(matdyn=node)
+        launched = {"matdyn": node}
+        if self.inputs.compute_linewidths.value:
+            path = self._run_matdyn_linewidths(AttributeDict(inputs))
+            launched["matdyn_linewidths"] = path
+            self.report(
+                f"step 5/6 matdyn.x (la2F, dos=.false.) on the band path "
+                f"({self.inputs.bands_npoints.value} q-points), same force constants and gamma "
+                f"matrices: launched MatdynBaseWorkChain<{path.pk}> (linewidths)"
+            )
+        return ToContext(**launched)
+
+    def _run_matdyn_linewidths(self, inputs: AttributeDict):
+        """matdyn.x with la2F on the band path: gam.lines and elph.gamma.N retrieved."""
+        parameters = inputs.matdyn.parameters.get_dict()
+        flags = parameters["INPUT"]
+        flags["dos"] = False
+        flags.pop("ndos", None)
+        inputs.matdyn.parameters = orm.Dict(parameters)
+        inputs.matdyn.kpoints = phonon_band_path(
+            self.inputs.structure,
+            self.inputs.bands_npoints,
+            metadata={"call_link_label": "linewidths_band_path"},
+        )
+        options = dict(inputs.matdyn.metadata.get("options", {}))
+        extra = list(options.get("additional_retrieve_list", []))
+        options["additional_retrieve_list"] = extra + retrieve_names(
+            int(flags.get("el_ph_nsigma", 10))
+        )
+        inputs.matdyn.metadata = {**inputs.matdyn.metadata, "options": options}
+        inputs.metadata = {**inputs.get("metadata", {}), "call_link_label": "matdyn_linewidths"}
+        return self.submit(MatdynBaseWorkChain, **inputs)
 
     def inspect_matdyn(self):
         node = self.ctx.matdyn
         if not node.is_finished_ok:
             self.report(f"MatdynBaseWorkChain<{node.pk}> failed: {node.exit_status}")
             return self.exit_codes.ERROR_SUB_PROCESS_FAILED_MATDYN
+        path = self.ctx.get("matdyn_linewidths")
+        if path is not None and not path.is_finished_ok:
+            self.report(
+                f"linewidths on the band path: MatdynBaseWorkChain<{path.pk}> failed "
+                f"({path.exit_status}); no phonon_bands/phonon_linewidths outputs, Tc unaffected"
+            )
+            self.ctx.matdyn_linewidths = None
 
     def parse(self):
         results, node = parse_epc_outputs.run_get_node(
@@ -580,6 +652,33 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         self.report(
             f"chosen broadening {summary['broadening_ry']:.3f} Ry ({plateau}): lambda = "
             f"{summary['lambda']:.4f} (QE), {summary['lambda_from_a2f']:.4f} (from alpha^2F)"
+        )
+        self._parse_linewidths(node.outputs.summary)
+
+    def _parse_linewidths(self, summary: orm.Dict) -> None:
+        """Linewidths of the band-path run at the chosen broadening; a failure is reported only."""
+        path = self.ctx.get("matdyn_linewidths")
+        if path is None:
+            return
+        bands = path.outputs.output_phonon_bands
+        linewidths, node = parse_epc_linewidths.run_get_node(
+            path.outputs.retrieved,
+            bands,
+            summary,
+            metadata={"call_link_label": "parse_linewidths"},
+        )
+        if not node.is_finished_ok:
+            self.report(
+                f"linewidths on the band path not parsed ({node.exit_message}); no "
+                "phonon_bands/phonon_linewidths outputs, Tc unaffected"
+            )
+            return
+        self.ctx.linewidths = {"phonon_bands": bands, "phonon_linewidths": linewidths}
+        widths = linewidths.get_array("linewidths_ghz")
+        self.report(
+            f"linewidths on the band path ({widths.shape[0]} q-points x {widths.shape[1]} modes) "
+            f"at {linewidths.base.attributes.get('broadening_ry'):.3f} Ry: "
+            f"{widths.min():.3f} .. {widths.max():.3f} GHz"
         )
 
     def run_eliashberg(self):
@@ -613,6 +712,8 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         self.out("gap_curve", self.ctx.eliashberg["gap_curve"])
         if "output_phonon_dos" in self.ctx.matdyn.outputs:
             self.out("phonon_dos", self.ctx.matdyn.outputs.output_phonon_dos)
+        for name, output in self.ctx.get("linewidths", {}).items():
+            self.out(name, output)
         if "ph" in self.ctx:
             self.out(
                 "dynamical_matrices", extract_dynamical_matrices(self.ctx.ph.outputs.retrieved)
