@@ -3,8 +3,8 @@
 - :func:`plot_dispersion_dos`: phonon bands along a path with high-symmetry labels beside the DOS;
 - :func:`plot_epc_spectrum`: the study's Fig. 3 layout, phonon DOS beside alpha^2F(omega) and the
   cumulative lambda(omega) on a shared frequency axis (uses :mod:`aiida_clathrate.eliashberg.plotting`);
-- :func:`plot_band_overlay`: the Fig. 2 layout, harmonic and anharmonic bands on one path with
-  the electron-phonon linewidths as marker size;
+- :func:`plot_band_overlay`: the Fig. 2 layout, harmonic and anharmonic bands (or one of them) on
+  one path with the electron-phonon linewidths as marker size;
 - :func:`path_distances`: cumulative path length of q-points, zero-length jumps at ``X|M`` breaks.
 
 Frequencies are in cm^-1 throughout. Callers choose the backend; the CLI uses Agg.
@@ -191,33 +191,41 @@ def plot_epc_spectrum(
 
 
 def plot_band_overlay(
-    harmonic: BandSet,
-    anharmonic: BandSet,
+    harmonic: BandSet | None,
+    anharmonic: BandSet | None = None,
     title: str | None = None,
     max_marker_size: float = 60.0,
+    linewidth_unit: str | None = None,
 ):
-    """The study's Fig. 2 layout: harmonic (dashed grey) and anharmonic (solid) bands on one path;
-    each set's electron-phonon linewidths, when given, as circles whose area grows with the
-    linewidth (one scale for both sets, the largest linewidth gets ``max_marker_size``).
+    """The study's Fig. 2 layout: harmonic (dashed grey) and anharmonic (solid red) bands on one
+    path; each set's electron-phonon linewidths, when given, as open circles whose area grows with
+    the linewidth (one scale for both sets, the largest linewidth gets ``max_marker_size``).
 
-    The two sets may sample the path differently; their distances are rescaled to the harmonic
-    path length. Returns the figure.
+    Either set may be ``None`` (one branch drawn alone in its own style). The two sets may sample
+    the path differently; the second one's distances are rescaled to the first one's path length
+    (the ticks are those of the first set present). With ``linewidth_unit`` the legend shows the
+    size of the largest circle (e.g. ``γ = 31 GHz``). Returns the figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     if max_marker_size <= 0:
         raise ValueError(f"max_marker_size must be positive, got {max_marker_size}")
-    length = float(harmonic.distances[-1] - harmonic.distances[0])
+    present = [b for b in (harmonic, anharmonic) if b is not None]
+    if not present:
+        raise ValueError("no band set to draw: give harmonic, anharmonic or both")
+    reference = present[0]
+    length = float(reference.distances[-1] - reference.distances[0])
     if length <= 0:
-        raise ValueError("the harmonic path has zero length")
+        raise ValueError("the reference band path has zero length")
 
     def rescaled(bands: BandSet) -> np.ndarray:
         span = float(bands.distances[-1] - bands.distances[0])
         if span <= 0:
             raise ValueError("a band path has zero length")
-        return harmonic.distances[0] + (bands.distances - bands.distances[0]) * (length / span)
+        return reference.distances[0] + (bands.distances - bands.distances[0]) * (length / span)
 
-    widths = [b.linewidths for b in (harmonic, anharmonic) if b.linewidths is not None]
+    widths = [b.linewidths for b in present if b.linewidths is not None]
     largest = max((float(w.max()) for w in widths), default=0.0)
     figure, ax = plt.subplots(figsize=(5.5, 4.0))
     styles = (
@@ -225,6 +233,8 @@ def plot_band_overlay(
         (anharmonic, dict(color="tab:red", ls="-", lw=1.1), "tab:red", "anharmonic"),
     )
     for bands, line_style, marker_color, default_label in styles:
+        if bands is None:
+            continue
         x = rescaled(bands)
         lines = ax.plot(x, bands.frequencies_cm1, **line_style)
         lines[0].set_label(bands.label or default_label)
@@ -240,13 +250,25 @@ def plot_band_overlay(
                 linewidths=0.7,
                 alpha=0.8,
             )
-    _draw_ticks(ax, harmonic.ticks, harmonic.distances)
-    frequencies = np.concatenate(
-        [harmonic.frequencies_cm1.ravel(), anharmonic.frequencies_cm1.ravel()]
-    )
+    _draw_ticks(ax, reference.ticks, reference.distances)
+    frequencies = np.concatenate([b.frequencies_cm1.ravel() for b in present])
     ax.set_ylim(min(0.0, float(frequencies.min())) * 1.05, float(frequencies.max()) * 1.05)
     ax.set_ylabel(r"frequency (cm$^{-1}$)")
-    ax.legend(frameon=False, loc="lower right")
+    handles, _ = ax.get_legend_handles_labels()
+    if linewidth_unit and largest > 0:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markersize=float(np.sqrt(max_marker_size)),
+                markerfacecolor="none",
+                markeredgecolor="0.2",
+                label=f"γ = {largest:.3g} {linewidth_unit}",
+            )
+        )
+    ax.legend(handles=handles, frameon=False, loc="lower right")
     if title:
         ax.set_title(title)
     figure.tight_layout()

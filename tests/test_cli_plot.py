@@ -256,3 +256,129 @@ def test_cli_refuses_other_processes(epc_node, tmp_path):
     result = _plot(str(caller.pk), "--output-dir", str(tmp_path))
     assert result.exit_code != 0 and "has no figures" in result.output
     assert not any(tmp_path.iterdir())
+
+
+# --- Fig. 2: dispersion with electron-phonon linewidths (ElectronPhononWorkChain, compound) ----
+
+
+def _linewidth_outputs(bands, stiffening: float = 1.0) -> dict:
+    """``phonon_bands`` (THz) and ``phonon_linewidths`` (GHz) as an ElectronPhononWorkChain
+    writes them; linewidths grow with omega^2 (a stand-in: the real ones are tested with QE)."""
+    from aiida import orm
+
+    stiff = orm.BandsData()
+    stiff.set_cell(bands.cell)
+    stiff.set_kpoints(bands.get_kpoints())
+    stiff.labels = bands.labels
+    frequencies_thz = bands.get_bands() * stiffening
+    stiff.set_bands(frequencies_thz, units="THz")
+    widths = 30.0 * (frequencies_thz / frequencies_thz.max()) ** 2
+    widths[0] = -0.0  # as matdyn.x writes Gamma
+    table = orm.ArrayData()
+    table.set_array("linewidths_ghz", widths)
+    table.set_array("frequencies_cm1", frequencies_thz * THZ_TO_CM1)
+    table.base.attributes.set("broadening_ry", 0.04)
+    return {"phonon_bands": stiff, "phonon_linewidths": table}
+
+
+def _compound(structure, branches: dict[str, dict], called: dict[str, dict] | None = None):
+    """A finished ClathrateSuperconductorWorkChain node exposing ``epc_<branch>`` outputs and,
+    in ``called``, EPC runs it called without exposing them."""
+    from aiida import orm
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+
+    node = orm.WorkChainNode()
+    node.set_process_label("ClathrateSuperconductorWorkChain")
+    node.base.links.add_incoming(structure.clone().store(), LinkType.INPUT_WORK, "structure")
+    node.set_process_state(ProcessState.FINISHED)
+    node.set_exit_status(0)
+    node.store()
+    for label, outputs in (called or {}).items():
+        child = orm.WorkChainNode()
+        child.set_process_label("ElectronPhononWorkChain")
+        child.base.links.add_incoming(node, LinkType.CALL_WORK, label)
+        child.set_process_state(ProcessState.FINISHED)
+        child.set_exit_status(0)
+        child.store()
+        for name, output in outputs.items():
+            output.store()
+            output.base.links.add_incoming(child, LinkType.RETURN, name)
+        child.seal()
+    for branch, outputs in branches.items():
+        for name, output in outputs.items():
+            output.store()
+            output.base.links.add_incoming(node, LinkType.RETURN, f"epc_{branch}__{name}")
+    node.seal()
+    return node
+
+
+def test_cli_compound_both_branches(al_phonons, tmp_path):
+    from aiida_clathrate.cli.cmd_plot import _compound_figures
+
+    structure, bands, _ = al_phonons
+    node = _compound(
+        structure,
+        {"harmonic": _linewidth_outputs(bands), "anharmonic": _linewidth_outputs(bands, 1.2)},
+    )
+    result = _plot(str(node.pk), "--output-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    path = tmp_path / f"dispersion_linewidths_{node.pk}.png"
+    assert result.output.split() == [str(path)]
+    assert path.stat().st_size > 20_000
+    ax = _compound_figures(node)["dispersion_linewidths"].axes[0]
+    assert "harmonic vs anharmonic" in ax.get_title() and "0.040 Ry" in ax.get_title()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["harmonic", "anharmonic"] and legend[2] == "γ = 30 GHz"
+    harmonic, anharmonic = (c.get_sizes() for c in ax.collections)
+    assert anharmonic.max() == pytest.approx(60.0) and harmonic.max() == pytest.approx(60.0)
+    assert ax.get_ylim()[1] >= 1.2 * 320.0  # the stiffer branch is inside the frame
+
+
+def test_cli_compound_harmonic_only_and_unexposed(al_phonons, tmp_path):
+    from aiida_clathrate.cli.cmd_plot import _compound_figures
+
+    structure, bands, _ = al_phonons
+    alone = _compound(structure, {"harmonic": _linewidth_outputs(bands)})
+    ax = _compound_figures(alone)["dispersion_linewidths"].axes[0]
+    assert "harmonic branch only" in ax.get_title()
+    assert len(ax.collections) == 1
+    # unstable harmonic phonons: the harmonic EPC run is called but not exposed
+    unstable = _compound(
+        structure,
+        {"anharmonic": _linewidth_outputs(bands, 1.2)},
+        called={"epc_harmonic": _linewidth_outputs(bands)},
+    )
+    ax = _compound_figures(unstable)["dispersion_linewidths"].axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["harmonic (unstable, not a result)", "anharmonic"]
+    empty = _compound(structure, {})
+    result = _plot(str(empty.pk), "--output-dir", str(tmp_path))
+    assert result.exit_code != 0 and "no EPC run with phonon_bands" in result.output
+
+
+def test_cli_epc_with_linewidths(epc_node, al_phonons, tmp_path):
+    from aiida import orm
+
+    structure, bands, dos = al_phonons
+    outputs = {
+        "alpha2f": epc_node.outputs.alpha2f.clone(),
+        "gap_curve": epc_node.outputs.gap_curve.clone(),
+        "phonon_dos": dos.clone(),
+        **_linewidth_outputs(bands),
+    }
+    node = _workflow("ElectronPhononWorkChain", orm.StructureData(ase=structure.get_ase()), outputs)
+    result = _plot(str(node.pk), "--output-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    names = [pathlib.Path(p).name for p in result.output.split()]
+    assert names == [f"{n}_{node.pk}.png" for n in ("alpha2f", "gap", "dispersion_linewidths")]
+    assert (tmp_path / names[2]).stat().st_size > 20_000
+
+
+def test_band_overlay_one_branch_and_none():
+    only = plot_band_overlay(None, _synthetic_bands(21, 5.0, True), linewidth_unit="GHz")
+    ax = only.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "anharmonic"
+    assert len(ax.collections) == 1
+    with pytest.raises(ValueError, match="no band set"):
+        plot_band_overlay(None, None)

@@ -28,7 +28,9 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
     """Draw the figures of a workflow and print the files written.
 
     HarmonicPhononWorkChain: phonon dispersion (cm^-1) and DOS.
-    ElectronPhononWorkChain: phonon DOS, alpha^2F and cumulative lambda(omega); the gap Delta(T).
+    ElectronPhononWorkChain: phonon DOS, alpha^2F and cumulative lambda(omega); the gap Delta(T);
+    its dispersion with the electron-phonon linewidths (when it computed them).
+    ClathrateSuperconductorWorkChain: harmonic vs anharmonic dispersion with linewidths (Fig. 2).
     """
     import matplotlib
 
@@ -36,6 +38,7 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
     makers = {
         "HarmonicPhononWorkChain": _harmonic_figures,
         "ElectronPhononWorkChain": _epc_figures,
+        "ClathrateSuperconductorWorkChain": _compound_figures,
     }
     if process.process_label not in makers:
         echo.echo_critical(
@@ -73,13 +76,23 @@ def _frequencies_cm1(values, unit: str):
     return from_mev(to_mev(np.asarray(values, dtype=float), unit), "cm-1")
 
 
-def band_set(bands, label: str | None = None):
-    """A :class:`~aiida_clathrate.plotting.BandSet` from a ``BandsData`` (THz or cm^-1, labelled)."""
+def band_set(bands, label: str | None = None, linewidths=None):
+    """A :class:`~aiida_clathrate.plotting.BandSet` from a ``BandsData`` (THz or cm^-1, labelled).
+
+    ``linewidths``: an ``ElectronPhononWorkChain``'s ``phonon_linewidths`` (``linewidths_ghz`` on
+    the same q-points); negative values (Fourier-interpolation noise that matdyn.x can write at
+    under-converged broadenings) are drawn as zero.
+    """
+    import numpy as np
+
     from ..plotting import BandSet, path_distances
 
     frequencies = _frequencies_cm1(bands.get_bands(), bands.base.attributes.get("units", "THz"))
     distances, ticks = path_distances(bands.get_kpoints(cartesian=True), bands.labels or [])
-    return BandSet(distances, frequencies, ticks, label=label)
+    widths = None
+    if linewidths is not None:
+        widths = np.clip(linewidths.get_array("linewidths_ghz"), 0.0, None)
+    return BandSet(distances, frequencies, ticks, linewidths=widths, label=label)
 
 
 def _dos_arrays(dos):
@@ -117,7 +130,95 @@ def _epc_figures(process) -> dict:
     labels = [_mustar_label(name) for name, _, _ in ys]
     figure, _ = plot_gap_curve(temperatures, [values for _, values, _ in ys], labels=labels)
     figures["gap"] = figure
+    if "phonon_bands" in process.outputs and "phonon_linewidths" in process.outputs:
+        figures[DISPERSION] = _epc_dispersion(process)
     return figures
+
+
+#: Name of the dispersion-with-linewidths figure (``dispersion_linewidths_<PK>.<fmt>``).
+DISPERSION = "dispersion_linewidths"
+
+
+def _linewidth_set(outputs, label: str):
+    """BandSet of an EPC run's ``phonon_bands`` with its ``phonon_linewidths`` (GHz)."""
+    return band_set(outputs["phonon_bands"], label, outputs["phonon_linewidths"])
+
+
+def _broadening_note(outputs) -> str:
+    broadening = outputs["phonon_linewidths"].base.attributes.get("broadening_ry", None)
+    return "" if broadening is None else f", σ = {broadening:.3f} Ry"
+
+
+def _epc_dispersion(process):
+    """An EPC run's own dispersion and linewidths: harmonic style, or red for given matrices."""
+    from ..plotting import plot_band_overlay
+
+    outputs = process.outputs
+    note = _broadening_note(outputs)
+    if "dynamical_matrices" in process.inputs:
+        bands = _linewidth_set(outputs, "given matrices")
+        return plot_band_overlay(
+            None, bands, title=f"{_title(process)}{note}", linewidth_unit="GHz"
+        )
+    bands = _linewidth_set(outputs, "harmonic")
+    return plot_band_overlay(bands, None, title=f"{_title(process)}{note}", linewidth_unit="GHz")
+
+
+def _branch(process, branch: str):
+    """The outputs of the compound's ``epc_<branch>`` run with linewidths, or ``None``.
+
+    The exposed outputs first; for the harmonic branch also the called run itself (a compound
+    with unstable harmonic phonons runs it for the anharmonic branch and does not expose it)."""
+    namespace = f"epc_{branch}"
+    if namespace in process.outputs:
+        outputs = process.outputs[namespace]
+        if "phonon_bands" in outputs and "phonon_linewidths" in outputs:
+            return outputs, True
+    if branch != "harmonic":
+        return None
+    called = [
+        link.node
+        for link in process.base.links.get_outgoing(link_label_filter=namespace).all()
+        if link.node.is_finished_ok
+    ]
+    if called and {"phonon_bands", "phonon_linewidths"} <= set(called[-1].outputs):
+        return called[-1].outputs, False
+    return None
+
+
+def _compound_figures(process) -> dict:
+    """Fig. 2: the harmonic EPC run's dispersion and linewidths (dashed grey) against the
+    anharmonic EPC run's (solid red); the harmonic branch alone when there is no anharmonic one."""
+    from ..plotting import plot_band_overlay
+
+    harmonic = _branch(process, "harmonic")
+    anharmonic = _branch(process, "anharmonic")
+    if harmonic is None and anharmonic is None:
+        raise ValueError(
+            "no EPC run with phonon_bands and phonon_linewidths (epc_harmonic, epc_anharmonic)"
+        )
+    sets = {}
+    notes = []
+    for name, found in (("harmonic", harmonic), ("anharmonic", anharmonic)):
+        if found is None:
+            sets[name] = None
+            continue
+        outputs, exposed = found
+        label = name if exposed else f"{name} (unstable, not a result)"
+        sets[name] = _linewidth_set(outputs, label)
+        notes.append(_broadening_note(outputs))
+    formula = _title(process)
+    if anharmonic is None:
+        title = f"{formula}\nharmonic branch only (no anharmonic branch){notes[0]}"
+    elif harmonic is None:
+        title = f"{formula}\nanharmonic branch only (no harmonic EPC run){notes[0]}"
+    else:
+        both = notes[0] if notes[0] == notes[1] else f"{notes[0]} (harmonic){notes[1]}"
+        title = f"{formula}\nharmonic vs anharmonic{both}"
+    figure = plot_band_overlay(
+        sets["harmonic"], sets["anharmonic"], title=title, linewidth_unit="GHz"
+    )
+    return {DISPERSION: figure}
 
 
 def _mustar_label(name: str) -> str:
