@@ -303,3 +303,51 @@ def test_ph_step_outputs_of_the_harmonic_run(compound_sscha_al):
         assert outputs["dynamical_matrices"].base.repository.get_object_content(
             name
         ) == expected.base.repository.get_object_content(name)
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_plot_dispersion_with_linewidths(compound_sscha_al, tmp_path):
+    """Fig. 2 from the real run: both EPC branches carry linewidths on the band path, and
+    ``aiida-clathrate plot`` draws them (harmonic dashed, anharmonic red)."""
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+
+    node = compound_sscha_al
+    tables = {}
+    for branch in ("harmonic", "anharmonic"):
+        outputs = node.outputs[f"epc_{branch}"]
+        bands, table = outputs["phonon_bands"], outputs["phonon_linewidths"]
+        widths = table.get_array("linewidths_ghz")
+        assert widths.shape == (len(bands.get_kpoints()), 3) and widths.min() >= 0.0
+        tables[branch] = table
+        epc = _called(node, f"epc_{branch}")
+        steps = {
+            label: (_called(epc, label).mtime - _called(epc, label).ctime).total_seconds()
+            for label in ("matdyn", "matdyn_linewidths")
+        }
+        print(
+            f"{branch}: linewidths {widths.min():.3f}..{widths.max():.3f} GHz at "
+            f"{table.base.attributes.get('broadening_ry')} Ry, lambda_qnu max "
+            f"{table.get_array('lambda_qnu').max():.3f}; matdyn DOS {steps['matdyn']:.1f} s, "
+            f"band path {steps['matdyn_linewidths']:.1f} s (concurrent)"
+        )
+    # One atom per cell: the linewidths summed over the modes (the trace of the gamma matrix) do
+    # not depend on the phonons, so both branches agree where they chose the same broadening.
+    harmonic, anharmonic = tables["harmonic"], tables["anharmonic"]
+    if harmonic.base.attributes.get("chosen_index") == anharmonic.base.attributes.get(
+        "chosen_index"
+    ):
+        np.testing.assert_allclose(
+            anharmonic.get_array("linewidths_ghz").sum(1),
+            harmonic.get_array("linewidths_ghz").sum(1),
+            rtol=1e-3,
+            atol=1e-3,
+        )
+    result = CliRunner().invoke(cmd_root, ["plot", str(node.pk), "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / f"dispersion_linewidths_{node.pk}.png"
+    assert result.output.split() == [str(path)]
+    assert path.stat().st_size > 20_000
+    print("figure:", path)
