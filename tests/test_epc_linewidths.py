@@ -43,6 +43,22 @@ ELPH_GAMMA_2 = """ &plot nbnd=  12, nks=   3 /
     8.0814    8.0814    8.0873    8.0873   16.1707   16.1648
    47.1626   47.1663   40.7675   40.7675   69.7282   69.7282
 """
+#: matdyn.x's frequency file (cm^-1) of the same run.
+FREQUENCIES = """ &plot nbnd=  12, nks=   3 /
+            0.000000  0.000000  0.000000
+   -0.0000   -0.0000    0.0000  173.0220  173.0220  173.0220
+  173.1677  173.1677  173.1677  352.5171  352.5171  352.5171
+            0.250000  0.000000  0.000000
+   66.2405   66.2405  134.9024  159.9187  159.9187  173.0220
+  173.1677  209.2193  209.2193  325.6833  332.3514  332.3514
+            0.500000  0.000000  0.000000
+  122.3966  122.3966  122.3966  122.3966  173.0220  173.1677
+  249.2672  249.2672  277.6886  277.6886  277.7034  277.7034
+"""
+#: ph.x's N(Ef) (states/spin/Ry) at the two broadenings (0.02, 0.04 Ry).
+DOS_EF = [16.098112, 11.826315]
+#: The cell: simple cubic, celldm(1) = 7.65 bohr.
+A_ANGSTROM = 7.65 * 0.529177210903
 GAM_LINES = """
   Gamma lines for all modes [THz]
 
@@ -153,3 +169,59 @@ def test_mode_lambdas_qe_convention():
         mode_lambdas([[1.0]], [[1.0, 2.0]], 1.0)
     with pytest.raises(ValueError, match="positive"):
         mode_lambdas([[1.0]], [[100.0]], 0.0)
+
+
+def _calcfunction_inputs(qpoints=None, broadenings=(0.02, 0.04)):
+    from aiida import orm
+
+    from aiida_clathrate.phonons import THZ_TO_CM1
+
+    retrieved = orm.FolderData()
+    for name, text in (
+        ("gam.lines", GAM_LINES),
+        ("elph.gamma.1", ELPH_GAMMA_1),
+        ("elph.gamma.2", ELPH_GAMMA_2),
+    ):
+        retrieved.base.repository.put_object_from_bytes(text.encode(), name)
+    frequencies = read_elph_gamma(FREQUENCIES, "freq").linewidths_ghz  # same layout, cm^-1
+    bands = orm.BandsData()
+    bands.set_cell(np.eye(3) * A_ANGSTROM)
+    bands.set_kpoints(qpoints if qpoints is not None else [[0, 0, 0], [0.25, 0, 0], [0.5, 0, 0]])
+    bands.set_bands(frequencies / THZ_TO_CM1, units="THz")
+    rows = [
+        {"broadening_ry": b, "dos_ef_states_per_ry_spin": d}
+        for b, d in zip(broadenings, DOS_EF, strict=True)
+    ]
+    summary = orm.Dict({"broadenings": rows, "chosen_index": 2})
+    return retrieved, bands, summary, frequencies
+
+
+def test_calcfunction_linewidths_at_the_chosen_broadening(aiida_profile):
+    from aiida_clathrate.calculations.epc_functions import parse_epc_linewidths
+
+    retrieved, bands, summary, frequencies = _calcfunction_inputs()
+    node = parse_epc_linewidths(retrieved, bands, summary)
+    widths = node.get_array("linewidths_ghz")
+    np.testing.assert_allclose(widths, read_elph_gamma(ELPH_GAMMA_2).linewidths_ghz)
+    np.testing.assert_allclose(node.get_array("frequencies_cm1"), frequencies, rtol=1e-9)
+    assert node.get_array("linewidths_all_broadenings_ghz").shape == (2, 3, 12)
+    assert node.base.attributes.get("broadening_ry") == 0.04
+    lam = node.get_array("lambda_qnu")
+    # Gamma, the highest triplet: ph.x printed lambda 0.0893, 0.0594, 0.0756 (gamma 112.69,
+    # 74.87, 95.42 GHz: not symmetrised); matdyn.x splits the triplet evenly (94.3277 GHz each),
+    # so each lambda is their mean.
+    np.testing.assert_allclose(lam[0, 9:], (0.0893 + 0.0594 + 0.0756) / 3, atol=2e-4)
+    assert np.all(lam[0, :3] == 0.0)  # acoustic at Gamma
+
+
+def test_calcfunction_refuses_mismatches(aiida_profile):
+    from aiida_clathrate.calculations.epc_functions import parse_epc_linewidths
+
+    retrieved, bands, summary, _ = _calcfunction_inputs(
+        qpoints=[[0, 0, 0], [0, 0.25, 0], [0.5, 0, 0]]
+    )
+    _, node = parse_epc_linewidths.run_get_node(retrieved, bands, summary)
+    assert node.exit_status == 300 and "q-points differ" in node.exit_message
+    retrieved, bands, summary, _ = _calcfunction_inputs(broadenings=(0.01, 0.02))
+    _, node = parse_epc_linewidths.run_get_node(retrieved, bands, summary)
+    assert node.exit_status == 300 and "broadenings" in node.exit_message
