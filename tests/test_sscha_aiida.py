@@ -236,3 +236,17 @@ def test_minimize_calcjob_rejects_bad_inputs(harmonic_folder, aiida_code_install
         run_get_node(builder)
     with pytest.raises(ValueError, match="invalid minimizer settings"):
         builder.settings = orm.Dict({"kong_liu": 0.5})
+
+
+def test_script_error_keeps_python_sscha_multiline_messages():
+    from aiida_clathrate.parsers.sscha import script_error
+
+    stderr = (
+        "warning: something\naiida-clathrate-sscha: error: \nERROR WHILE UPDATING THE WEIGHTS\n\n"
+        "Error, one dynamical matrix does not satisfy the acoustic sum rule.\n"
+    )
+    assert script_error(stderr) == (
+        "ERROR WHILE UPDATING THE WEIGHTS Error, one dynamical matrix does not satisfy the "
+        "acoustic sum rule."
+    )
+    assert script_error("no marker here") == ""

@@ -16,6 +16,9 @@ from aiida_clathrate.data.ensemble import EnsembleData
 
 __all__ = ("SschaMinimizeParser",)
 
+#: Length of the script error kept in the exit message.
+MAX_ERROR_CHARS = 600
+
 
 def _structure(record: dict) -> orm.StructureData:
     from ase import Atoms
@@ -27,6 +30,17 @@ def _structure(record: dict) -> orm.StructureData:
         pbc=True,
     )
     return orm.StructureData(ase=atoms)
+
+
+def script_error(stderr: str) -> str:
+    """The console script's error from its stderr, on one line ("" when there is none).
+
+    python-sscha's messages span several lines (a blank first one included): all are kept.
+    """
+    marker = "aiida-clathrate-sscha: error:"
+    if marker not in stderr:
+        return ""
+    return " ".join(stderr.rsplit(marker, 1)[1].split())[:MAX_ERROR_CHARS]
 
 
 class SschaMinimizeParser(Parser):
@@ -110,5 +124,4 @@ class SschaMinimizeParser(Parser):
             stderr = self.retrieved.base.repository.get_object_content("_scheduler-stderr.txt")
         except (FileNotFoundError, OSError):
             return ""
-        lines = [line for line in stderr.splitlines() if "aiida-clathrate-sscha: error:" in line]
-        return lines[-1].split("error:", 1)[1].strip() if lines else ""
+        return script_error(stderr)

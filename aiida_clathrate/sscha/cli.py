@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"aiida-clathrate-sscha: error: {exc}", file=sys.stderr)
+        print(f"aiida-clathrate-sscha: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 
