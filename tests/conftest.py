@@ -60,6 +60,19 @@ TINY_HARMONIC_OVERRIDES = {
 }
 
 
+#: Tiny ElectronPhononWorkChain settings for fcc Al (seconds per step): scf 4x4x4, la2F 8x8x8, q 2x2x2.
+TINY_EPC_OVERRIDES = {
+    "kpoints_mesh": [4, 4, 4],
+    "dense_kpoints_mesh": [8, 8, 8],
+    "qpoints_mesh": [2, 2, 2],
+    "dos_qpoints_mesh": [8, 8, 8],
+    "ndos": 60,
+    "degauss_ry": 0.05,
+    "el_ph_sigma_ry": 0.01,
+    "eliashberg_settings": {"gap_curve_points": 4},
+}
+
+
 @pytest.fixture
 def tiny_harmonic_overrides() -> dict:
     import copy

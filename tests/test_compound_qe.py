@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from aiida import orm
 from aiida.engine import run_get_node
+from conftest import TINY_EPC_OVERRIDES, TINY_HARMONIC_OVERRIDES
 
 from aiida_clathrate.workflows.compound import (
     ClathrateSuperconductorWorkChain,
@@ -17,27 +18,14 @@ from aiida_clathrate.workflows.compound import (
 )
 
 #: The tiny harmonic settings of tests/conftest.py and the tiny EPC settings of tests/test_epc_qe.py.
-TINY_HARMONIC = {
-    "kpoints_mesh": [4, 4, 4],
-    "qpoints_mesh": [2, 2, 2],
-    "dos_qpoints_mesh": [6, 6, 6],
-    "bands_npoints": 40,
-}
-TINY_EPC = {
-    "kpoints_mesh": [4, 4, 4],
-    "dense_kpoints_mesh": [8, 8, 8],
-    "qpoints_mesh": [2, 2, 2],
-    "dos_qpoints_mesh": [8, 8, 8],
-    "ndos": 60,
-    "degauss_ry": 0.05,
-    "el_ph_sigma_ry": 0.01,
-    "eliashberg_settings": {"gap_curve_points": 4},
-}
 MUSTAR = [0.10, 0.13, 0.15]
 
 
 def _tiny_overrides() -> dict:
-    return {"harmonic": copy.deepcopy(TINY_HARMONIC), "epc": copy.deepcopy(TINY_EPC)}
+    return {
+        "harmonic": copy.deepcopy(TINY_HARMONIC_OVERRIDES),
+        "epc": copy.deepcopy(TINY_EPC_OVERRIDES),
+    }
 
 
 def test_helpers():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from aiida import orm
 from aiida.engine import run_get_node
+from conftest import TINY_EPC_OVERRIDES, TINY_HARMONIC_OVERRIDES
 
 from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain
 
@@ -20,21 +21,8 @@ from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain
 #: The harmonic scf (and so the SSCHA's pw.x, which takes its cutoffs) at 20/80 Ry instead of the
 #: fast protocol's 30/120 Ry: the eight supercell pw.x runs dominate the cost. The EPC keeps 30/120.
 TINY_HARMONIC = {
-    "kpoints_mesh": [4, 4, 4],
-    "qpoints_mesh": [2, 2, 2],
-    "dos_qpoints_mesh": [6, 6, 6],
-    "bands_npoints": 40,
+    **TINY_HARMONIC_OVERRIDES,
     "scf": {"pw": {"parameters": {"SYSTEM": {"ecutwfc": 20.0, "ecutrho": 80.0}}}},
-}
-TINY_EPC = {
-    "kpoints_mesh": [4, 4, 4],
-    "dense_kpoints_mesh": [8, 8, 8],
-    "qpoints_mesh": [2, 2, 2],
-    "dos_qpoints_mesh": [8, 8, 8],
-    "ndos": 60,
-    "degauss_ry": 0.05,
-    "el_ph_sigma_ry": 0.01,
-    "eliashberg_settings": {"gap_curve_points": 4},
 }
 #: Small populations; a large meaningful_factor so that python-sscha calls the first population
 #: converged (the Hessian, the verdict and the anharmonic branch then run).
@@ -50,7 +38,7 @@ PH_PROCESS_TYPE = "aiida.calculations:quantumespresso.ph"
 
 
 def _overrides(epc_qpoints=None) -> dict:
-    epc = copy.deepcopy(TINY_EPC)
+    epc = copy.deepcopy(TINY_EPC_OVERRIDES)
     if epc_qpoints is not None:
         epc.update(
             qpoints_mesh=epc_qpoints,
@@ -200,7 +188,7 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
     }
     given = node.outputs.anharmonic_dynamical_matrices
     assert given.creator.uuid == interpolation.uuid
-    assert given.base.attributes.get("qpoints_mesh") == TINY_EPC["qpoints_mesh"]
+    assert given.base.attributes.get("qpoints_mesh") == TINY_EPC_OVERRIDES["qpoints_mesh"]
     frequencies = node.outputs.anharmonic_frequencies_cm1.get_array("frequencies_cm1")
     assert frequencies.shape == (8, 3)  # every q-point of the 2x2x2 grid, 3 modes
     assert summary["anharmonic_lowest_frequency_cm1"] > 0

@@ -12,24 +12,13 @@ import numpy as np
 import pytest
 from aiida import orm
 from aiida.engine import run_get_node
+from conftest import TINY_EPC_OVERRIDES
 
 from aiida_clathrate.calculations.eliashberg import xydata_to_alpha2f
 from aiida_clathrate.eliashberg import spectral_moments
 from aiida_clathrate.workflows.epc import ElectronPhononWorkChain
 
 pytestmark = pytest.mark.qe
-
-#: Tiny settings for fcc Al (seconds per step on two cores): scf 4x4x4, la2F 8x8x8, q 2x2x2.
-TINY_EPC_OVERRIDES = {
-    "kpoints_mesh": [4, 4, 4],
-    "dense_kpoints_mesh": [8, 8, 8],
-    "qpoints_mesh": [2, 2, 2],
-    "dos_qpoints_mesh": [8, 8, 8],
-    "ndos": 60,
-    "degauss_ry": 0.05,
-    "el_ph_sigma_ry": 0.01,
-    "eliashberg_settings": {"gap_curve_points": 4},
-}
 
 
 @pytest.fixture(scope="module")
