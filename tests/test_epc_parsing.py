@@ -224,3 +224,35 @@ def test_spec_refuses_a_parent_folder_not_from_ph(qe_codes, aluminium, clathrate
     )
     with pytest.raises(ValueError, match="is not the folder of a ph.x calculation"):
         run_get_node(builder)
+
+
+def test_negative_alpha2f_is_clipped_and_its_lambda_reported(tmp_path):
+    """matdyn.x on a Γ-only q-mesh writes negative alpha^2F (negative interpolated linewidths):
+    the spectrum handed on is clipped at zero and the lambda removed is recorded (<= 0)."""
+    from aiida_clathrate.calculations.epc_functions import clip_negative_alpha2f
+
+    spectrum = read_qe_a2f_dos(EXAMPLE / "a2F.dos3")
+    assert np.all(spectrum.a2f >= 0)
+    unchanged, removed = clip_negative_alpha2f(spectrum)
+    assert removed == 0.0 and unchanged is spectrum
+    shifted = spectrum.a2f - 0.5 * spectrum.a2f.max() * (spectrum.omega_mev < 10.0)
+    broken = type(spectrum)(**{**spectrum.__dict__, "a2f": shifted})
+    clipped, removed = clip_negative_alpha2f(broken)
+    above = spectrum.omega_mev >= 10.0
+    assert np.all(clipped.a2f >= 0) and np.allclose(clipped.a2f[above], spectrum.a2f[above])
+    negative = np.minimum(shifted, 0.0)
+    expected = 2 * np.trapezoid(negative / spectrum.omega_mev, spectrum.omega_mev)
+    assert removed == pytest.approx(expected, rel=1e-12) and removed < 0
+    assert np.all(clipped.modes >= 0)
+    # through the folder reader: the row of each broadening carries the removed lambda
+    folder = tmp_path / "epc"
+    shutil.copytree(EXAMPLE, folder)
+    lines = (folder / "a2F.dos3").read_text().splitlines()
+    first_data = next(i for i, line in enumerate(lines) if line.strip()[:1].isdigit())
+    values = lines[first_data].split()
+    values[1] = "-0.500000E-01"
+    lines[first_data] = "   " + "   ".join(values)
+    (folder / "a2F.dos3").write_text("\n".join(lines) + "\n")
+    _, summary = read_epc_folder(folder, tolerance=0.08)
+    assert summary["broadenings"][2]["negative_lambda_removed"] < 0
+    assert summary["broadenings"][9]["negative_lambda_removed"] == 0.0

@@ -12,6 +12,7 @@ branch of ``ElectronPhononWorkChain``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tempfile
 from pathlib import Path
@@ -86,6 +87,27 @@ def alpha2f_modes_xydata(omega_mev: np.ndarray, a2f: np.ndarray, modes: np.ndarr
     return node
 
 
+def clip_negative_alpha2f(spectrum):
+    """A copy of a matdyn.x spectrum with its negative values (total and per mode) set to zero,
+    and the lambda they carried, 2∫min(alpha^2F, 0)/omega (<= 0).
+
+    matdyn.x interpolates the linewidth matrices with the force constants; on a coarse q-mesh
+    (the fast protocols' Γ point) acoustic and low optical modes get negative linewidths, so the
+    spectrum has negative parts that the Eliashberg equations cannot take. Their size, reported
+    per broadening as ``negative_lambda_removed``, measures how far the q-mesh is from converged.
+    """
+    negative = np.minimum(spectrum.a2f, 0.0)
+    if not np.any(negative < 0.0):
+        return spectrum, 0.0
+    integrand = negative / spectrum.omega_mev
+    removed = float(
+        np.sum((integrand[1:] + integrand[:-1]) * np.diff(spectrum.omega_mev))
+    )  # 2 × trapezoid
+    modes = None if spectrum.modes is None else np.maximum(spectrum.modes, 0.0)
+    clipped = dataclasses.replace(spectrum, a2f=np.maximum(spectrum.a2f, 0.0), modes=modes)
+    return clipped, removed
+
+
 def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
     """Read every ``a2F.dosN`` and the ``lambda`` file of a matdyn.x working folder (no AiiDA nodes).
 
@@ -100,6 +122,9 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
             spectra[int(match.group(1))] = read_qe_a2f_dos(path)
     if not spectra:
         raise ValueError(f"{folder}: no a2F.dosN files (did matdyn.x run with la2F and dos?)")
+    removed = {}
+    for n, spectrum in spectra.items():
+        spectra[n], removed[n] = clip_negative_alpha2f(spectrum)
     if not (folder / "lambda").is_file():
         raise ValueError(f"{folder}: no 'lambda' file written by matdyn.x")
     table = read_matdyn_lambda(folder / "lambda")
@@ -131,6 +156,7 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
                     "omega_log_mev_from_a2f": moments.omega_log_mev,
                     "omega_log_kelvin_from_a2f": moments.omega_log_mev / KB_MEV_PER_KELVIN,
                     "omega_max_mev": moments.omega_max_mev,
+                    "negative_lambda_removed": removed[n],
                 }
             )
         rows.append(row)

@@ -647,6 +647,13 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             f"{row['broadening_ry']:.3f} Ry: {row['lambda_qe']:.4f}"
             for row in summary["broadenings"]
         )
+        chosen = summary["broadenings"][summary["chosen_index"] - 1]
+        if chosen.get("negative_lambda_removed", 0.0) < 0.0:
+            self.report(
+                "WARNING: matdyn.x's alpha^2F had negative parts (interpolated linewidths on a "
+                f"coarse q-mesh); set to zero, removing {chosen['negative_lambda_removed']:.4f} "
+                "from lambda at the chosen broadening: converge the q-mesh before trusting Tc"
+            )
         plateau = "plateau" if summary["plateau_found"] else "NO plateau, smallest change"
         self.report(f"lambda per broadening: {rows}")
         self.report(
