@@ -13,7 +13,7 @@ if ! verdi -p "$PROFILE" daemon status >/dev/null 2>&1; then
     verdi -p "$PROFILE" daemon start 1 >/dev/null
     started=1
 fi
-stop_daemon() { if [ "$started" = 1 ]; then verdi -p "$PROFILE" daemon stop >/dev/null || true; fi; }
+stop_daemon() { if [ "$started" = 1 ]; then verdi -p "$PROFILE" daemon stop >/dev/null 2>&1 || true; fi; }
 trap stop_daemon EXIT
 aiida-clathrate -p "$PROFILE" launch compound K Rb --pressure 0 --protocol fast \
     --num-mpiprocs "${DEMO_MPIPROCS:-2}" --daemon --wait
