@@ -143,6 +143,11 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
     assert node.is_finished_ok, (node.exit_status, node.exit_message)
     summary = node.outputs.summary.get_dict()
     print("compound summary:", summary)
+    # both branches at the same Fermi-surface broadening (the harmonic branch's plateau choice)
+    harmonic_epc = node.outputs.epc_harmonic.epc_summary.get_dict()
+    anharmonic_epc = node.outputs.epc_anharmonic.epc_summary.get_dict()
+    assert anharmonic_epc["broadening_given"] and not harmonic_epc["broadening_given"]
+    assert anharmonic_epc["chosen_index"] == harmonic_epc["chosen_index"]
     # the SSCHA: real pw.x per configuration of the 8-atom supercell, converged, stable
     sscha = _called(node, "sscha")
     assert sscha.is_finished_ok and node.outputs.sscha.converged.value is True

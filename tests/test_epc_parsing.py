@@ -256,3 +256,14 @@ def test_negative_alpha2f_is_clipped_and_its_lambda_reported(tmp_path):
     _, summary = read_epc_folder(folder, tolerance=0.08)
     assert summary["broadenings"][2]["negative_lambda_removed"] < 0
     assert summary["broadenings"][9]["negative_lambda_removed"] == 0.0
+
+
+def test_given_broadening_overrides_the_plateau_rule():
+    _, rule = read_epc_folder(EXAMPLE, tolerance=0.08)
+    _, given = read_epc_folder(EXAMPLE, tolerance=0.08, chosen_index=10)
+    assert rule["chosen_index"] == 3 and not rule["broadening_given"]
+    assert given["chosen_index"] == 10 and given["broadening_given"]
+    assert given["plateau_rule_index"] == 3
+    assert given["lambda"] == pytest.approx(EXAMPLE_LAMBDAS[9])
+    with pytest.raises(ValueError, match="not in 1..10"):
+        read_epc_folder(EXAMPLE, tolerance=0.08, chosen_index=11)

@@ -108,7 +108,9 @@ def clip_negative_alpha2f(spectrum):
     return clipped, removed
 
 
-def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
+def read_epc_folder(
+    folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE, chosen_index: int | None = None
+):
     """Read every ``a2F.dosN`` and the ``lambda`` file of a matdyn.x working folder (no AiiDA nodes).
 
     :returns: (spectra, summary): spectra maps N to the reader's ``Alpha2F``; summary is a
@@ -161,6 +163,11 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
             )
         rows.append(row)
     chosen, plateau = choose_broadening([row["lambda_qe"] for row in rows], tolerance)
+    rule_index = rows[chosen]["index"]
+    if chosen_index is not None:
+        if not 1 <= chosen_index <= len(rows):
+            raise ValueError(f"broadening index {chosen_index} not in 1..{len(rows)}")
+        chosen = chosen_index - 1
     if not rows[chosen]["has_alpha2f"]:
         raise ValueError(f"{folder}: the chosen broadening has no a2F.dos{chosen + 1} file")
     summary = {
@@ -168,6 +175,8 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
         "chosen_index": rows[chosen]["index"],
         "chosen_label": BROADENING_LABEL.format(rows[chosen]["index"]),
         "plateau_found": plateau,
+        "plateau_rule_index": rule_index,
+        "broadening_given": chosen_index is not None,
         "plateau_tolerance": tolerance,
         "broadening_rule": (
             "smallest broadening whose QE lambda differs from the next broadening's by less than "
@@ -185,11 +194,15 @@ def read_epc_folder(folder: Path, tolerance: float = DEFAULT_PLATEAU_TOLERANCE):
 
 
 @calcfunction
-def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
+def parse_epc_outputs(
+    retrieved: orm.FolderData, plateau_tolerance: orm.Float, broadening_index: orm.Int | None = None
+):
     """matdyn.x ``a2F.dosN`` + ``lambda`` -> ``broadening_NN`` XyData (omega in meV) and ``summary``.
 
     ``summary``: per broadening (QE's lambda, omega_log and N(Ef), and lambda / omega_log
-    integrated from the alpha^2F written) and the broadening chosen by :func:`choose_broadening`.
+    integrated from the alpha^2F written) and the broadening chosen by :func:`choose_broadening`,
+    or ``broadening_index`` (1-based) when given (e.g. the harmonic branch's, so that harmonic
+    and anharmonic results are compared at the same Fermi-surface broadening).
     Exit code 300 when the files are missing or malformed.
     """
     names = retrieved.base.repository.list_object_names()
@@ -199,7 +212,11 @@ def parse_epc_outputs(retrieved: orm.FolderData, plateau_tolerance: orm.Float):
                 content = retrieved.base.repository.get_object_content(name, mode="rb")
                 (Path(tmp) / name).write_bytes(content)
         try:
-            spectra, summary = read_epc_folder(Path(tmp), plateau_tolerance.value)
+            spectra, summary = read_epc_folder(
+                Path(tmp),
+                plateau_tolerance.value,
+                None if broadening_index is None else broadening_index.value,
+            )
         except ValueError as exc:
             return ExitCode(300, f"cannot read the electron-phonon files: {exc}")
     for row in summary["broadenings"]:

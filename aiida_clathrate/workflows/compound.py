@@ -702,6 +702,11 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             inputs.pop(namespace, None)
         inputs.dynamical_matrices = self.ctx.anharmonic_matrices
         inputs.parent_ph_folder = self.ctx.elph["ph_remote_folder"]
+        harmonic_summary = self.ctx.summary_inputs.get("epc_summary_harmonic")
+        if harmonic_summary is None and "epc_summary" in self.ctx.epc_harmonic.outputs:
+            harmonic_summary = self.ctx.epc_harmonic.outputs.epc_summary
+        if harmonic_summary is not None:  # compare both branches at the same broadening
+            inputs.broadening_index = orm.Int(harmonic_summary["chosen_index"])
         node = self.submit(ElectronPhononWorkChain, **inputs)
         self.report(
             f"step 4/4 ANHARMONIC EPC: launched ElectronPhononWorkChain<{node.pk}> on the "

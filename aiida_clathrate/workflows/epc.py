@@ -128,6 +128,18 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             "(relative) to the next one.",
         )
         spec.input(
+            "broadening_index",
+            valid_type=orm.Int,
+            required=False,
+            validator=lambda value, _ctx=None: (
+                None
+                if value is None or value.value >= 1
+                else f"broadening_index is 1-based, got {value.value}"
+            ),
+            help="Use this broadening (1-based) instead of the plateau rule, e.g. the harmonic "
+            "branch's for the anharmonic one, so both are compared at the same broadening.",
+        )
+        spec.input(
             "dynamical_matrices",
             valid_type=orm.FolderData,
             required=False,
@@ -634,9 +646,15 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             self.ctx.matdyn_linewidths = None
 
     def parse(self):
+        given = (
+            {"broadening_index": self.inputs.broadening_index}
+            if "broadening_index" in self.inputs
+            else {}
+        )
         results, node = parse_epc_outputs.run_get_node(
             self.ctx.matdyn.outputs.retrieved,
             self.inputs.plateau_tolerance,
+            **given,
             metadata={"call_link_label": "parse_epc"},
         )
         if not node.is_finished_ok:
@@ -655,6 +673,10 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
                 "from lambda at the chosen broadening: converge the q-mesh before trusting Tc"
             )
         plateau = "plateau" if summary["plateau_found"] else "NO plateau, smallest change"
+        if summary.get("broadening_given"):
+            plateau = (
+                f"given; the plateau rule would take broadening {summary['plateau_rule_index']}"
+            )
         self.report(f"lambda per broadening: {rows}")
         self.report(
             f"chosen broadening {summary['broadening_ry']:.3f} Ry ({plateau}): lambda = "
