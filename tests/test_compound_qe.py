@@ -11,11 +11,8 @@ from aiida import orm
 from aiida.engine import run_get_node
 from conftest import TINY_EPC_OVERRIDES, TINY_HARMONIC_OVERRIDES
 
-from aiida_clathrate.workflows.compound import (
-    ClathrateSuperconductorWorkChain,
-    guest_metals,
-    supercell_kpoints_mesh,
-)
+from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain, guest_metals
+from aiida_clathrate.workflows.sscha import supercell_kpoints_mesh
 
 #: The tiny harmonic settings of tests/conftest.py and the tiny EPC settings of tests/test_epc_qe.py.
 MUSTAR = [0.10, 0.13, 0.15]

@@ -9,8 +9,6 @@ The harmonic step runs in this shell (unless reused); ``--daemon`` submits the S
 
 from __future__ import annotations
 
-import math
-
 import click
 from aiida.cmdline.utils import decorators, echo
 
@@ -52,49 +50,24 @@ SSCHA_PROTOCOLS: dict[str, dict] = {
 
 
 def _dft_inputs(harmonic, protocol: str, pseudo_family: str, num_mpiprocs: int) -> dict:
-    """PwBaseWorkChain inputs for the supercell configurations: the harmonic scf's cutoffs and
-    smearing, forces and stress on, the k-mesh divided by the supercell."""
+    """PwBaseWorkChain inputs for the supercell configurations of a finished harmonic run (its
+    scf's cutoffs, smearing and k-mesh; ``dft_engine_inputs``)."""
     from aiida import orm
-    from aiida_quantumespresso.common.types import ElectronicType
-    from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 
-    from ..workflows.common import calcjob_options
+    from ..workflows.sscha import dft_engine_inputs
 
-    structure = harmonic.outputs.relaxed_structure
     links = harmonic.base.links.get_incoming()
-    scf_parameters = links.get_node_by_label("scf__pw__parameters").get_dict()
     mesh, _ = links.get_node_by_label("scf__kpoints").get_kpoints_mesh()
-    supercell = harmonic.outputs.dynamical_matrices.base.attributes.get("qpoints_mesh")
-    builder = PwBaseWorkChain.get_builder_from_protocol(
+    return dft_engine_inputs(
         orm.load_code("pw@localhost"),
-        structure,
+        harmonic.outputs.relaxed_structure,
         protocol,
-        overrides={
-            "pseudo_family": pseudo_family,
-            "pw": {
-                "parameters": {
-                    "CONTROL": {"tprnfor": True, "tstress": True},
-                    "SYSTEM": {
-                        key: scf_parameters["SYSTEM"][key]
-                        for key in ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
-                        if key in scf_parameters["SYSTEM"]
-                    },
-                }
-            },
-        },
-        options=calcjob_options(num_mpiprocs),
-        electronic_type=ElectronicType.METAL,
+        pseudo_family,
+        links.get_node_by_label("scf__pw__parameters").get_dict()["SYSTEM"],
+        mesh,
+        harmonic.outputs.dynamical_matrices.base.attributes.get("qpoints_mesh"),
+        num_mpiprocs,
     )
-    inputs = builder._inputs(prune=True)
-    inputs["pw"].pop("structure")
-    inputs.pop("clean_workdir", None)
-    inputs.pop("kpoints_distance", None)
-    kpoints = orm.KpointsData()
-    kpoints.set_kpoints_mesh(
-        [max(1, math.ceil(k / s)) for k, s in zip(mesh, supercell, strict=True)]
-    )
-    inputs["kpoints"] = kpoints
-    return inputs
 
 
 def sscha_builder(

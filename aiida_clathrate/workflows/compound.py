@@ -24,18 +24,15 @@ import pathlib
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, calcfunction, if_
-from aiida_quantumespresso.common.types import ElectronicType
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
-from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
 
 from ..calculations.anharmonic import anharmonic_on_fine_grid
 from ..calculations.phonon_functions import extract_dynamical_matrices
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from ..sscha.interpolation import lowest_frequency_cm1
-from .common import calcjob_options, kpoints_mesh
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
-from .sscha import SschaWorkChain
+from .sscha import SschaWorkChain, dft_engine_inputs
 
 #: How the anharmonic branch obtains lambda, stored in the summary next to its numbers.
 ANHARMONIC_METHOD = (
@@ -56,11 +53,6 @@ def guest_metals(structure: orm.StructureData) -> list[str]:
         if symbol not in NON_GUESTS and symbol not in metals:
             metals.append(symbol)
     return metals
-
-
-def supercell_kpoints_mesh(kpoints_mesh: list[int], qpoints_mesh: list[int]) -> list[int]:
-    """k-mesh of the SSCHA supercell (q-mesh times the unit cell) with the unit cell's density."""
-    return [max(1, -(-int(k) // int(q))) for k, q in zip(kpoints_mesh, qpoints_mesh, strict=True)]
 
 
 def _qpoints_mesh(qpoints: orm.KpointsData | None) -> list[int] | None:
@@ -453,32 +445,16 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                 raise ValueError("the `mlp` engine needs codes['mlp'] and mlp_model")
             inputs["mlp"] = {"code": codes["mlp"], "model": model}
             return inputs
-        loaded = load_family(family)
-        pw = PwBaseWorkChain.get_builder_from_protocol(
+        inputs["dft"] = dft_engine_inputs(
             codes["pw"],
             structure,
             protocol,
-            overrides={
-                "pseudo_family": loaded.label,
-                "pw": {
-                    "parameters": {
-                        "CONTROL": {"tprnfor": True, "tstress": True},
-                        "SYSTEM": {
-                            key: harmonic_system[key]
-                            for key in ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
-                        },
-                    }
-                },
-            },
-            options=calcjob_options(nproc),
-            electronic_type=ElectronicType.METAL,
+            load_family(family).label,
+            harmonic_system,
+            harmonic_inputs["kpoints_mesh"],
+            harmonic_inputs["qpoints_mesh"],
+            nproc,
         )
-        dft = _pruned(pw, "clean_workdir", "kpoints_distance")
-        dft["pw"].pop("structure", None)
-        dft["kpoints"] = kpoints_mesh(
-            supercell_kpoints_mesh(harmonic_inputs["kpoints_mesh"], harmonic_inputs["qpoints_mesh"])
-        )
-        inputs["dft"] = dft
         if engine == "active":
             if "mlp" not in codes:
                 raise ValueError("the `active` engine needs codes['mlp'] (clathrate-mlp@localhost)")

@@ -64,6 +64,62 @@ def _validate_engine(value, _ctx=None):
     return None
 
 
+#: pw.x SYSTEM keys the supercell configurations take from the harmonic scf: the correction
+#: Hessian − harmonic needs both at the same cutoffs and smearing.
+HARMONIC_SYSTEM_KEYS = ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
+
+
+def supercell_kpoints_mesh(kpoints_mesh: list[int], qpoints_mesh: list[int]) -> list[int]:
+    """k-mesh of the SSCHA supercell (q-mesh times the unit cell) with the unit cell's density."""
+    return [max(1, -(-int(k) // int(q))) for k, q in zip(kpoints_mesh, qpoints_mesh, strict=True)]
+
+
+def dft_engine_inputs(
+    pw_code,
+    structure: orm.StructureData,
+    protocol: str,
+    pseudo_family: str,
+    harmonic_system: dict,
+    kpoints_mesh: list[int],
+    qpoints_mesh: list[int],
+    num_mpiprocs: int = 1,
+) -> dict:
+    """``dft`` namespace inputs (PwBaseWorkChain, no structure) for the supercell configurations:
+    the harmonic scf's ``SYSTEM`` cutoffs and smearing (``harmonic_system``), forces and stress
+    on, and the harmonic k-mesh divided by the q-mesh (the supercell)."""
+    from aiida_quantumespresso.common.types import ElectronicType
+
+    from .common import calcjob_options
+    from .common import kpoints_mesh as mesh_node
+
+    builder = PwBaseWorkChain.get_builder_from_protocol(
+        pw_code,
+        structure,
+        protocol,
+        overrides={
+            "pseudo_family": pseudo_family,
+            "pw": {
+                "parameters": {
+                    "CONTROL": {"tprnfor": True, "tstress": True},
+                    "SYSTEM": {
+                        key: harmonic_system[key]
+                        for key in HARMONIC_SYSTEM_KEYS
+                        if key in harmonic_system
+                    },
+                }
+            },
+        },
+        options=calcjob_options(num_mpiprocs),
+        electronic_type=ElectronicType.METAL,
+    )
+    inputs = builder._inputs(prune=True)
+    inputs["pw"].pop("structure", None)
+    inputs.pop("clean_workdir", None)
+    inputs.pop("kpoints_distance", None)
+    inputs["kpoints"] = mesh_node(supercell_kpoints_mesh(kpoints_mesh, qpoints_mesh))
+    return inputs
+
+
 def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) -> list[int]:
     """Indices kept when ``failed`` configurations are dropped with their ± partner (2k, 2k+1)."""
     dropped = set()
