@@ -1,9 +1,18 @@
-"""Training a committee on labelled frames: precomputed descriptor Jacobians, Adam, early stopping.
+"""Training a committee on labelled frames: forces and stress in the loss, Adam, early stopping.
 
-Descriptors and their exact derivatives with respect to positions and strain are computed once
-per frame; forces and stresses of a network are then ``-(∂E/∂G)·(∂G/∂r)`` and
-``(1/V)(∂E/∂G)·(∂G/∂ε)``, so a training step only differentiates the network (twice).
-Memory per frame is about ``N_atoms² · D · 3`` numbers (0.8 MB for the 14-atom cell in float64).
+Two ways to put forces ``-∂E/∂r`` and stress ``(1/V) ∂E/∂ε`` into the loss
+(``TrainingSettings.force_training``):
+
+* ``"jacobian"``: descriptors and their exact derivatives with respect to positions and strain
+  are computed once per frame; a training step only differentiates the network (twice).
+  Memory per frame is ``N_atoms · D · (3 N_atoms + 9)`` numbers (1.6 MB for the 14-atom cell with
+  the default descriptor in float64, 84 MB for the 112-atom supercell).
+* ``"autograd"``: only descriptors (for the normalisation) and compact neighbour lists are kept;
+  every step recomputes the descriptors of the batch from positions and a strain tensor and
+  differentiates through them with ``create_graph=True`` (double backward), a chunk of at most
+  ``AUTOGRAD_CHUNK_ATOMS`` atoms at a time. Memory is that of one chunk's graph.
+* ``"auto"`` (default): ``"jacobian"`` while the Jacobians of all frames fit in
+  ``jacobian_memory_limit_gb``, otherwise ``"autograd"``.
 """
 
 from __future__ import annotations
@@ -12,17 +21,29 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from .descriptors import DescriptorSpec, build_neighbours, descriptor_jacobians
+from .descriptors import (
+    DescriptorSpec,
+    StructureNeighbours,
+    build_neighbours,
+    compute_descriptors,
+    descriptor_jacobians,
+    strained,
+)
 from .frames import Frame
+from .neighbours import PaddedNeighbours
 from .network import NetworkSpec
 from .potential import DTYPES, CommitteePotential, MemberPotential
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
+FORCE_TRAINING_MODES = ("auto", "jacobian", "autograd")
+#: atoms per graph in the autograd path: a training batch is differentiated (and evaluation
+#: done) in chunks of frames with at most this many atoms in all (at least one frame)
+AUTOGRAD_CHUNK_ATOMS = 128
 
 
 @dataclasses.dataclass
@@ -55,6 +76,8 @@ class TrainingSettings:
     linear_ridge: float = 1e-8
     max_time_per_member_s: float | None = None
     elements: tuple[str, ...] | None = None
+    force_training: str = "auto"
+    jacobian_memory_limit_gb: float = 2.0
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -72,6 +95,16 @@ class TrainingSettings:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.force_training not in FORCE_TRAINING_MODES:
+            raise ValueError(
+                f"force_training must be one of {list(FORCE_TRAINING_MODES)}, "
+                f"got {self.force_training!r}"
+            )
+        limit = self.jacobian_memory_limit_gb
+        if not (isinstance(limit, int | float) and math.isfinite(limit) and limit >= 0):
+            raise ValueError(
+                f"jacobian_memory_limit_gb must be a finite number >= 0, got {limit!r}"
+            )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingSettings:
@@ -89,35 +122,108 @@ class TrainingSettings:
 
 
 @dataclasses.dataclass
+class StoredNeighbours:
+    """Compact copy of a :class:`StructureNeighbours` (int32 indices, int8/int16 shifts)."""
+
+    radial: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    angular: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+    @staticmethod
+    def _pack(nb: PaddedNeighbours) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        shift = nb.shift.round()
+        small = bool(shift.abs().max() <= 127) if shift.numel() else True
+        shift = shift.to(torch.int8 if small else torch.int16)
+        return nb.index.to(torch.int32), shift, nb.mask.clone()
+
+    @staticmethod
+    def _unpack(packed: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> PaddedNeighbours:
+        index, shift, mask = packed
+        return PaddedNeighbours(index=index.long(), shift=shift.to(torch.float64), mask=mask)
+
+    @classmethod
+    def pack(cls, neighbours: StructureNeighbours) -> StoredNeighbours:
+        return cls(cls._pack(neighbours.radial), cls._pack(neighbours.angular))
+
+    def unpack(self) -> StructureNeighbours:
+        return StructureNeighbours(self._unpack(self.radial), self._unpack(self.angular))
+
+
+@dataclasses.dataclass
 class FeatureGroup:
-    """Frames with the same atom count, stacked (B configurations, N atoms, D features)."""
+    """Frames with the same atom count, stacked (B configurations, N atoms, D features).
+
+    The Jacobian path holds ``jac_positions`` and ``jac_strain``; the autograd path holds
+    instead the float64 ``positions`` and ``cells``, the compact ``neighbours`` of every frame
+    and the descriptor ``spec``, from which a step recomputes the descriptors.
+    """
 
     frame_indices: list[int]
     species: torch.Tensor  # (B, N)
     features: torch.Tensor  # (B, N, D)
-    jac_positions: torch.Tensor  # (B, N, D, N, 3)
-    jac_strain: torch.Tensor  # (B, N, D, 3, 3)
     volume: torch.Tensor  # (B,)
     energy: torch.Tensor  # (B,)
     forces: torch.Tensor  # (B, N, 3)
     stress: torch.Tensor  # (B, 3, 3)
     has_stress: torch.Tensor  # (B,) bool
+    jac_positions: torch.Tensor | None = None  # (B, N, D, N, 3)
+    jac_strain: torch.Tensor | None = None  # (B, N, D, 3, 3)
+    positions: torch.Tensor | None = None  # (B, N, 3) float64
+    cells: torch.Tensor | None = None  # (B, 3, 3) float64
+    neighbours: list[StoredNeighbours] | None = None
+    spec: DescriptorSpec | None = None
 
     @property
     def n_atoms(self) -> int:
         return self.species.shape[1]
 
+    @property
+    def has_jacobians(self) -> bool:
+        return self.jac_positions is not None
+
     def subset(self, rows: torch.Tensor) -> FeatureGroup:
-        return FeatureGroup(
-            [self.frame_indices[int(r)] for r in rows],
-            *(getattr(self, f.name)[rows] for f in dataclasses.fields(self)[1:]),
-        )
+        rows = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        picked = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None or isinstance(value, DescriptorSpec):
+                picked[field.name] = value
+            elif isinstance(value, torch.Tensor):
+                picked[field.name] = value[rows]
+            else:
+                picked[field.name] = [value[int(r)] for r in rows]
+        return FeatureGroup(**picked)
+
+
+def jacobian_memory_bytes(
+    frames: Sequence[Frame], spec: DescriptorSpec, dtype: str = "float64"
+) -> int:
+    """Bytes that the stored descriptor Jacobians (positions and strain) of ``frames`` take."""
+    itemsize = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    return sum(f.n_atoms * spec.size * (3 * f.n_atoms + 9) * itemsize for f in frames)
+
+
+def choose_force_training(
+    frames: Sequence[Frame], spec: DescriptorSpec, settings: TrainingSettings
+) -> str:
+    """``settings.force_training``, with ``"auto"`` resolved: ``"jacobian"`` while the Jacobians of
+    ``frames`` (training and validation) fit in ``settings.jacobian_memory_limit_gb``."""
+    if settings.force_training != "auto":
+        return settings.force_training
+    needed_gb = jacobian_memory_bytes(frames, spec, settings.dtype) / 1e9
+    return "jacobian" if needed_gb <= settings.jacobian_memory_limit_gb else "autograd"
 
 
 def featurise(
-    frames: Sequence[Frame], spec: DescriptorSpec, dtype: str = "float64"
+    frames: Sequence[Frame],
+    spec: DescriptorSpec,
+    dtype: str = "float64",
+    jacobians: bool = True,
 ) -> list[FeatureGroup]:
-    """Descriptors and Jacobians of all frames (computed in float64), grouped by atom count."""
+    """Descriptors of all frames (computed in float64), grouped by atom count.
+
+    With ``jacobians`` their derivatives with respect to positions and strain are stored too;
+    without, the positions, cells and compact neighbour lists (for the autograd path).
+    """
     torch_dtype = DTYPES[dtype]
     by_size: dict[int, list[int]] = {}
     for index, frame in enumerate(frames):
@@ -126,46 +232,120 @@ def featurise(
         by_size.setdefault(frame.n_atoms, []).append(index)
     groups = []
     for indices in by_size.values():
-        rows = {k: [] for k in ("sp", "g", "jp", "js", "v", "e", "f", "s", "hs")}
-        for index in indices:
+        n_frames, n_atoms = len(indices), frames[indices[0]].n_atoms
+        rows = {k: [] for k in ("sp", "g", "v", "e", "f", "s", "hs", "pos", "cell", "nb")}
+        if jacobians:  # filled in place: peak memory is the stored Jacobians plus one frame
+            jac_pos = torch.empty((n_frames, n_atoms, spec.size, n_atoms, 3), dtype=torch_dtype)
+            jac_strain = torch.empty((n_frames, n_atoms, spec.size, 3, 3), dtype=torch_dtype)
+        for row, index in enumerate(indices):
             frame = frames[index]
             pos = torch.tensor(frame.positions_angstrom, dtype=torch.float64)
             cell = torch.tensor(frame.cell_angstrom, dtype=torch.float64)
             species = spec.species_indices(frame.symbols)
             neighbours = build_neighbours(pos, cell, frame.pbc, spec)
-            g, jp, js = descriptor_jacobians(pos, cell, species, neighbours, spec)
+            if jacobians:
+                g, jp, js = descriptor_jacobians(pos, cell, species, neighbours, spec)
+                jac_pos[row] = jp
+                jac_strain[row] = js
+                del jp, js
+            else:
+                with torch.no_grad():
+                    g = compute_descriptors(pos, cell, species, neighbours, spec)
+                rows["pos"].append(pos)
+                rows["cell"].append(cell)
+                rows["nb"].append(StoredNeighbours.pack(neighbours))
             rows["sp"].append(species)
             rows["g"].append(g)
-            rows["jp"].append(jp)
-            rows["js"].append(js)
             rows["v"].append(torch.tensor(frame.volume_angstrom3 if all(frame.pbc) else 1.0))
             rows["e"].append(torch.tensor(frame.energy_ev))
             rows["f"].append(torch.tensor(frame.forces_ev_per_angstrom))
             stress = frame.stress_ev_per_angstrom3
             rows["hs"].append(torch.tensor(stress is not None and all(frame.pbc)))
             rows["s"].append(torch.tensor(stress if stress is not None else np.zeros((3, 3))))
-        stack = {k: torch.stack(v) for k, v in rows.items()}
-        groups.append(
-            FeatureGroup(
-                frame_indices=list(indices),
-                species=stack["sp"],
-                features=stack["g"].to(torch_dtype),
-                jac_positions=stack["jp"].to(torch_dtype),
-                jac_strain=stack["js"].to(torch_dtype),
-                volume=stack["v"].to(torch_dtype),
-                energy=stack["e"].to(torch_dtype),
-                forces=stack["f"].to(torch_dtype),
-                stress=stack["s"].to(torch_dtype),
-                has_stress=stack["hs"],
-            )
+        stack = {k: torch.stack(v) for k, v in rows.items() if v and k != "nb"}
+        group = FeatureGroup(
+            frame_indices=list(indices),
+            species=stack["sp"],
+            features=stack["g"].to(torch_dtype),
+            volume=stack["v"].to(torch_dtype),
+            energy=stack["e"].to(torch_dtype),
+            forces=stack["f"].to(torch_dtype),
+            stress=stack["s"].to(torch_dtype),
+            has_stress=stack["hs"],
         )
+        if jacobians:
+            group.jac_positions, group.jac_strain = jac_pos, jac_strain
+        else:
+            group.positions, group.cells = stack["pos"], stack["cell"]
+            group.neighbours, group.spec = rows["nb"], spec
+        groups.append(group)
     return groups
+
+
+def _frame_descriptors(
+    group: FeatureGroup, row: int, displacement: torch.Tensor, strain: torch.Tensor
+) -> torch.Tensor:
+    """Descriptors (float64) of frame ``row`` of an autograd-path group, differentiable with
+    respect to ``displacement`` (N, 3) of the positions and ``strain`` (3, 3)."""
+    positions, cell = strained(group.positions[row] + displacement, group.cells[row], strain)
+    species = group.species[row]
+    neighbours = group.neighbours[row].unpack()
+    return compute_descriptors(positions, cell, species, neighbours, group.spec)
+
+
+def _autograd_predictions(
+    members: Sequence[MemberPotential], group: FeatureGroup, create_graph: bool
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Energies, forces and stresses of each member on an autograd-path group.
+
+    Descriptors are recomputed from displacements and strains (zero-valued leaves) and shared
+    by the members. With ``create_graph`` the whole group is one graph (to be differentiated
+    again); without, frames are taken in chunks of :func:`_chunk_size` and the results are
+    detached (peak memory per chunk).
+    """
+    n_frames = len(group.frame_indices)
+    dtype = group.features.dtype
+    chunk = n_frames if create_graph else _chunk_size(group)
+    parts: list[list[tuple[torch.Tensor, ...]]] = [[] for _ in members]
+    for first in range(0, n_frames, chunk):
+        rows = range(first, min(first + chunk, n_frames))
+        displacement = torch.zeros(
+            (len(rows), group.n_atoms, 3), dtype=torch.float64, requires_grad=True
+        )
+        strain = torch.zeros((len(rows), 3, 3), dtype=torch.float64, requires_grad=True)
+        features = torch.stack(
+            [_frame_descriptors(group, r, displacement[k], strain[k]) for k, r in enumerate(rows)]
+        ).to(dtype)
+        species = group.species[first : first + len(rows)]
+        volume = group.volume[first : first + len(rows), None, None]
+        for m, member in enumerate(members):
+            energy = member.atomic_energies(features, species).sum(-1)
+            grad_pos, grad_strain = torch.autograd.grad(
+                energy.sum(),
+                (displacement, strain),
+                create_graph=create_graph,
+                retain_graph=create_graph or m < len(members) - 1,
+            )
+            forces = -grad_pos.to(dtype)
+            d_strain = grad_strain.to(dtype)
+            stress = 0.5 * (d_strain + d_strain.transpose(1, 2)) / volume
+            if not create_graph:
+                energy, forces, stress = energy.detach(), forces.detach(), stress.detach()
+            parts[m].append((energy, forces, stress))
+    return [tuple(torch.cat(t) for t in zip(*p, strict=True)) for p in parts]
+
+
+def _chunk_size(group: FeatureGroup) -> int:
+    """Frames per autograd graph: at most ``AUTOGRAD_CHUNK_ATOMS`` atoms, at least one frame."""
+    return max(1, AUTOGRAD_CHUNK_ATOMS // group.n_atoms)
 
 
 def group_predictions(
     member: MemberPotential, group: FeatureGroup, create_graph: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Energies (B,), forces (B, N, 3) and stresses (B, 3, 3) of one member on a group."""
+    if not group.has_jacobians:
+        return _autograd_predictions([member], group, create_graph)[0]
     features = group.features.detach().requires_grad_(True)
     energy = member.atomic_energies(features, group.species).sum(-1)
     (d_energy,) = torch.autograd.grad(energy.sum(), features, create_graph=create_graph)
@@ -183,7 +363,10 @@ def error_metrics(
     for group in groups:
         if len(group.frame_indices) == 0:
             continue
-        outputs = [group_predictions(m, group) for m in committee.members]
+        if group.has_jacobians:
+            outputs = [group_predictions(m, group) for m in committee.members]
+        else:
+            outputs = _autograd_predictions(committee.members, group, create_graph=False)
         energies = torch.stack([o[0] for o in outputs]).detach()
         energy = energies.mean(0)
         forces = torch.stack([o[1] for o in outputs]).mean(0).detach()
@@ -241,30 +424,55 @@ def _fit_normalisation(
     member.energy_scale_ev.copy_(forces.pow(2).mean().sqrt().clamp_min(1e-3))
 
 
+def _frame_jacobians(group: FeatureGroup) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Position Jacobian (1, N, D, N, 3) of each frame of the group: a view of the stored one, or
+    computed (autograd path) and dropped after use."""
+    for row in range(len(group.frame_indices)):
+        if group.has_jacobians:
+            yield slice(row, row + 1), group.jac_positions[row : row + 1]
+            continue
+        _, jac, _ = descriptor_jacobians(
+            group.positions[row],
+            group.cells[row],
+            group.species[row],
+            group.neighbours[row].unpack(),
+            group.spec,
+        )
+        yield slice(row, row + 1), jac[None]
+
+
 def _fit_linear_term(
     member: MemberPotential, groups: Sequence[FeatureGroup], settings: TrainingSettings
 ) -> None:
-    """Ridge regression of the per-element linear term on energies (per atom) and forces."""
+    """Ridge regression of the per-element linear term on energies (per atom) and forces.
+
+    The normal equations are accumulated frame by frame (the same order in both force-training
+    paths), so the force-design rows of only one frame are held at a time.
+    """
     n_species = member.energy_reference_ev.shape[0]
     size = member.feature_mean.shape[-1]
     normal = torch.zeros((n_species * size, n_species * size), dtype=torch.float64)
     rhs = torch.zeros(n_species * size, dtype=torch.float64)
     we = math.sqrt(settings.energy_weight)
     wf = math.sqrt(settings.forces_weight)
+    mean, std_all = member.feature_mean.double(), member.feature_std.double()
+    reference = member.energy_reference_ev.double()
     for group in groups:
         if not len(group.frame_indices):
             continue
-        onehot = torch.nn.functional.one_hot(group.species, n_species).double()
-        std = member.feature_std.double()[group.species]  # (B, N, D)
-        x = (group.features.double() - member.feature_mean.double()[group.species]) / std
-        xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(len(x), -1) / group.n_atoms
-        ref = member.energy_reference_ev.double()[group.species].sum(1)
-        ye = (group.energy.double() - ref) / group.n_atoms
-        jac = group.jac_positions.double() / std[:, :, :, None, None]
-        xf = -torch.einsum("bns,bndmc->bmcsd", onehot, jac).reshape(-1, n_species * size)
-        yf = group.forces.double().reshape(-1)
-        normal += we**2 * xe.T @ xe + wf**2 * xf.T @ xf
-        rhs += we**2 * xe.T @ ye + wf**2 * xf.T @ yf
+        for rows, jac_positions in _frame_jacobians(group):
+            species = group.species[rows]
+            onehot = torch.nn.functional.one_hot(species, n_species).double()
+            std = std_all[species]  # (b, N, D)
+            x = (group.features[rows].double() - mean[species]) / std
+            xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(len(x), -1) / group.n_atoms
+            ye = (group.energy[rows].double() - reference[species].sum(1)) / group.n_atoms
+            jac = jac_positions.double() / std[:, :, :, None, None]
+            xf = -torch.einsum("bns,bndmc->bmcsd", onehot, jac).reshape(-1, n_species * size)
+            del jac
+            yf = group.forces[rows].double().reshape(-1)
+            normal += we**2 * xe.T @ xe + wf**2 * xf.T @ xf
+            rhs += we**2 * xe.T @ ye + wf**2 * xf.T @ yf
     scale = float(torch.diagonal(normal).mean())
     ridge = settings.linear_ridge * scale * torch.eye(len(rhs), dtype=torch.float64)
     solution = torch.linalg.solve(normal + ridge, rhs)
@@ -272,14 +480,55 @@ def _fit_linear_term(
         member.linear_ev.copy_(solution.reshape(n_species, size).to(member.linear_ev.dtype))
 
 
-def _loss(member, group, settings, create_graph=True):
-    energy, forces, stress = group_predictions(member, group, create_graph=create_graph)
-    loss = settings.energy_weight * (((energy - group.energy) / group.n_atoms) ** 2).mean()
-    loss = loss + settings.forces_weight * ((forces - group.forces) ** 2).mean()
-    if settings.stress_weight > 0 and bool(group.has_stress.any()):
-        mask = group.has_stress
-        loss = loss + settings.stress_weight * ((stress - group.stress)[mask] ** 2).mean()
+def _loss_terms(
+    predictions: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    group: FeatureGroup,
+    settings: TrainingSettings,
+    n_frames: int,
+    n_stress: int,
+) -> torch.Tensor:
+    """Weighted squared errors of ``group``, normalised as means over a batch of ``n_frames``
+    frames (``n_stress`` of them with stress) so that the parts of a batch add up to its loss."""
+    energy, forces, stress = predictions
+    loss = settings.energy_weight * (((energy - group.energy) / group.n_atoms) ** 2).sum()
+    loss = loss / n_frames
+    errors = ((forces - group.forces) ** 2).sum()
+    loss = loss + settings.forces_weight * errors / (n_frames * group.n_atoms * 3)
+    if settings.stress_weight > 0 and n_stress > 0 and bool(group.has_stress.any()):
+        errors = ((stress - group.stress)[group.has_stress] ** 2).sum()
+        loss = loss + settings.stress_weight * errors / (n_stress * 9)
     return loss
+
+
+def _loss(member, group, settings, create_graph=True):
+    predictions = group_predictions(member, group, create_graph=create_graph)
+    n_frames, n_stress = len(group.frame_indices), int(group.has_stress.sum())
+    return _loss_terms(predictions, group, settings, n_frames, n_stress)
+
+
+def _loss_and_gradients(
+    member: MemberPotential, batch: FeatureGroup, settings: TrainingSettings
+) -> float:
+    """Loss of a training batch; its gradients are accumulated into the parameters' ``.grad``.
+
+    Jacobian path: one graph. Autograd path: the descriptors are recomputed with a graph and
+    forces and stress differentiated with ``create_graph=True`` (double backward), in chunks of
+    frames (:func:`_chunk_size`), each chunk's part of the loss backpropagated before the next
+    is built, so peak memory is that of one chunk (one frame of the 112-atom supercell).
+    """
+    if batch.has_jacobians:
+        loss = _loss(member, batch, settings)
+        loss.backward()
+        return float(loss.detach())
+    n_frames, n_stress = len(batch.frame_indices), int(batch.has_stress.sum())
+    chunk, total = _chunk_size(batch), 0.0
+    for first in range(0, n_frames, chunk):
+        part = batch.subset(torch.arange(first, min(first + chunk, n_frames)))
+        predictions = group_predictions(member, part, create_graph=True)
+        loss = _loss_terms(predictions, part, settings, n_frames, n_stress)
+        loss.backward()
+        total += float(loss.detach())
+    return total
 
 
 def _weighted_loss(member, groups, settings) -> float:
@@ -354,10 +603,9 @@ def train_member(
             rows = perms[gi][b * settings.batch_size : (b + 1) * settings.batch_size]
             batch = train[gi].subset(rows)
             optimiser.zero_grad()
-            loss = _loss(member, batch, settings)
-            loss.backward()
+            loss = _loss_and_gradients(member, batch, settings)
             optimiser.step()
-            epoch_loss += float(loss.detach()) * len(rows)
+            epoch_loss += loss * len(rows)
             epoch_count += len(rows)
         member.eval()
         valid_loss = _weighted_loss(member, valid, settings)
@@ -407,7 +655,9 @@ def train_committee(
 
     Without ``validation_frames`` a seeded ``valid_fraction`` of ``frames`` is held out for early
     stopping and the validation metrics. Members differ in their seeds (initial weights and batch
-    order). Returns the committee, metrics (train and validation) and the learning curves.
+    order). Forces and stress enter the loss through stored descriptor Jacobians or by double
+    backward (``settings.force_training``, see the module docstring); ``metrics["force_training"]``
+    says which. Returns the committee, metrics (train and validation) and the learning curves.
     """
     settings = settings or TrainingSettings()
     frames = list(frames)
@@ -425,17 +675,29 @@ def train_committee(
         angular_inner_cutoff_angstrom=settings.angular_inner_cutoff_angstrom,
     )
     network = NetworkSpec(settings.token_dim, settings.n_heads, settings.hidden)
+    validation_frames = list(validation_frames or [])
+    all_frames = frames + validation_frames
+    force_training = choose_force_training(all_frames, descriptor, settings)
+    jacobian_gb = jacobian_memory_bytes(all_frames, descriptor, settings.dtype) / 1e9
+    jacobians = force_training == "jacobian"
     start = time.perf_counter()
     if validation_frames:
-        train = featurise(frames, descriptor, settings.dtype)
-        valid = featurise(list(validation_frames), descriptor, settings.dtype)
+        train = featurise(frames, descriptor, settings.dtype, jacobians)
+        valid = featurise(validation_frames, descriptor, settings.dtype, jacobians)
     else:
         train, valid = split_groups(
-            featurise(frames, descriptor, settings.dtype), settings.valid_fraction, settings.seed
+            featurise(frames, descriptor, settings.dtype, jacobians),
+            settings.valid_fraction,
+            settings.seed,
         )
     featurise_s = time.perf_counter() - start
     if log:
-        log(f"descriptors and Jacobians of {len(frames)} frames in {featurise_s:.1f} s")
+        log(
+            f"force training {force_training!r} (Jacobians would take {jacobian_gb:.3g} GB, "
+            f"limit {settings.jacobian_memory_limit_gb:g} GB); descriptors"
+            f"{' and Jacobians' if jacobians else ''} of {len(all_frames)} frames in "
+            f"{featurise_s:.1f} s"
+        )
     torch.manual_seed(settings.seed)
     committee = CommitteePotential(
         descriptor, network, n_members=settings.committee_size, dtype=settings.dtype
@@ -445,8 +707,14 @@ def train_committee(
         torch.manual_seed(settings.seed + 1000 * (index + 1))
         member.network.__init__(descriptor, network)
         member.to(committee.dtype)
-        _fit_normalisation(member, train, descriptor.n_species)
-        _fit_linear_term(member, train, settings)
+        if index == 0:
+            _fit_normalisation(member, train, descriptor.n_species)
+            _fit_linear_term(member, train, settings)
+            fitted = {name: getattr(member, name).detach().clone() for name in _FITTED}
+        else:  # both fits depend on the training frames only: the same for every member
+            with torch.no_grad():
+                for name in _FITTED:
+                    getattr(member, name).copy_(fitted[name])
         curve += train_member(
             member, train, valid, settings, settings.seed + index, log=log, member_index=index
         )
@@ -454,6 +722,8 @@ def train_committee(
     metrics = {
         "train": error_metrics(train, committee),
         "validation": error_metrics(valid, committee),
+        "force_training": force_training,
+        "jacobian_memory_estimate_gb": jacobian_gb,
         "featurise_time_s": featurise_s,
         "training_time_s": time.perf_counter() - start,
         "epochs_per_member": [
@@ -463,6 +733,10 @@ def train_committee(
     }
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)
+
+
+#: member state set by _fit_normalisation and _fit_linear_term
+_FITTED = ("feature_mean", "feature_std", "energy_reference_ev", "energy_scale_ev", "linear_ev")
 
 
 def _element_order(symbol: str) -> int:

@@ -1,0 +1,211 @@
+"""The two ways of training on forces and stress (stored Jacobians, double backward) agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aiida_clathrate.mlp import (
+    CommitteePotential,
+    DescriptorSpec,
+    Frame,
+    NetworkSpec,
+    TrainingSettings,
+    read_frames,
+    train_committee,
+    training,
+)
+from aiida_clathrate.mlp.training import (
+    _fit_linear_term,
+    _fit_normalisation,
+    _loss,
+    _loss_and_gradients,
+    choose_force_training,
+    error_metrics,
+    featurise,
+    group_predictions,
+    jacobian_memory_bytes,
+)
+
+torch.set_num_threads(1)
+ELEMENTS = ("K", "Rb", "B", "C")
+
+
+@pytest.fixture(scope="module")
+def frames(shared_dir):
+    return read_frames(shared_dir / "datasets/krbb6c6-displaced/krbb6c6_dft.xyz", index="0:12")
+
+
+def supercell(frame: Frame, repeat=(2, 2, 2)) -> Frame:
+    """The frame repeated (energy times the cell count, forces tiled, stress unchanged)."""
+    count = int(np.prod(repeat))
+    offsets = (
+        np.array(
+            [
+                [i, j, k]
+                for i in range(repeat[0])
+                for j in range(repeat[1])
+                for k in range(repeat[2])
+            ]
+        )
+        @ frame.cell_angstrom
+    )
+    positions = (frame.positions_angstrom[None, :, :] + offsets[:, None, :]).reshape(-1, 3)
+    return Frame(
+        symbols=frame.symbols * count,
+        positions_angstrom=positions,
+        cell_angstrom=np.array(repeat)[:, None] * frame.cell_angstrom,
+        energy_ev=frame.energy_ev * count,
+        forces_ev_per_angstrom=np.tile(frame.forces_ev_per_angstrom, (count, 1)),
+        stress_ev_per_angstrom3=frame.stress_ev_per_angstrom3,
+    )
+
+
+def test_loss_gradients_and_metrics_equal_in_both_paths(frames, monkeypatch):
+    """One batch, stress in the loss: loss, parameter gradients, ridge fit and metrics agree
+    (the autograd path as one graph and in chunks of two frames)."""
+    spec = DescriptorSpec(
+        ELEMENTS, radial_order=5, angular_order=4, angular_inner_cutoff_angstrom=3.0
+    )
+    settings = TrainingSettings(stress_weight=3.0)
+    batch = frames[:4]
+    assert all(f.stress_ev_per_angstrom3 is not None for f in batch)
+    (jacobian,) = featurise(batch, spec)
+    (autograd,) = featurise(batch, spec, jacobians=False)
+    assert jacobian.has_jacobians and not autograd.has_jacobians and autograd.jac_positions is None
+    torch.testing.assert_close(autograd.features, jacobian.features, rtol=0, atol=0)
+
+    torch.manual_seed(5)
+    committee = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=2)
+    member = committee.members[0]
+    _fit_normalisation(member, [jacobian], spec.n_species)
+    _fit_linear_term(member, [jacobian], settings)
+    linear = member.linear_ev.detach().clone()
+    _fit_linear_term(member, [autograd], settings)  # per-frame Jacobians, same normal equations
+    torch.testing.assert_close(member.linear_ev.detach(), linear, rtol=1e-12, atol=1e-12)
+    for m in committee.members:  # a non-trivial network (output heads start at zero in training)
+        m.load_state_dict(member.state_dict())
+        with torch.no_grad():
+            m.network.heads.weight.normal_(0.0, 0.3)
+
+    def loss_and_gradients(group, chunk_atoms=None, one_graph=False):
+        if chunk_atoms is not None:
+            monkeypatch.setattr(training, "AUTOGRAD_CHUNK_ATOMS", chunk_atoms)
+        member.zero_grad()
+        if one_graph:
+            loss = _loss(member, group, settings)
+            loss.backward()
+            loss = float(loss.detach())
+        else:
+            loss = _loss_and_gradients(member, group, settings)
+        monkeypatch.undo()
+        return loss, {n: p.grad.clone() for n, p in member.named_parameters()}
+
+    loss_j, grads_j = loss_and_gradients(jacobian)
+    scale = max(float(g.abs().max()) for g in grads_j.values())
+    assert scale > 0
+    assert training._chunk_size(autograd) >= 4  # 14-atom frames: the batch is one chunk
+    for options in ({}, {"one_graph": True}, {"chunk_atoms": 28}):
+        loss_a, grads_a = loss_and_gradients(autograd, **options)
+        assert loss_a == pytest.approx(loss_j, rel=1e-12), options
+        assert set(grads_a) == set(grads_j)
+        for name, grad in grads_j.items():
+            torch.testing.assert_close(grads_a[name], grad, rtol=0, atol=1e-10 * scale, msg=name)
+
+    # the stress term is really in both losses
+    no_stress = TrainingSettings(stress_weight=0.0)
+    loss_ns = float(_loss(member, autograd, no_stress, create_graph=False))
+    assert loss_j - loss_ns > 1e-3 * loss_j
+
+    predictions_j = group_predictions(member, jacobian)
+    predictions_a = group_predictions(member, autograd)
+    for j, a in zip(predictions_j, predictions_a, strict=True):
+        torch.testing.assert_close(a.detach(), j.detach(), rtol=1e-12, atol=1e-12)
+    metrics_j = error_metrics([jacobian], committee)
+    for chunk_atoms in (128, 28):
+        monkeypatch.setattr(training, "AUTOGRAD_CHUNK_ATOMS", chunk_atoms)
+        metrics_a = error_metrics([autograd], committee)
+        assert metrics_a.keys() == metrics_j.keys() and "stress_rmse_gpa" in metrics_a
+        for key, value in metrics_j.items():
+            assert metrics_a[key] == pytest.approx(value, rel=1e-10, abs=1e-12), key
+
+
+def test_short_training_same_in_both_paths(frames):
+    """Same seed, few epochs: the autograd path lowers the loss and gives the jacobian path's
+    learning curve and metrics."""
+    base = dict(
+        radial_order=4,
+        angular_order=3,
+        token_dim=8,
+        hidden=(16,),
+        committee_size=1,
+        max_epochs=4,
+        batch_size=4,
+        valid_fraction=0.25,
+        stress_weight=1.0,
+        seed=3,
+    )
+    runs = {
+        mode: train_committee(frames, TrainingSettings(force_training=mode, **base))
+        for mode in ("jacobian", "autograd")
+    }
+    assert runs["jacobian"].metrics["force_training"] == "jacobian"
+    assert runs["autograd"].metrics["force_training"] == "autograd"
+    curve_j, curve_a = runs["jacobian"].learning_curve, runs["autograd"].learning_curve
+    assert len(curve_a) == len(curve_j) == 4
+    assert min(row["train_loss"] for row in curve_a[1:]) < curve_a[0]["train_loss"]
+    for row_j, row_a in zip(curve_j, curve_a, strict=True):
+        for key in ("train_loss", "valid_loss", "learning_rate"):
+            assert row_a[key] == pytest.approx(row_j[key], rel=1e-10), (row_j["epoch"], key)
+    for split in ("train", "validation"):
+        metrics_j, metrics_a = runs["jacobian"].metrics[split], runs["autograd"].metrics[split]
+        assert metrics_a.keys() == metrics_j.keys()
+        for key, value in metrics_j.items():
+            assert metrics_a[key] == pytest.approx(value, rel=1e-10, abs=1e-12), (split, key)
+
+
+def test_auto_choice_follows_the_jacobian_memory(frames):
+    spec = DescriptorSpec(ELEMENTS, angular_inner_cutoff_angstrom=3.0)  # default descriptor
+    cells = [supercell(f) for f in frames[:3]]
+    assert cells[0].n_atoms == 112
+    per_frame = 112 * spec.size * (3 * 112 + 9) * 8
+    assert jacobian_memory_bytes(cells, spec) == 3 * per_frame  # about 84 MB a frame
+    assert jacobian_memory_bytes(cells, spec, "float32") == 3 * per_frame // 2
+    small = TrainingSettings(jacobian_memory_limit_gb=0.1)
+    assert choose_force_training(cells, spec, small) == "autograd"
+    assert choose_force_training(cells, spec, TrainingSettings()) == "jacobian"  # 2 GB
+    assert choose_force_training(frames, spec, small) == "jacobian"  # 14-atom cells: 1.3 MB each
+    forced = TrainingSettings(force_training="jacobian", jacobian_memory_limit_gb=0.0)
+    assert choose_force_training(cells, spec, forced) == "jacobian"
+
+    # end to end on 112-atom cells: auto with a small limit trains by double backward
+    settings = TrainingSettings(
+        radial_order=3,
+        angular_order=2,
+        angular_inner_cutoff_angstrom=None,
+        hidden=(8,),
+        committee_size=1,
+        max_epochs=1,
+        batch_size=2,
+        jacobian_memory_limit_gb=0.001,
+    )
+    result = train_committee(cells[:2], settings, validation_frames=cells[2:])
+    assert result.metrics["force_training"] == "autograd"
+    assert result.metrics["jacobian_memory_estimate_gb"] > 0.001
+    assert result.metrics["validation"]["n_configurations"] == 1
+    assert np.isfinite(result.metrics["validation"]["forces_rmse_mev_per_angstrom"])
+
+
+def test_force_training_setting_is_validated_and_old_settings_load():
+    with pytest.raises(ValueError, match="force_training must be one of"):
+        TrainingSettings(force_training="double-backward")
+    with pytest.raises(ValueError, match="jacobian_memory_limit_gb"):
+        TrainingSettings(jacobian_memory_limit_gb=-1.0)
+    with pytest.raises(ValueError, match="force_training must be one of"):
+        TrainingSettings.from_dict({"force_training": "Autograd"})
+    old = TrainingSettings().as_dict()
+    del old["force_training"], old["jacobian_memory_limit_gb"]
+    loaded = TrainingSettings.from_dict(old)  # settings saved before the option existed
+    assert loaded.force_training == "auto" and loaded.jacobian_memory_limit_gb == 2.0
+    assert TrainingSettings.from_dict({"force_training": "autograd"}).force_training == "autograd"
