@@ -278,10 +278,14 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
     assert len(curve) == 8
     assert min(row["train_loss"] for row in curve[1:]) < curve[0]["train_loss"]
     metrics = result.metrics
+    # each member held out its own 6 frames: the committee saw all 24, validation pools 2 x 6
+    assert metrics["validation_kind"] == "members on their own held-out frames"
     assert (
-        metrics["train"]["n_configurations"] == 18
-        and metrics["validation"]["n_configurations"] == 6
+        metrics["train"]["n_configurations"] == 24
+        and metrics["validation"]["n_configurations"] == 12
     )
+    member_refs = [m.energy_reference_ev.clone() for m in result.committee.members]
+    assert not torch.equal(member_refs[0], member_refs[1])  # fitted on different frames
     force_rms_mev = 1e3 * np.sqrt(np.mean([np.mean(f.forces_ev_per_angstrom**2) for f in data]))
     assert metrics["validation"]["forces_rmse_mev_per_angstrom"] < 0.5 * force_rms_mev
     for key in (
@@ -313,4 +317,28 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
     path = model.save(tmp_path / "trained.pt")
     loaded = load_potential(path)
     assert loaded.predict_frame(frame).energy_ev == pred.energy_ev
-    assert loaded.metadata["metrics"]["validation"]["n_configurations"] == 6
+    assert loaded.metadata["metrics"]["validation"]["n_configurations"] == 12
+
+
+def test_one_split_for_all_members(shared_dir):
+    """``member_splits=False``: every member holds out the same frames; committee metrics."""
+    from aiida_clathrate.mlp import TrainingSettings, train_committee
+
+    data = read_frames(shared_dir / "datasets/krbb6c6-displaced/krbb6c6_dft.xyz", index="0:16")
+    settings = TrainingSettings(
+        radial_order=4,
+        angular_order=3,
+        angular_inner_cutoff_angstrom=None,
+        hidden=(8,),
+        committee_size=2,
+        max_epochs=2,
+        valid_fraction=0.25,
+        member_splits=False,
+    )
+    result = train_committee(data, settings)
+    metrics = result.metrics
+    assert metrics["validation_kind"] == "committee"
+    assert metrics["train"]["n_configurations"] == 12
+    assert metrics["validation"]["n_configurations"] == 4
+    first, second = result.committee.members
+    assert torch.equal(first.linear_ev, second.linear_ev)

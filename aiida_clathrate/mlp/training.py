@@ -51,7 +51,7 @@ class TrainingSettings:
     """Hyperparameters of :func:`train_committee` (defaults are the shipped settings)."""
 
     radial_cutoff_angstrom: float = 6.0
-    radial_order: int = 12
+    radial_order: int = 20
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
     angular_inner_cutoff_angstrom: float | None = 3.0
@@ -61,7 +61,7 @@ class TrainingSettings:
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
-    max_epochs: int = 100
+    max_epochs: int = 300
     batch_size: int = 8
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
@@ -78,6 +78,7 @@ class TrainingSettings:
     elements: tuple[str, ...] | None = None
     force_training: str = "auto"
     jacobian_memory_limit_gb: float = 2.0
+    member_splits: bool = True
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -654,8 +655,10 @@ def train_committee(
     """Train a committee on labelled frames.
 
     Without ``validation_frames`` a seeded ``valid_fraction`` of ``frames`` is held out for early
-    stopping and the validation metrics. Members differ in their seeds (initial weights and batch
-    order). Forces and stress enter the loss through stored descriptor Jacobians or by double
+    stopping and the validation metrics; with ``settings.member_splits`` (default) every member
+    holds out its own fraction (seed + member index), so the committee sees all frames and the
+    validation metrics pool each member's errors on the frames it did not see
+    (``metrics["validation_kind"]``). Members also differ in initial weights and batch order. Forces and stress enter the loss through stored descriptor Jacobians or by double
     backward (``settings.force_training``, see the module docstring); ``metrics["force_training"]``
     says which. Returns the committee, metrics (train and validation) and the learning curves.
     """
@@ -682,14 +685,13 @@ def train_committee(
     jacobians = force_training == "jacobian"
     start = time.perf_counter()
     if validation_frames:
-        train = featurise(frames, descriptor, settings.dtype, jacobians)
-        valid = featurise(validation_frames, descriptor, settings.dtype, jacobians)
-    else:
-        train, valid = split_groups(
+        given = (
             featurise(frames, descriptor, settings.dtype, jacobians),
-            settings.valid_fraction,
-            settings.seed,
+            featurise(validation_frames, descriptor, settings.dtype, jacobians),
         )
+        every = given[0]
+    else:
+        every = featurise(frames, descriptor, settings.dtype, jacobians)
     featurise_s = time.perf_counter() - start
     if log:
         log(
@@ -698,16 +700,26 @@ def train_committee(
             f"{' and Jacobians' if jacobians else ''} of {len(all_frames)} frames in "
             f"{featurise_s:.1f} s"
         )
+    bagged = settings.member_splits and not validation_frames and settings.committee_size > 1
+
+    def member_split(index: int) -> tuple[list[FeatureGroup], list[FeatureGroup]]:
+        if validation_frames:
+            return given
+        seed = settings.seed + index if bagged else settings.seed
+        return split_groups(every, settings.valid_fraction, seed)
+
     torch.manual_seed(settings.seed)
     committee = CommitteePotential(
         descriptor, network, n_members=settings.committee_size, dtype=settings.dtype
     )
     curve: list[dict] = []
+    out_of_bag: list[tuple[MemberPotential, list[FeatureGroup]]] = []
     for index, member in enumerate(committee.members):
         torch.manual_seed(settings.seed + 1000 * (index + 1))
         member.network.__init__(descriptor, network)
         member.to(committee.dtype)
-        if index == 0:
+        train, valid = member_split(index)
+        if index == 0 or bagged:
             _fit_normalisation(member, train, descriptor.n_species)
             _fit_linear_term(member, train, settings)
             fitted = {name: getattr(member, name).detach().clone() for name in _FITTED}
@@ -718,10 +730,19 @@ def train_committee(
         curve += train_member(
             member, train, valid, settings, settings.seed + index, log=log, member_index=index
         )
+        out_of_bag.append((member, valid))
     committee.eval()
+    if bagged:
+        # every member held out its own frames: pool each member's errors on them
+        validation = _pooled_metrics(out_of_bag)
+        train = every
+    else:
+        train, valid = member_split(0)
+        validation = error_metrics(valid, committee)
     metrics = {
         "train": error_metrics(train, committee),
-        "validation": error_metrics(valid, committee),
+        "validation": validation,
+        "validation_kind": "members on their own held-out frames" if bagged else "committee",
         "force_training": force_training,
         "jacobian_memory_estimate_gb": jacobian_gb,
         "featurise_time_s": featurise_s,
@@ -733,6 +754,39 @@ def train_committee(
     }
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)
+
+
+def _pooled_metrics(pairs: Sequence[tuple[MemberPotential, list[FeatureGroup]]]) -> dict:
+    """Metrics of single members on their own held-out groups, pooled (weighted by frames)."""
+    parts = [
+        (error_metrics(groups, _Single(member)), sum(len(g.frame_indices) for g in groups))
+        for member, groups in pairs
+    ]
+    parts = [(m, n) for m, n in parts if m]
+    if not parts:
+        return {}
+    total = sum(n for _, n in parts)
+    out = {"n_configurations": total}
+    for key in parts[0][0]:
+        if key == "n_configurations":
+            continue
+        values = [(m[key], n) for m, n in parts if key in m]
+        if "rmse" in key:
+            out[key] = math.sqrt(sum(v**2 * n for v, n in values) / sum(n for _, n in values))
+        else:
+            out[key] = sum(v * n for v, n in values) / sum(n for _, n in values)
+    return out
+
+
+@dataclasses.dataclass
+class _Single:
+    """A one-member view with the ``members`` attribute :func:`error_metrics` reads."""
+
+    member: MemberPotential
+
+    @property
+    def members(self) -> list[MemberPotential]:
+        return [self.member]
 
 
 #: member state set by _fit_normalisation and _fit_linear_term
