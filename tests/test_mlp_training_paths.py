@@ -26,6 +26,7 @@ from aiida_clathrate.mlp.training import (
     featurise,
     group_predictions,
     jacobian_memory_bytes,
+    jacobian_peak_bytes,
 )
 
 torch.set_num_threads(1)
@@ -174,7 +175,11 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     assert jacobian_memory_bytes(cells, spec, "float32") == 3 * per_frame // 2
     small = TrainingSettings(jacobian_memory_limit_gb=0.1)
     assert choose_force_training(cells, spec, small) == "autograd"
-    assert choose_force_training(cells, spec, TrainingSettings()) == "jacobian"  # 2 GB
+    # the peak counts the stored Jacobians and three batches' worth of temporaries
+    pairs = TrainingSettings(batch_size=2)
+    assert jacobian_peak_bytes(cells, spec, pairs) == (3 + 3 * 2) * per_frame
+    assert choose_force_training(cells, spec, pairs) == "jacobian"  # 0.76 GB < 2 GB
+    assert choose_force_training(cells, spec, TrainingSettings()) == "autograd"  # 27 x 84 MB
     assert choose_force_training(frames, spec, small) == "jacobian"  # 14-atom cells: 1.3 MB each
     forced = TrainingSettings(force_training="jacobian", jacobian_memory_limit_gb=0.0)
     assert choose_force_training(cells, spec, forced) == "jacobian"
