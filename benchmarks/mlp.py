@@ -197,6 +197,14 @@ def main() -> None:
         help="train on this leading fraction of the 80 %% split (learning curves); same test set",
     )
     parser.add_argument(
+        "--extra-train",
+        type=pathlib.Path,
+        nargs="*",
+        default=[],
+        help="more labelled frames (extxyz, e.g. from mlp_more_frames.py) added to the training "
+        "set; the test set stays the data set's 20 %%",
+    )
+    parser.add_argument(
         "--mace-budget-s",
         type=float,
         default=None,
@@ -225,6 +233,8 @@ def main() -> None:
     train_idx, test_idx = split(len(frames), args.seed)
     train_idx = train_idx[: max(1, int(round(args.train_fraction * len(train_idx))))]
     train = [frames[i] for i in train_idx]
+    for path in args.extra_train:
+        train += read_frames(path)
     test = [frames[i] for i in test_idx]
     settings = TrainingSettings()
     print(f"{len(train)} training / {len(test)} validation frames; torch threads {args.threads}")

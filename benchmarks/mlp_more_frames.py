@@ -1,0 +1,91 @@
+"""More DFT-labelled KRbB6C6 frames drawn like the shared data set, for learning-curve checks.
+
+The recipe of ``shared/datasets/krbb6c6-displaced`` (its README): the 14-atom Pm-3 cell with
+x_B = 0.2487 and x_C = 0.2515 at lattice parameters 4.80, 4.90 and 5.00 Å (cycled), every atom
+displaced by an independent Gaussian (sigma 0.06 Å per component for B and C, 0.03 Å for K and
+Rb), labelled by pw.x with the shipped PseudoDojo pseudopotentials, 30/120 Ry, a 2x2x2
+Monkhorst-Pack grid, Marzari-Vanderbilt smearing 0.02 Ry, no symmetry, conv_thr 1e-9 Ry.
+A new seed gives frames independent of the data set's. Run by hand (about 25 s per frame and
+worker on this machine); the output is generated data: keep it out of git.
+
+    .venv/bin/python benchmarks/mlp_more_frames.py --frames 86 --seed 1000 --workers 2 \
+        --output /tmp/krbb6c6_more.xyz
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import ase.io
+import numpy as np
+from ase.calculators.espresso import Espresso, EspressoProfile
+
+from aiida_clathrate.pseudo_family import shipped_pseudo_folder
+from aiida_clathrate.structures import xyb6c6
+
+LATTICE_ANGSTROM = (4.80, 4.90, 5.00)
+SIGMA_ANGSTROM = {"B": 0.06, "C": 0.06, "K": 0.03, "Rb": 0.03}
+PW_INPUT = {
+    "control": {"tprnfor": True, "tstress": True},
+    "system": {
+        "ecutwfc": 30,
+        "ecutrho": 120,
+        "occupations": "smearing",
+        "smearing": "mv",
+        "degauss": 0.02,
+        "nosym": True,
+    },
+    "electrons": {"conv_thr": 1e-9},
+}
+
+
+def displaced_cell(index: int, rng: np.random.Generator):
+    atoms = xyb6c6("K", "Rb", LATTICE_ANGSTROM[index % 3], 0.2487, 0.2515)
+    sigma = np.array([SIGMA_ANGSTROM[s] for s in atoms.get_chemical_symbols()])
+    atoms.positions += rng.normal(size=atoms.positions.shape) * sigma[:, None]
+    return atoms
+
+
+def label(job: tuple[int, object, str]):
+    index, atoms, workdir = job
+    pseudo_dir = shipped_pseudo_folder()
+    pseudos = {s: f"{s}.upf" for s in set(atoms.get_chemical_symbols())}
+    atoms.calc = Espresso(
+        profile=EspressoProfile(command="pw.x", pseudo_dir=str(pseudo_dir)),
+        directory=str(pathlib.Path(workdir) / f"frame_{index}"),
+        pseudopotentials=pseudos,
+        kpts=(2, 2, 2),
+        input_data=PW_INPUT,
+    )
+    start = time.perf_counter()
+    atoms.get_potential_energy()
+    atoms.get_stress()
+    atoms.info["wall_s"] = round(time.perf_counter() - start, 2)
+    atoms.info["config"] = index
+    return atoms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1, help="pw.x processes at a time")
+    parser.add_argument("--output", type=pathlib.Path, required=True)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    cells = [displaced_cell(i, rng) for i in range(args.frames)]
+    with tempfile.TemporaryDirectory(prefix="krbb6c6_pw_") as workdir:
+        jobs = [(i, atoms, workdir) for i, atoms in enumerate(cells)]
+        with ProcessPoolExecutor(args.workers) as pool:
+            labelled = list(pool.map(label, jobs))
+    ase.io.write(args.output, labelled, format="extxyz")
+    wall = [a.info["wall_s"] for a in labelled]
+    print(f"{len(labelled)} frames -> {args.output}; pw.x {np.mean(wall):.1f} s per frame (mean)")
+
+
+if __name__ == "__main__":
+    main()
