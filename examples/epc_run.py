@@ -15,7 +15,8 @@ import time
 from aiida import load_profile, orm
 from aiida.engine import run_get_node
 
-#: The tiny fcc Al settings of tests/test_epc_qe.py.
+#: The tiny fcc Al settings of the tests (``TINY_EPC_OVERRIDES`` in tests/conftest.py), repeated
+#: here so that the example runs without the test suite.
 AL_TINY_OVERRIDES = {
     "kpoints_mesh": [4, 4, 4],
     "dense_kpoints_mesh": [8, 8, 8],

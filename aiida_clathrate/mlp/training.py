@@ -11,7 +11,8 @@ Two ways to put forces ``-∂E/∂r`` and stress ``(1/V) ∂E/∂ε`` into the l
   every step recomputes the descriptors of the batch from positions and a strain tensor and
   differentiates through them with ``create_graph=True`` (double backward), a chunk of at most
   ``AUTOGRAD_CHUNK_ATOMS`` atoms at a time. Memory is that of one chunk's graph.
-* ``"auto"`` (default): ``"jacobian"`` while the Jacobians of all frames fit in
+* ``"auto"`` (default): ``"jacobian"`` while that path's estimated peak memory (the Jacobians
+  of all frames plus batch temporaries, :func:`jacobian_peak_bytes`) fits in
   ``jacobian_memory_limit_gb``, otherwise ``"autograd"``.
 """
 
@@ -675,9 +676,10 @@ def train_committee(
     stopping and the validation metrics; with ``settings.member_splits`` (default) every member
     holds out its own fraction (seed + member index), so the committee sees all frames and the
     validation metrics pool each member's errors on the frames it did not see
-    (``metrics["validation_kind"]``). Members also differ in initial weights and batch order. Forces and stress enter the loss through stored descriptor Jacobians or by double
-    backward (``settings.force_training``, see the module docstring); ``metrics["force_training"]``
-    says which. Returns the committee, metrics (train and validation) and the learning curves.
+    (``metrics["validation_kind"]``). Members also differ in initial weights and batch order.
+    Forces and stress enter the loss through stored descriptor Jacobians or by double backward
+    (``settings.force_training``, see the module docstring); ``metrics["force_training"]`` says
+    which. Returns the committee, metrics (train and validation) and the learning curves.
     """
     settings = settings or TrainingSettings()
     frames = list(frames)
@@ -718,12 +720,12 @@ def train_committee(
             f"{featurise_s:.1f} s"
         )
     bagged = settings.member_splits and not validation_frames and settings.committee_size > 1
-
-    def member_split(index: int) -> tuple[list[FeatureGroup], list[FeatureGroup]]:
-        if validation_frames:
-            return given
-        seed = settings.seed + index if bagged else settings.seed
-        return split_groups(every, settings.valid_fraction, seed)
+    if validation_frames:
+        shared = given
+    elif not bagged:  # one split for every member, made once
+        shared = split_groups(every, settings.valid_fraction, settings.seed)
+    else:  # a split per member, made when the member trains
+        shared = None
 
     torch.manual_seed(settings.seed)
     committee = CommitteePotential(
@@ -735,7 +737,7 @@ def train_committee(
         torch.manual_seed(settings.seed + 1000 * (index + 1))
         member.network.__init__(descriptor, network)
         member.to(committee.dtype)
-        train, valid = member_split(index)
+        train, valid = shared or split_groups(every, settings.valid_fraction, settings.seed + index)
         if index == 0 or bagged:
             _fit_normalisation(member, train, descriptor.n_species)
             _fit_linear_term(member, train, settings)
@@ -754,7 +756,7 @@ def train_committee(
         validation = _pooled_metrics(out_of_bag)
         train = every
     else:
-        train, valid = member_split(0)
+        train, valid = shared
         validation = error_metrics(valid, committee)
     metrics = {
         "train": error_metrics(train, committee),
