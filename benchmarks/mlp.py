@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from aiida_clathrate.mlp import TrainingResult, TrainingSettings, read_frames, train_committee
-from aiida_clathrate.mlp.training import error_metrics, featurise
+from aiida_clathrate.mlp.training import error_metrics, featurise_committee
 
 DATA = (
     pathlib.Path(__file__).resolve().parents[2]
@@ -48,6 +48,20 @@ def throughput(model, frames, repeats: int) -> float:
         model.predict_frame(frames[k % len(frames)])
         count += 1
     return count / (time.perf_counter() - start)
+
+
+def spread_and_error(model, frames) -> tuple[float, float]:
+    """Mean committee force spread (meV/Å, per component) and the correlation, over atoms, of
+    each atom's force spread with its force error (both as vector norms)."""
+    spread, error = [], []
+    for frame in frames:
+        p = model.predict_frame(frame, member_forces=True)
+        spread.append(np.linalg.norm(p.forces_std_ev_per_angstrom, axis=1))
+        error.append(
+            np.linalg.norm(p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom, axis=1)
+        )
+    spread, error = np.concatenate(spread), np.concatenate(error)
+    return float(np.sqrt(np.mean(spread**2) / 3) * 1e3), float(np.corrcoef(spread, error)[0, 1])
 
 
 def supercell(frame):
@@ -256,7 +270,8 @@ def main() -> None:
     if args.save:
         model.save(args.save)
 
-    validation = error_metrics(featurise(test, model.descriptor, settings.dtype), model)
+    validation = error_metrics(featurise_committee(test, model, settings.dtype), model)
+    force_spread, spread_error_corr = spread_and_error(model, test)
     rate_14 = throughput(model, test, repeats=40)
     big = [supercell(test[0]), supercell(test[1])]
     rate_112 = throughput(model, big, repeats=6)
@@ -316,6 +331,11 @@ def main() -> None:
         (
             "mean committee energy spread (meV/atom)",
             f"{validation['committee_energy_std_mev_per_atom']:.3f}",
+            "-",
+        ),
+        (
+            "committee force spread RMS (meV/Å); correlation with the error per atom",
+            f"{force_spread:.1f}; {spread_error_corr:.2f}",
             "-",
         ),
         (

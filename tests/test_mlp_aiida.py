@@ -95,6 +95,9 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
     assert metrics["validation"]["forces_rmse_mev_per_angstrom"] > 0
     model = results["model"]
     assert model.base.attributes.get("committee_size") == 2
+    # the default descriptor variants: the second member resolves angles by bond lengths
+    orders = [d["angular_radial_order"] for d in model.base.attributes.get("member_descriptors")]
+    assert orders == [0, 2]
     assert model.base.attributes.get("elements") == ["B", "C", "K", "Rb"]  # by atomic number
     curve = results["learning_curve"]
     assert set(curve.get_array("member")) == {0, 1} and len(curve.get_array("epoch")) == 8

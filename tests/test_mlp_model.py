@@ -36,7 +36,9 @@ def _brute_force_descriptors(frame, spec: DescriptorSpec) -> np.ndarray:
     pos, cell = frame.positions_angstrom, frame.cell_angstrom
     species = [spec.elements.index(s) for s in frame.symbols]
     n_species = spec.n_species
-    pairs = [(a, b) for a in range(n_species) for b in range(a, n_species)]
+    n_radial = spec.angular_radial_order + 1
+    n_channels = n_species * n_radial  # channel (a, n) has index a * n_radial + n
+    pairs = [(c, d) for c in range(n_channels) for d in range(c, n_channels)]
     images = range(-3, 4)
     out = []
     for i in range(len(pos)):
@@ -58,26 +60,38 @@ def _brute_force_descriptors(frame, spec: DescriptorSpec) -> np.ndarray:
                     close.append((v, r, species[j]))
         blocks = []
         for ra in spec.angular_cutoffs:
+
+            def channel(r, n, ra=ra):  # T_n(2 r / Ra - 1) f_c(r; Ra)
+                fc = 0.5 * (math.cos(math.pi * r / ra) + 1)
+                return math.cos(n * math.acos(2 * r / ra - 1)) * fc
+
             angular = np.zeros((len(pairs), spec.angular_order + 1))
             for m, (vm, rm, sm) in enumerate(close):
                 for p, (vp, rp, sp) in enumerate(close):
-                    if m == p or sm > sp or rm >= ra or rp >= ra:
-                        continue  # G[a, b], a <= b, sums ordered pairs with s_m = a, s_p = b
-                    cos = float(np.clip(vm @ vp / (rm * rp), -1, 1))
-                    w = 0.25 * (math.cos(math.pi * rm / ra) + 1) * (math.cos(math.pi * rp / ra) + 1)
-                    theta = math.acos(cos)
-                    for order in range(spec.angular_order + 1):
-                        angular[pairs.index((sm, sp)), order] += math.cos(order * theta) * w
+                    if m == p or rm >= ra or rp >= ra:
+                        continue
+                    theta = math.acos(float(np.clip(vm @ vp / (rm * rp), -1, 1)))
+                    for n, q in itertools.product(range(n_radial), range(n_radial)):
+                        c, d = sm * n_radial + n, sp * n_radial + q
+                        if c > d:
+                            continue  # G[c, d], c <= d, sums ordered pairs with m in c, p in d
+                        w = channel(rm, n) * channel(rp, q)
+                        for order in range(spec.angular_order + 1):
+                            angular[pairs.index((c, d)), order] += math.cos(order * theta) * w
             blocks.append(angular.ravel())
         out.append(np.concatenate([radial.ravel(), *blocks]))
     return np.array(out)
 
 
-@pytest.mark.parametrize("inner", [None, 3.0])
-def test_descriptors_match_brute_force_with_many_images(frames, inner):
+@pytest.mark.parametrize(("inner", "angular_radial"), [(None, 0), (3.0, 0), (3.0, 2)])
+def test_descriptors_match_brute_force_with_many_images(frames, inner, angular_radial):
     """Cutoffs of 6 and 5 Å exceed half of the 4.8 Å cell: every image must be counted once."""
     spec = DescriptorSpec(
-        ELEMENTS, radial_order=4, angular_order=3, angular_inner_cutoff_angstrom=inner
+        ELEMENTS,
+        radial_order=4,
+        angular_order=3,
+        angular_inner_cutoff_angstrom=inner,
+        angular_radial_order=angular_radial,
     )
     frame = frames[0]
     assert spec.radial_cutoff_angstrom > frame.cell_angstrom[0, 0]
@@ -92,9 +106,23 @@ def test_descriptors_match_brute_force_with_many_images(frames, inner):
 def _tiny_committee(
     dtype: str = "float64", n_members: int = 2, seed: int = 1
 ) -> CommitteePotential:
+    """Random committee whose odd members use a second descriptor (radially resolved angles)."""
     torch.manual_seed(seed)
     spec = DescriptorSpec(ELEMENTS, radial_order=5, angular_order=4)
-    model = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=n_members, dtype=dtype)
+    variant = DescriptorSpec(
+        ELEMENTS,
+        radial_order=3,
+        angular_order=4,
+        angular_inner_cutoff_angstrom=3.0,
+        angular_radial_order=1,
+    )
+    model = CommitteePotential(
+        spec,
+        NetworkSpec(8, 2, (16,)),
+        n_members=n_members,
+        dtype=dtype,
+        member_descriptors=[(spec, variant)[k % 2] for k in range(n_members)],
+    )
     for member in model.members:  # non-trivial normalisation so that it is exercised
         member.feature_mean.normal_(0.0, 0.1)
         member.feature_std.uniform_(0.5, 2.0)
@@ -106,9 +134,14 @@ def _tiny_committee(
     return model.eval()
 
 
-def test_descriptor_jacobians_analytic_equal_autodiff(frames):
+@pytest.mark.parametrize("angular_radial", [0, 2])
+def test_descriptor_jacobians_analytic_equal_autodiff(frames, angular_radial):
     spec = DescriptorSpec(
-        ELEMENTS, radial_order=6, angular_order=5, angular_inner_cutoff_angstrom=3.2
+        ELEMENTS,
+        radial_order=6,
+        angular_order=5,
+        angular_inner_cutoff_angstrom=3.2,
+        angular_radial_order=angular_radial,
     )
     frame = frames[1]
     pos, cell = torch.tensor(frame.positions_angstrom), torch.tensor(frame.cell_angstrom)
@@ -149,10 +182,14 @@ def test_forces_and_stress_equal_energy_finite_differences(frames):
         fd = (values[0] - values[1]) / (2 * h) / volume
         assert pred.stress_ev_per_angstrom3[a, b] == pytest.approx(fd, abs=1e-9, rel=1e-5), (a, b)
     # the analytic-Jacobian path used in training gives the same forces and stress
-    from aiida_clathrate.mlp.training import featurise, group_predictions
+    from aiida_clathrate.mlp.training import featurise_committee, group_predictions
 
-    group = featurise([frame], model.descriptor)[0]
-    outputs = [group_predictions(m, group) for m in model.members]
+    assert len(model.descriptor_groups) == 2  # the members use different descriptors
+    groups = featurise_committee([frame], model)
+    outputs = [
+        group_predictions(m, groups[spec][0])
+        for m, spec in zip(model.members, model.member_descriptors, strict=True)
+    ]
     energies, forces, stress = ([o[k] for o in outputs] for k in range(3))
     assert float(torch.stack(energies).mean()) == pytest.approx(pred.energy_ev, rel=1e-12)
     np.testing.assert_allclose(
@@ -211,8 +248,16 @@ def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
     loaded = load_potential(path)
     assert loaded.elements == ELEMENTS and len(loaded.members) == 3
     assert loaded.metadata == {"note": "test"}
+    assert loaded.member_descriptors == model.member_descriptors
     p0, p1 = model.predict_frame(frames[0]), loaded.predict_frame(frames[0])
     assert p1.energy_ev == p0.energy_ev and p1.energy_std_ev == p0.energy_std_ev
+    # a version-1 file (one descriptor for all members, no angular radial order) still loads
+    single = CommitteePotential(model.descriptor, model.network_spec, n_members=2)
+    old = single.to_payload()
+    old["format_version"] = 1
+    del old["member_descriptors"], old["descriptor"]["angular_radial_order"]
+    torch.save(old, tmp_path / "v1.pt")
+    assert load_potential(tmp_path / "v1.pt").member_descriptors == [model.descriptor] * 2
 
     with pytest.raises(FileNotFoundError):
         load_potential(tmp_path / "missing.pt")
@@ -272,8 +317,15 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
         batch_size=4,
         valid_fraction=0.25,
         seed=11,
+        descriptor_variants=(
+            {},
+            {"angular_radial_order": 1, "angular_inner_cutoff_angstrom": None},
+        ),
     )
     result = train_committee(data, settings)
+    first, second = result.committee.member_descriptors
+    assert (first.angular_radial_order, second.angular_radial_order) == (0, 1)
+    assert second.angular_inner_cutoff_angstrom is None and first.angular_inner_cutoff_angstrom
     curve = [row for row in result.learning_curve if row["member"] == 0]
     assert len(curve) == 8
     assert min(row["train_loss"] for row in curve[1:]) < curve[0]["train_loss"]
@@ -330,15 +382,21 @@ def test_one_split_for_all_members(shared_dir):
         angular_order=3,
         angular_inner_cutoff_angstrom=None,
         hidden=(8,),
-        committee_size=2,
+        committee_size=3,
         max_epochs=2,
         valid_fraction=0.25,
         member_splits=False,
+        descriptor_variants=({}, {"angular_radial_order": 1}),
     )
     result = train_committee(data, settings)
     metrics = result.metrics
     assert metrics["validation_kind"] == "committee"
     assert metrics["train"]["n_configurations"] == 12
     assert metrics["validation"]["n_configurations"] == 4
-    first, second = result.committee.members
-    assert torch.equal(first.linear_ev, second.linear_ev)
+    first, second, third = result.committee.members
+    assert torch.equal(first.linear_ev, third.linear_ev)  # same descriptor, same frames
+    assert second.linear_ev.shape[1] > first.linear_ev.shape[1]  # the variant's descriptor
+    with pytest.raises(ValueError, match="descriptor_variants may only set"):
+        TrainingSettings(descriptor_variants=({"hidden": (8,)},))
+    loaded = TrainingSettings.from_dict(settings.as_dict())  # JSON-like lists round-trip
+    assert loaded.descriptor_variants == settings.descriptor_variants

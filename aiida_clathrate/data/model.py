@@ -13,8 +13,8 @@ __all__ = ("MlpModelData",)
 class MlpModelData(SinglefileData):
     """The model file written by ``aiida-clathrate-mlp train`` (validated when the node is made).
 
-    Attributes: ``elements``, ``committee_size``, ``descriptor``, ``network``, ``dtype``,
-    ``format_version``, ``package_version`` and, when the file has them, training ``metrics``.
+    Attributes: ``elements``, ``committee_size``, ``descriptor``, ``member_descriptors`` (one
+    per member), ``network``, ``dtype``, ``format_version``, ``package_version`` and, when the file has them, training ``metrics``.
     """
 
     DEFAULT_FILENAME = "model.pt"
@@ -31,6 +31,7 @@ class MlpModelData(SinglefileData):
         attributes.set("elements", list(potential.elements))
         attributes.set("committee_size", len(potential.members))
         attributes.set("descriptor", payload["descriptor"])
+        attributes.set("member_descriptors", payload["member_descriptors"])
         attributes.set("network", payload["network"])
         attributes.set("dtype", payload["dtype"])
         attributes.set("format_version", payload["format_version"])

@@ -2,9 +2,13 @@
 
 Radial block, for every neighbour species ``s`` and order ``k = 0..K``:
     G_rad[i, s, k] = Σ_j [s_j = s] T_k(2 r_ij / Rc - 1) f_c(r_ij; Rc)
-Angular block, for every unordered species pair ``(a, b)`` and order ``l = 0..L``:
-    G_ang[i, ab, l] = Σ_{j≠k} [s_j s_k = ab] T_l(cos θ_jik) f_c(r_ij; Ra) f_c(r_ik; Ra)
-with ``f_c(r; R) = (cos(π r / R) + 1) / 2`` for ``r < R`` (zero value and slope at ``R``).
+Angular block, per shell of cutoff ``Ra``, for every unordered pair of channels ``c = (a, n)``,
+``d = (b, n')`` (neighbour species and radial function ``n = 0..N``) and order ``l = 0..L``:
+    G_ang[i, cd, l] = Σ_{j≠k} g_c(j) g_d(k) T_l(cos θ_jik),
+    g_{(a, n)}(j) = [s_j = a] T_n(2 r_ij / Ra - 1) f_c(r_ij; Ra),
+so that bond angles are resolved by the lengths of both bonds (``N = angular_radial_order``;
+with ``N = 0`` the channels are the species pairs weighted by ``f_c(r_ij) f_c(r_ik)``), and
+``f_c(r; R) = (cos(π r / R) + 1) / 2`` for ``r < R`` (zero value and slope at ``R``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class DescriptorSpec:
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
     angular_inner_cutoff_angstrom: float | None = None
+    angular_radial_order: int = 0
 
     def __post_init__(self) -> None:
         if len(self.elements) == 0 or len(set(self.elements)) != len(self.elements):
@@ -42,7 +47,7 @@ class DescriptorSpec:
             raise ValueError(
                 f"angular_inner_cutoff_angstrom ({inner}) must lie between 0 and the angular cutoff"
             )
-        if self.radial_order < 0 or self.angular_order < 0:
+        if min(self.radial_order, self.angular_order, self.angular_radial_order) < 0:
             raise ValueError("Chebyshev orders must be non-negative")
 
     @property
@@ -66,8 +71,15 @@ class DescriptorSpec:
         return (self.angular_cutoff_angstrom, self.angular_inner_cutoff_angstrom)
 
     @property
+    def n_angular_radial(self) -> int:
+        """Neighbour channels of an angular shell: species x radial functions."""
+        return self.n_species * (self.angular_radial_order + 1)
+
+    @property
     def n_angular_channels(self) -> int:
-        return len(self.angular_cutoffs) * self.n_pairs
+        """Angular tokens: per shell, the unordered pairs of neighbour channels."""
+        c = self.n_angular_radial
+        return len(self.angular_cutoffs) * c * (c + 1) // 2
 
     @property
     def angular_size(self) -> int:
@@ -167,17 +179,15 @@ def compute_descriptors(
     cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
     width = nb.index.shape[1]
     off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
-    cheb_all = chebyshev(cos, spec.angular_order)  # (N, M, M, L)
+    cheb = chebyshev(cos, spec.angular_order) * off_diagonal[..., None]  # (N, M, M, L)
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)
-    rows, cols = torch.triu_indices(n_species, n_species)
+    rows, cols = torch.triu_indices(spec.n_angular_radial, spec.n_angular_radial)
     shells = []
     for ra in spec.angular_cutoffs:
-        fc = _cutoff_function(r, ra)
-        weights = fc[:, :, None] * fc[:, None, :] * off_diagonal  # (N, M, M)
-        cheb = cheb_all * weights[..., None]
-        per_b = torch.einsum("nmpl,npb->nmbl", cheb, onehot)
-        per_ab = torch.einsum("nmbl,nma->nabl", per_b, onehot)  # symmetric in (a, b)
-        shells.append(per_ab[:, rows, cols, :].reshape(n_atoms, -1))
+        channels, _ = _angular_channels(r, onehot, ra, spec.angular_radial_order)  # (N, M, C)
+        per_d = torch.einsum("nmpl,npd->nmdl", cheb, channels)
+        per_cd = torch.einsum("nmc,nmdl->ncdl", channels, per_d)  # symmetric in (c, d)
+        shells.append(per_cd[:, rows, cols, :].reshape(n_atoms, -1))
     angular = torch.cat(shells, dim=1)
     return torch.cat([radial, angular], dim=1)
 
@@ -210,6 +220,23 @@ def _cutoff_with_derivative(r: torch.Tensor, cutoff: float) -> tuple[torch.Tenso
     return value, slope
 
 
+def _angular_channels(
+    r: torch.Tensor, onehot: torch.Tensor, cutoff: float, radial_order: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbour channels ``g_(a, n)(r) = [s = a] T_n(2 r / R - 1) f_c(r; R)`` of an angular
+    shell and their derivatives with respect to ``r``, both ``(N, M, S * (radial_order + 1))``."""
+    fc, dfc = _cutoff_with_derivative(r, cutoff)
+    x = torch.clamp(2.0 * r / cutoff - 1.0, -1.0, 1.0)
+    cheb, dcheb = chebyshev_with_derivative(x, radial_order)
+    value = cheb * fc[..., None]
+    slope = dcheb * (2.0 / cutoff) * fc[..., None] + cheb * dfc[..., None]
+    shape = (*r.shape, -1)
+    return (
+        (onehot[..., :, None] * value[..., None, :]).reshape(shape),
+        (onehot[..., :, None] * slope[..., None, :]).reshape(shape),
+    )
+
+
 def _pair_gradients(
     positions: torch.Tensor,
     cell: torch.Tensor,
@@ -240,7 +267,7 @@ def _pair_gradients(
     grad = torch.einsum("nms,nmk,nmc->nmskc", onehot, d_term, unit)
     blocks.append((nb, vec, grad.reshape(n_atoms, vec.shape[1], -1, 3)))
 
-    # angular blocks: G[i, a, b, l] = sum_{m != p} A_ma A_pb w_m w_p T_l(c_mp), one per shell
+    # angular blocks: G[i, c, d, l] = sum_{m != p} g_mc g_pd T_l(c_mp), one per shell
     nb = neighbours.angular
     vec = _pair_vectors(positions, cell, nb, 2.0 * spec.angular_cutoff_angstrom)
     r = torch.linalg.norm(vec, dim=-1)
@@ -249,27 +276,28 @@ def _pair_gradients(
     width = nb.index.shape[1]
     off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
     cheb, dcheb = chebyshev_with_derivative(cos, spec.angular_order)  # (N, M, M, L)
+    cheb = cheb * off_diagonal[..., None]
+    dcheb = dcheb * off_diagonal[..., None]
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
-    rows, cols = torch.triu_indices(n_species, n_species)
+    rows, cols = torch.triu_indices(spec.n_angular_radial, spec.n_angular_radial)
     shell_grads = []
     for ra in spec.angular_cutoffs:
-        w, dw = _cutoff_with_derivative(r, ra)
-        # radial-weight part: w'_m w_p T_l(c_mp) u_m
-        weight_p = w[:, None, :] * off_diagonal  # (N, M, M): w_p (1 - delta_mp)
-        part_w = torch.einsum("nmp,nmpl,npb->nmbl", weight_p, cheb, onehot)
-        part_w = (dw[:, :, None, None] * part_w)[..., None] * unit[:, :, None, None, :]
-        # angle part: w_m w_p T'_l(c_mp) (u_p - c_mp u_m) / r_m
-        scaled = dcheb * weight_p[..., None]  # (N, M, M, L)
-        towards_p = torch.einsum("nmpl,npb,npc->nmblc", scaled, onehot, unit)
+        g, dg = _angular_channels(r, onehot, ra, spec.angular_radial_order)  # (N, M, C)
+        # through m as the member in channel c of the pair (c, d), then the other way round:
+        # radial part g'_mc u_m sum_p g_pd T_l(c_mp); angle part
+        # g_mc sum_p g_pd T'_l(c_mp) (u_p - c_mp u_m) / r_m
+        per_d = torch.einsum("nmpl,npd->nmdl", cheb, g)  # (N, M, C, L)
+        towards_p = torch.einsum("nmpl,npd,npx->nmdlx", dcheb, g, unit)
         along_m = (
-            torch.einsum("nmpl,nmp,npb->nmbl", scaled, cos, onehot)[..., None]
-            * unit[:, :, None, None, :]
+            torch.einsum("nmpl,nmp,npd->nmdl", dcheb, cos, g)[..., None] * unit[:, :, None, None, :]
         )
-        part_c = (w / r)[:, :, None, None, None] * (towards_p - along_m)
-        half = part_w + part_c  # (N, M, S_b, L, 3): derivative through m as first index
-        full = torch.einsum("nma,nmblc->nmablc", onehot, half)
-        full = full + full.transpose(2, 3)  # m can be either member of the pair
-        shell_grads.append(full[:, :, rows, cols].reshape(n_atoms, width, -1, 3))
+        angle = towards_p - along_m  # (N, M, C, L, 3)
+        g_over_r = g / r[..., None]
+        grad = 0.0  # becomes (N, M, P, L, 3) for the P channel pairs (c, d), c <= d
+        for c, d in ((rows, cols), (cols, rows)):  # m in channel c, then in channel d
+            radial = (dg[:, :, c, None] * per_d[:, :, d])[..., None] * unit[:, :, None, None, :]
+            grad = grad + radial + g_over_r[:, :, c, None, None] * angle[:, :, d]
+        shell_grads.append(grad.reshape(n_atoms, width, -1, 3))
     grad = torch.cat(shell_grads, dim=2)
     blocks.append((nb, vec, grad))
     return blocks

@@ -15,7 +15,9 @@ from .frames import Frame
 from .network import AttentionAtomicNetwork, NetworkSpec
 
 FILE_FORMAT = "aiida-clathrate-mlp"
-FILE_FORMAT_VERSION = 1
+FILE_FORMAT_VERSION = 2
+#: versions this package reads (1: one descriptor for every member)
+READABLE_FORMAT_VERSIONS = (1, 2)
 UNITS = {"energy": "eV", "length": "angstrom", "forces": "eV/angstrom", "stress": "eV/angstrom^3"}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -60,7 +62,11 @@ class Prediction:
 
 
 class CommitteePotential(nn.Module):
-    """Committee of :class:`MemberPotential` sharing one descriptor; the mean is the prediction."""
+    """Committee of :class:`MemberPotential`; the mean is the prediction.
+
+    Members may use different descriptors (``member_descriptors``, one per member, same elements;
+    default: ``descriptor`` for all), so that their errors are less correlated.
+    """
 
     def __init__(
         self,
@@ -69,18 +75,35 @@ class CommitteePotential(nn.Module):
         n_members: int = 4,
         dtype: str = "float64",
         metadata: dict | None = None,
+        member_descriptors: Sequence[DescriptorSpec] | None = None,
     ) -> None:
         super().__init__()
         if n_members < 1:
             raise ValueError(f"committee needs at least one member, got {n_members}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        member_descriptors = list(member_descriptors or [descriptor] * n_members)
+        if len(member_descriptors) != n_members:
+            raise ValueError(
+                f"{len(member_descriptors)} member descriptors given for {n_members} members"
+            )
+        if any(d.elements != descriptor.elements for d in member_descriptors):
+            raise ValueError("every member descriptor must have the committee's elements")
         self.descriptor = descriptor
+        self.member_descriptors = member_descriptors
         self.network_spec = network
         self.dtype_name = dtype
         self.metadata = dict(metadata or {})
-        self.members = nn.ModuleList(MemberPotential(descriptor, network) for _ in range(n_members))
+        self.members = nn.ModuleList(MemberPotential(d, network) for d in member_descriptors)
         self.to(DTYPES[dtype])
+
+    @property
+    def descriptor_groups(self) -> dict[DescriptorSpec, list[int]]:
+        """Distinct member descriptors and the indices of the members using each."""
+        groups: dict[DescriptorSpec, list[int]] = {}
+        for index, spec in enumerate(self.member_descriptors):
+            groups.setdefault(spec, []).append(index)
+        return groups
 
     @property
     def dtype(self) -> torch.dtype:
@@ -98,9 +121,17 @@ class CommitteePotential(nn.Module):
         self.to(DTYPES[dtype])
         return self
 
-    def member_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """Total energies per member, summed over the atom axis (-1 of ``species``)."""
-        return torch.stack([m.atomic_energies(features, species).sum(-1) for m in self.members])
+    def member_energies(
+        self, features: dict[DescriptorSpec, torch.Tensor], species: torch.Tensor
+    ) -> torch.Tensor:
+        """Total energies per member (summed over the atom axis, -1 of ``species``) from the
+        descriptors of each distinct member descriptor."""
+        return torch.stack(
+            [
+                member.atomic_energies(features[spec], species).sum(-1)
+                for member, spec in zip(self.members, self.member_descriptors, strict=True)
+            ]
+        )
 
     def predict(
         self,
@@ -116,11 +147,13 @@ class CommitteePotential(nn.Module):
         cell = torch.as_tensor(np.asarray(cell_angstrom), dtype=dtype).reshape(3, 3)
         pbc = tuple(bool(p) for p in np.broadcast_to(pbc, 3))
         species = self.descriptor.species_indices(symbols)
-        neighbours = build_neighbours(positions, cell, pbc, self.descriptor)
         positions = positions.clone().requires_grad_(True)
         strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
         pos, lattice = strained(positions, cell, strain)
-        features = compute_descriptors(pos, lattice, species, neighbours, self.descriptor)
+        features = {}
+        for spec in self.descriptor_groups:
+            neighbours = build_neighbours(positions.detach(), cell, pbc, spec)
+            features[spec] = compute_descriptors(pos, lattice, species, neighbours, spec)
         energies = self.member_energies(features, species)
         mean = energies.mean()
         grad_pos, grad_strain = torch.autograd.grad(
@@ -164,6 +197,7 @@ class CommitteePotential(nn.Module):
             "units": dict(UNITS),
             "elements": list(self.descriptor.elements),
             "descriptor": self.descriptor.as_dict(),
+            "member_descriptors": [d.as_dict() for d in self.member_descriptors],
             "network": self.network_spec.as_dict(),
             "dtype": self.dtype_name,
             "metadata": self.metadata,
@@ -184,24 +218,27 @@ class CommitteePotential(nn.Module):
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
             raise ValueError(f"{source} is not an {FILE_FORMAT} model file")
         version = payload.get("format_version")
-        if version != FILE_FORMAT_VERSION:
+        if version not in READABLE_FORMAT_VERSIONS:
             raise ValueError(
                 f"{source} has model file format version {version!r}; this aiida-clathrate reads "
-                f"version {FILE_FORMAT_VERSION} (file written by package version "
+                f"versions {list(READABLE_FORMAT_VERSIONS)} (file written by package version "
                 f"{payload.get('package_version', 'unknown')}): retrain or convert the model"
             )
         try:
-            descriptor_kwargs = dict(payload["descriptor"])
-            descriptor_kwargs["elements"] = tuple(descriptor_kwargs["elements"])
-            descriptor = DescriptorSpec(**descriptor_kwargs)
+            descriptor = _descriptor_from_dict(payload["descriptor"])
             network = NetworkSpec(**payload["network"])
             members = payload["members"]
+            member_descriptors = [
+                _descriptor_from_dict(d)
+                for d in payload.get("member_descriptors") or [payload["descriptor"]] * len(members)
+            ]
             model = cls(
                 descriptor,
                 network,
                 n_members=len(members),
                 dtype=payload.get("dtype", "float64"),
                 metadata=payload.get("metadata", {}),
+                member_descriptors=member_descriptors,
             )
             for member, state in zip(model.members, members, strict=True):
                 member.load_state_dict(state)
@@ -209,6 +246,10 @@ class CommitteePotential(nn.Module):
             raise ValueError(f"{source} is a broken {FILE_FORMAT} model file: {exc}") from exc
         model.to(model.dtype)
         return model
+
+
+def _descriptor_from_dict(values: dict) -> DescriptorSpec:
+    return DescriptorSpec(**(dict(values) | {"elements": tuple(values["elements"])}))
 
 
 def _package_version() -> str:

@@ -22,7 +22,7 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,15 @@ from .potential import DTYPES, CommitteePotential, MemberPotential
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 FORCE_TRAINING_MODES = ("auto", "jacobian", "autograd")
+#: TrainingSettings fields that define the descriptor (what ``descriptor_variants`` may change)
+DESCRIPTOR_FIELDS = (
+    "radial_cutoff_angstrom",
+    "radial_order",
+    "angular_cutoff_angstrom",
+    "angular_order",
+    "angular_inner_cutoff_angstrom",
+    "angular_radial_order",
+)
 #: atoms per graph in the autograd path: a training batch is differentiated (and evaluation
 #: done) in chunks of frames with at most this many atoms in all (at least one frame)
 AUTOGRAD_CHUNK_ATOMS = 128
@@ -56,6 +65,7 @@ class TrainingSettings:
     angular_cutoff_angstrom: float = 5.0
     angular_order: int = 10
     angular_inner_cutoff_angstrom: float | None = 3.0
+    angular_radial_order: int = 0
     token_dim: int = 8
     n_heads: int = 2
     hidden: tuple[int, ...] = (32,)
@@ -80,9 +90,22 @@ class TrainingSettings:
     force_training: str = "auto"
     jacobian_memory_limit_gb: float = 2.0
     member_splits: bool = True
+    #: descriptor overrides (``DESCRIPTOR_FIELDS``) cycled over the members: member k uses
+    #: variant k mod len; the default gives every second member radially resolved angles
+    descriptor_variants: tuple[dict, ...] = (
+        {},
+        {"angular_radial_order": 2, "angular_inner_cutoff_angstrom": None},
+    )
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
+        self.descriptor_variants = tuple(dict(v) for v in self.descriptor_variants)
+        for variant in self.descriptor_variants:
+            unknown = sorted(set(variant) - set(DESCRIPTOR_FIELDS))
+            if unknown:
+                raise ValueError(
+                    f"descriptor_variants may only set {list(DESCRIPTOR_FIELDS)}, got {unknown}"
+                )
         if self.elements is not None:
             self.elements = tuple(self.elements)
         if self.dtype not in DTYPES:
@@ -119,6 +142,7 @@ class TrainingSettings:
     def as_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden)
+        out["descriptor_variants"] = [dict(v) for v in self.descriptor_variants]
         out["elements"] = list(self.elements) if self.elements is not None else None
         return out
 
@@ -210,18 +234,25 @@ JACOBIAN_BATCH_COPIES = 3
 
 
 def jacobian_peak_bytes(
-    frames: Sequence[Frame], spec: DescriptorSpec, settings: TrainingSettings
+    frames: Sequence[Frame],
+    spec: DescriptorSpec | Sequence[DescriptorSpec],
+    settings: TrainingSettings,
 ) -> int:
-    """Estimated peak memory of the jacobian path: stored Jacobians plus batch temporaries."""
+    """Estimated peak memory of the jacobian path: stored Jacobians (of every descriptor given)
+    plus batch temporaries (of the largest)."""
+    specs = [spec] if isinstance(spec, DescriptorSpec) else list(spec)
     if not frames:
         return 0
     largest = max(frames, key=lambda f: f.n_atoms)
-    batch = jacobian_memory_bytes([largest], spec, settings.dtype) * settings.batch_size
-    return jacobian_memory_bytes(frames, spec, settings.dtype) + JACOBIAN_BATCH_COPIES * batch
+    batch = max(jacobian_memory_bytes([largest], s, settings.dtype) for s in specs)
+    stored = sum(jacobian_memory_bytes(frames, s, settings.dtype) for s in specs)
+    return stored + JACOBIAN_BATCH_COPIES * batch * settings.batch_size
 
 
 def choose_force_training(
-    frames: Sequence[Frame], spec: DescriptorSpec, settings: TrainingSettings
+    frames: Sequence[Frame],
+    spec: DescriptorSpec | Sequence[DescriptorSpec],
+    settings: TrainingSettings,
 ) -> str:
     """``settings.force_training``, with ``"auto"`` resolved: ``"jacobian"`` while the estimated
     peak memory of that path (:func:`jacobian_peak_bytes`, training and validation frames) fits
@@ -375,17 +406,31 @@ def group_predictions(
 
 
 def error_metrics(
-    groups: Sequence[FeatureGroup], committee: CommitteePotential
+    groups: Sequence[FeatureGroup] | Mapping[DescriptorSpec, Sequence[FeatureGroup]],
+    committee: CommitteePotential,
 ) -> dict[str, float]:
-    """RMSE and MAE of the committee mean: energy (meV/atom), forces (meV/Å), stress (GPa)."""
+    """RMSE and MAE of the committee mean: energy (meV/atom), forces (meV/Å), stress (GPa).
+
+    ``groups``: the featurised frames, or for a committee whose members use different
+    descriptors, the same frames featurised with each (:func:`featurise_committee`).
+    """
+    if not isinstance(groups, Mapping):
+        groups = {spec: groups for spec in committee.descriptor_groups}
+    per_spec = list(groups.values())
     de, df, ds, spread = [], [], [], []
-    for group in groups:
+    for index, group in enumerate(per_spec[0]):
         if len(group.frame_indices) == 0:
             continue
-        if group.has_jacobians:
-            outputs = [group_predictions(m, group) for m in committee.members]
-        else:
-            outputs = _autograd_predictions(committee.members, group, create_graph=False)
+        outputs: list = [None] * len(committee.members)
+        for spec, members in committee.descriptor_groups.items():
+            own = groups[spec][index]
+            if own.has_jacobians:
+                found = [group_predictions(committee.members[m], own) for m in members]
+            else:
+                chosen = [committee.members[m] for m in members]
+                found = _autograd_predictions(chosen, own, create_graph=False)
+            for m, output in zip(members, found, strict=True):
+                outputs[m] = output
         energies = torch.stack([o[0] for o in outputs]).detach()
         energy = energies.mean(0)
         forces = torch.stack([o[1] for o in outputs]).mean(0).detach()
@@ -410,6 +455,16 @@ def error_metrics(
         out["stress_rmse_gpa"] = float(np.sqrt(np.mean(ds**2)))
         out["stress_mae_gpa"] = float(np.mean(np.abs(ds)))
     return out
+
+
+def featurise_committee(
+    frames: Sequence[Frame],
+    committee: CommitteePotential,
+    dtype: str = "float64",
+    jacobians: bool = True,
+) -> dict[DescriptorSpec, list[FeatureGroup]]:
+    """:func:`featurise` with each distinct member descriptor of ``committee``."""
+    return {spec: featurise(frames, spec, dtype, jacobians) for spec in committee.descriptor_groups}
 
 
 def _fit_normalisation(
@@ -688,29 +743,23 @@ def train_committee(
     elements = settings.elements or tuple(
         sorted({s for f in frames for s in f.symbols}, key=_element_order)
     )
-    descriptor = DescriptorSpec(
-        elements=tuple(elements),
-        radial_cutoff_angstrom=settings.radial_cutoff_angstrom,
-        radial_order=settings.radial_order,
-        angular_cutoff_angstrom=settings.angular_cutoff_angstrom,
-        angular_order=settings.angular_order,
-        angular_inner_cutoff_angstrom=settings.angular_inner_cutoff_angstrom,
-    )
+    base = {name: getattr(settings, name) for name in DESCRIPTOR_FIELDS}
+    descriptor = DescriptorSpec(elements=tuple(elements), **base)
+    member_descriptors = [
+        DescriptorSpec(elements=tuple(elements), **(base | variant))
+        for variant in _member_variants(settings)
+    ]
+    specs = list(dict.fromkeys(member_descriptors))
     network = NetworkSpec(settings.token_dim, settings.n_heads, settings.hidden)
     validation_frames = list(validation_frames or [])
     all_frames = frames + validation_frames
-    force_training = choose_force_training(all_frames, descriptor, settings)
-    jacobian_gb = jacobian_peak_bytes(all_frames, descriptor, settings) / 1e9
+    force_training = choose_force_training(all_frames, specs, settings)
+    jacobian_gb = jacobian_peak_bytes(all_frames, specs, settings) / 1e9
     jacobians = force_training == "jacobian"
     start = time.perf_counter()
+    every = {s: featurise(frames, s, settings.dtype, jacobians) for s in specs}
     if validation_frames:
-        given = (
-            featurise(frames, descriptor, settings.dtype, jacobians),
-            featurise(validation_frames, descriptor, settings.dtype, jacobians),
-        )
-        every = given[0]
-    else:
-        every = featurise(frames, descriptor, settings.dtype, jacobians)
+        given = {s: featurise(validation_frames, s, settings.dtype, jacobians) for s in specs}
     featurise_s = time.perf_counter() - start
     if log:
         log(
@@ -720,32 +769,41 @@ def train_committee(
             f"{featurise_s:.1f} s"
         )
     bagged = settings.member_splits and not validation_frames and settings.committee_size > 1
+    # splits depend on the seed and the group sizes only: the same frames for every descriptor
     if validation_frames:
-        shared = given
+        shared = {s: (every[s], given[s]) for s in specs}
     elif not bagged:  # one split for every member, made once
-        shared = split_groups(every, settings.valid_fraction, settings.seed)
+        shared = {s: split_groups(every[s], settings.valid_fraction, settings.seed) for s in specs}
     else:  # a split per member, made when the member trains
         shared = None
 
     torch.manual_seed(settings.seed)
     committee = CommitteePotential(
-        descriptor, network, n_members=settings.committee_size, dtype=settings.dtype
+        descriptor,
+        network,
+        n_members=settings.committee_size,
+        dtype=settings.dtype,
+        member_descriptors=member_descriptors,
     )
     curve: list[dict] = []
     out_of_bag: list[tuple[MemberPotential, list[FeatureGroup]]] = []
-    for index, member in enumerate(committee.members):
+    fitted: dict[DescriptorSpec, dict[str, torch.Tensor]] = {}
+    for index, (member, spec) in enumerate(zip(committee.members, member_descriptors, strict=True)):
         torch.manual_seed(settings.seed + 1000 * (index + 1))
-        member.network.__init__(descriptor, network)
+        member.network.__init__(spec, network)
         member.to(committee.dtype)
-        train, valid = shared or split_groups(every, settings.valid_fraction, settings.seed + index)
-        if index == 0 or bagged:
-            _fit_normalisation(member, train, descriptor.n_species)
+        if shared:
+            train, valid = shared[spec]
+        else:
+            train, valid = split_groups(every[spec], settings.valid_fraction, settings.seed + index)
+        if spec not in fitted or bagged:
+            _fit_normalisation(member, train, spec.n_species)
             _fit_linear_term(member, train, settings)
-            fitted = {name: getattr(member, name).detach().clone() for name in _FITTED}
+            fitted[spec] = {name: getattr(member, name).detach().clone() for name in _FITTED}
         else:  # both fits depend on the training frames only: the same for every member
             with torch.no_grad():
                 for name in _FITTED:
-                    getattr(member, name).copy_(fitted[name])
+                    getattr(member, name).copy_(fitted[spec][name])
         curve += train_member(
             member, train, valid, settings, settings.seed + index, log=log, member_index=index
         )
@@ -756,8 +814,8 @@ def train_committee(
         validation = _pooled_metrics(out_of_bag)
         train = every
     else:
-        train, valid = shared
-        validation = error_metrics(valid, committee)
+        train = {s: shared[s][0] for s in specs}
+        validation = error_metrics({s: shared[s][1] for s in specs}, committee)
     metrics = {
         "train": error_metrics(train, committee),
         "validation": validation,
@@ -773,6 +831,12 @@ def train_committee(
     }
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)
+
+
+def _member_variants(settings: TrainingSettings) -> list[dict]:
+    """Descriptor overrides of each member: ``descriptor_variants`` cycled over the committee."""
+    variants = settings.descriptor_variants or ({},)
+    return [dict(variants[k % len(variants)]) for k in range(settings.committee_size)]
 
 
 def _pooled_metrics(pairs: Sequence[tuple[MemberPotential, list[FeatureGroup]]]) -> dict:
@@ -799,13 +863,17 @@ def _pooled_metrics(pairs: Sequence[tuple[MemberPotential, list[FeatureGroup]]])
 
 @dataclasses.dataclass
 class _Single:
-    """A one-member view with the ``members`` attribute :func:`error_metrics` reads."""
+    """A one-member view with the attributes :func:`error_metrics` reads."""
 
     member: MemberPotential
 
     @property
     def members(self) -> list[MemberPotential]:
         return [self.member]
+
+    @property
+    def descriptor_groups(self) -> dict[DescriptorSpec, list[int]]:
+        return {self.member.network.descriptor: [0]}
 
 
 #: member state set by _fit_normalisation and _fit_linear_term
