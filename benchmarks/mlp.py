@@ -5,7 +5,7 @@ Prints validation errors, training wall time, inference throughput for the 14-at
 data set. Run by hand:
 
     .venv/bin/python benchmarks/mlp.py [--threads 1] [--seed 0] [--save model.pt]
-        [--mace-python /work/mace-venv/bin/python]
+        [--mace-python /work/mace-venv/bin/python] [--parameters '{"committee_size": 8}']
 
 With ``--mace-python`` (a separate virtual environment with mace-torch, which pins e3nn), MACE is
 trained on the same split for the same wall time as this potential (epochs set from a 2-epoch
@@ -226,6 +226,12 @@ def main() -> None:
     )
     parser.add_argument("--save", type=pathlib.Path, default=None, help="save the model here")
     parser.add_argument(
+        "--parameters",
+        type=json.loads,
+        default={},
+        help="TrainingSettings fields as JSON instead of the defaults, e.g. '{\"committee_size\": 8}'",
+    )
+    parser.add_argument(
         "--model",
         type=pathlib.Path,
         default=None,
@@ -250,7 +256,7 @@ def main() -> None:
     for path in args.extra_train:
         train += read_frames(path)
     test = [frames[i] for i in test_idx]
-    settings = TrainingSettings()
+    settings = TrainingSettings.from_dict(args.parameters)
     print(f"{len(train)} training / {len(test)} validation frames; torch threads {args.threads}")
     print(f"settings: {settings.as_dict()}")
 

@@ -182,9 +182,16 @@ def test_forces_and_stress_equal_energy_finite_differences(frames):
         fd = (values[0] - values[1]) / (2 * h) / volume
         assert pred.stress_ev_per_angstrom3[a, b] == pytest.approx(fd, abs=1e-9, rel=1e-5), (a, b)
     # the analytic-Jacobian path used in training gives the same forces and stress
-    from aiida_clathrate.mlp.training import featurise_committee, group_predictions
+    from aiida_clathrate.mlp.training import (
+        error_metrics,
+        featurise,
+        featurise_committee,
+        group_predictions,
+    )
 
     assert len(model.descriptor_groups) == 2  # the members use different descriptors
+    with pytest.raises(ValueError, match="use featurise_committee"):
+        error_metrics(featurise([frame], model.descriptor), model)
     groups = featurise_committee([frame], model)
     outputs = [
         group_predictions(m, groups[spec][0])

@@ -5,8 +5,8 @@ Two ways to put forces ``-∂E/∂r`` and stress ``(1/V) ∂E/∂ε`` into the l
 
 * ``"jacobian"``: descriptors and their exact derivatives with respect to positions and strain
   are computed once per frame; a training step only differentiates the network (twice).
-  Memory per frame is ``N_atoms · D · (3 N_atoms + 9)`` numbers (1.6 MB for the 14-atom cell with
-  the default descriptor in float64, 84 MB for the 112-atom supercell).
+  Memory per frame is ``N_atoms · D · (3 N_atoms + 9)`` numbers (1.7 MB for the 14-atom cell with
+  the base descriptor in float64, 94 MB for the 112-atom supercell).
 * ``"autograd"``: only descriptors (for the normalisation) and compact neighbour lists are kept;
   every step recomputes the descriptors of the batch from positions and a strain tensor and
   differentiates through them with ``create_graph=True`` (double backward), a chunk of at most
@@ -178,9 +178,10 @@ class StoredNeighbours:
 class FeatureGroup:
     """Frames with the same atom count, stacked (B configurations, N atoms, D features).
 
-    The Jacobian path holds ``jac_positions`` and ``jac_strain``; the autograd path holds
-    instead the float64 ``positions`` and ``cells``, the compact ``neighbours`` of every frame
-    and the descriptor ``spec``, from which a step recomputes the descriptors.
+    ``spec`` is the descriptor the features were computed with. The Jacobian path holds
+    ``jac_positions`` and ``jac_strain``; the autograd path holds instead the float64
+    ``positions`` and ``cells`` and the compact ``neighbours`` of every frame, from which a step
+    recomputes the descriptors.
     """
 
     frame_indices: list[int]
@@ -322,12 +323,13 @@ def featurise(
             forces=stack["f"].to(torch_dtype),
             stress=stack["s"].to(torch_dtype),
             has_stress=stack["hs"],
+            spec=spec,
         )
         if jacobians:
             group.jac_positions, group.jac_strain = jac_pos, jac_strain
         else:
             group.positions, group.cells = stack["pos"], stack["cell"]
-            group.neighbours, group.spec = rows["nb"], spec
+            group.neighbours = rows["nb"]
         groups.append(group)
     return groups
 
@@ -415,10 +417,16 @@ def error_metrics(
     descriptors, the same frames featurised with each (:func:`featurise_committee`).
     """
     if not isinstance(groups, Mapping):
+        groups = list(groups)
+        other = set(committee.descriptor_groups) - {g.spec for g in groups}
+        if other:
+            raise ValueError(
+                f"{len(other)} member descriptor(s) of the committee differ from the one the "
+                "frames were featurised with: use featurise_committee"
+            )
         groups = {spec: groups for spec in committee.descriptor_groups}
-    per_spec = list(groups.values())
     de, df, ds, spread = [], [], [], []
-    for index, group in enumerate(per_spec[0]):
+    for index, group in enumerate(next(iter(groups.values()))):
         if len(group.frame_indices) == 0:
             continue
         outputs: list = [None] * len(committee.members)
