@@ -55,10 +55,6 @@ class DescriptorSpec:
         return len(self.elements)
 
     @property
-    def n_pairs(self) -> int:
-        return self.n_species * (self.n_species + 1) // 2
-
-    @property
     def radial_size(self) -> int:
         return self.n_species * (self.radial_order + 1)
 
