@@ -14,7 +14,8 @@ class MlpModelData(SinglefileData):
     """The model file written by ``aiida-clathrate-mlp train`` (validated when the node is made).
 
     Attributes: ``elements``, ``committee_size``, ``descriptor``, ``member_descriptors`` (one
-    per member), ``network``, ``dtype``, ``format_version``, ``package_version`` and, when the file has them, training ``metrics``.
+    per member), ``network``, ``dtype``, ``format_version``, ``package_version`` and, when the
+    file has them, training ``metrics``.
     """
 
     DEFAULT_FILENAME = "model.pt"

@@ -150,9 +150,12 @@ class CommitteePotential(nn.Module):
         positions = positions.clone().requires_grad_(True)
         strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
         pos, lattice = strained(positions, cell, strain)
-        features = {}
+        features, neighbour_lists = {}, {}
         for spec in self.descriptor_groups:
-            neighbours = build_neighbours(positions.detach(), cell, pbc, spec)
+            cutoffs = (spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)
+            if cutoffs not in neighbour_lists:  # descriptors with the same cutoffs share them
+                neighbour_lists[cutoffs] = build_neighbours(positions.detach(), cell, pbc, spec)
+            neighbours = neighbour_lists[cutoffs]
             features[spec] = compute_descriptors(pos, lattice, species, neighbours, spec)
         energies = self.member_energies(features, species)
         mean = energies.mean()
