@@ -104,7 +104,7 @@ def test_descriptors_match_brute_force_with_many_images(frames, inner, angular_r
 
 
 def _tiny_committee(
-    dtype: str = "float64", n_members: int = 2, seed: int = 1
+    dtype: str = "float64", n_members: int = 2, seed: int = 1, angular_tokens="channel_pairs"
 ) -> CommitteePotential:
     """Random committee whose odd members use a second descriptor (radially resolved angles)."""
     torch.manual_seed(seed)
@@ -118,7 +118,7 @@ def _tiny_committee(
     )
     model = CommitteePotential(
         spec,
-        NetworkSpec(8, 2, (16,)),
+        NetworkSpec(8, 2, (16,), angular_tokens=angular_tokens),
         n_members=n_members,
         dtype=dtype,
         member_descriptors=[(spec, variant)[k % 2] for k in range(n_members)],
@@ -153,9 +153,10 @@ def test_descriptor_jacobians_analytic_equal_autodiff(frames, angular_radial):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_forces_and_stress_equal_energy_finite_differences(frames):
+@pytest.mark.parametrize("angular_tokens", ["channel_pairs", "species_pairs"])
+def test_forces_and_stress_equal_energy_finite_differences(frames, angular_tokens):
     """float64: forces = -dE/dr and stress = (1/V) dE/dε (ASE convention) by central differences."""
-    model = _tiny_committee()
+    model = _tiny_committee(angular_tokens=angular_tokens)
     frame = frames[1]  # a = 4.9 Å; at a = 5.0 Å self-images sit on the 5 Å angular cutoff (C1 kink)
     pred = model.predict_frame(frame)
     h = 1e-5
@@ -249,7 +250,7 @@ def test_float32_matches_float64_and_seed_is_deterministic(frames):
 
 
 def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
-    model = _tiny_committee(n_members=3)
+    model = _tiny_committee(n_members=3, angular_tokens="species_pairs")
     model.metadata = {"note": "test"}
     path = model.save(tmp_path / "model.pt")
     loaded = load_potential(path)
@@ -263,8 +264,11 @@ def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
     old = single.to_payload()
     old["format_version"] = 1
     del old["member_descriptors"], old["descriptor"]["angular_radial_order"]
+    del old["network"]["angular_tokens"]
     torch.save(old, tmp_path / "v1.pt")
-    assert load_potential(tmp_path / "v1.pt").member_descriptors == [model.descriptor] * 2
+    old_model = load_potential(tmp_path / "v1.pt")
+    assert old_model.member_descriptors == [model.descriptor] * 2
+    assert old_model.network_spec.angular_tokens == "channel_pairs"
 
     with pytest.raises(FileNotFoundError):
         load_potential(tmp_path / "missing.pt")
@@ -405,5 +409,30 @@ def test_one_split_for_all_members(shared_dir):
     assert second.linear_ev.shape[1] > first.linear_ev.shape[1]  # the variant's descriptor
     with pytest.raises(ValueError, match="descriptor_variants may only set"):
         TrainingSettings(descriptor_variants=({"hidden": (8,)},))
+    with pytest.raises(ValueError, match="angular_tokens must be one of"):
+        TrainingSettings(angular_tokens="atoms")
     loaded = TrainingSettings.from_dict(settings.as_dict())  # JSON-like lists round-trip
     assert loaded.descriptor_variants == settings.descriptor_variants
+
+
+def test_species_pair_tokens_partition_the_angular_channel_pairs():
+    from aiida_clathrate.mlp.network import AttentionAtomicNetwork, species_pair_groups
+
+    resolved = DescriptorSpec(ELEMENTS, angular_radial_order=2, angular_inner_cutoff_angstrom=3.0)
+    groups = species_pair_groups(resolved)
+    assert len(groups) == 2 * 10  # two shells x unordered pairs of four species
+    assert sorted(i for g in groups for i in g) == list(range(resolved.n_angular_channels))
+    assert sorted({len(g) for g in groups}) == [6, 9]  # same species: n <= n'; else all (n, n')
+    spec = NetworkSpec(8, 2, (16,), angular_tokens="species_pairs")
+    assert AttentionAtomicNetwork(resolved, spec).n_tokens == 4 + 20
+    # without bond-length resolution the species-pair tokens are the channel-pair tokens
+    plain = DescriptorSpec(ELEMENTS, angular_inner_cutoff_angstrom=3.0)
+    assert [len(g) for g in species_pair_groups(plain)] == [1] * plain.n_angular_channels
+    torch.manual_seed(0)
+    a = AttentionAtomicNetwork(plain, spec)
+    torch.manual_seed(0)
+    b = AttentionAtomicNetwork(plain, NetworkSpec(8, 2, (16,)))
+    x, z = torch.randn(5, plain.size), torch.tensor([0, 1, 2, 3, 2])
+    torch.testing.assert_close(a(x, z), b(x, z), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="angular_tokens"):
+        NetworkSpec(angular_tokens="atoms")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -214,3 +216,29 @@ def test_force_training_setting_is_validated_and_old_settings_load():
     loaded = TrainingSettings.from_dict(old)  # settings saved before the option existed
     assert loaded.force_training == "auto" and loaded.jacobian_memory_limit_gb == 2.0
     assert TrainingSettings.from_dict({"force_training": "autograd"}).force_training == "autograd"
+
+
+def test_weight_average_is_validated_and_kept(frames):
+    """``ema_decay``: the averaged weights are what is validated and returned; the optimiser's
+    weights keep training (so the result differs from a run without averaging)."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=4, angular_order=3)
+    settings = TrainingSettings(max_epochs=4, batch_size=4, ema_decay=0.8, hidden=(16,))
+    train, valid = featurise(frames[:9], spec), featurise(frames[9:], spec)
+
+    def trained(ema_decay: float):
+        torch.manual_seed(2)
+        member = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=1).members[0]
+        _fit_normalisation(member, train, spec.n_species)
+        run = dataclasses.replace(settings, ema_decay=ema_decay)
+        _fit_linear_term(member, train, run)
+        curve = training.train_member(member, train, valid, run, seed=4)
+        return member, curve
+
+    member, curve = trained(0.8)
+    best = min(row["valid_loss"] for row in curve)
+    assert training._weighted_loss(member, valid, settings) == pytest.approx(best, rel=1e-12)
+    plain, plain_curve = trained(0.0)
+    assert plain_curve[0]["train_loss"] == pytest.approx(curve[0]["train_loss"], rel=1e-12)
+    assert plain_curve[-1]["valid_loss"] != pytest.approx(curve[-1]["valid_loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainingSettings(ema_decay=1.0)

@@ -1,9 +1,12 @@
 """Atomic energy network with attention coupling between element-resolved descriptor channels.
 
-Each atom's descriptor is split into tokens, one per neighbour species (radial block) and one per
-species pair (angular block). Tokens are projected to a small width, tagged with learned channel
-and centre-element embeddings, coupled by one multi-head self-attention layer (residual), and the
-flattened result feeds an MLP whose last layer has one output per centre element.
+Each atom's descriptor is split into tokens, one per neighbour species (radial block) and, in the
+angular block, one per pair of neighbour channels (``angular_tokens="channel_pairs"``) or one per
+species pair holding all its channel pairs (``"species_pairs"``; the same tokens when the angular
+channels are not resolved by bond length). Tokens are projected to a small width, tagged with
+learned channel and centre-element embeddings, coupled by one multi-head self-attention layer
+(residual), and the flattened result feeds an MLP whose last layer has one output per centre
+element.
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ class NetworkSpec:
     n_heads: int = 2
     hidden: tuple[int, ...] = (64, 64)
     attention: bool = True
+    angular_tokens: str = "channel_pairs"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.angular_tokens not in ANGULAR_TOKENS:
+            raise ValueError(
+                f"angular_tokens must be one of {ANGULAR_TOKENS}, got {self.angular_tokens!r}"
+            )
         if self.token_dim <= 0 or self.n_heads <= 0 or self.token_dim % self.n_heads:
             raise ValueError(
                 f"token_dim ({self.token_dim}) must be a positive multiple of n_heads ({self.n_heads})"
@@ -41,7 +49,28 @@ class NetworkSpec:
             "n_heads": self.n_heads,
             "hidden": list(self.hidden),
             "attention": self.attention,
+            "angular_tokens": self.angular_tokens,
         }
+
+
+#: ways of cutting the angular block into attention tokens (see the module docstring)
+ANGULAR_TOKENS = ("channel_pairs", "species_pairs")
+
+
+def species_pair_groups(descriptor: DescriptorSpec) -> list[list[int]]:
+    """Angular channel pairs (indices into the descriptor's angular tokens) grouped by shell and
+    unordered species pair, in the order of the channel pairs' first appearance."""
+    per_species = descriptor.angular_radial_order + 1
+    rows, cols = torch.triu_indices(descriptor.n_angular_radial, descriptor.n_angular_radial)
+    keys = list(zip((rows // per_species).tolist(), (cols // per_species).tolist(), strict=True))
+    groups: list[list[int]] = []
+    for shell in range(len(descriptor.angular_cutoffs)):
+        offset = shell * len(keys)
+        found: dict[tuple[int, int], list[int]] = {}
+        for index, key in enumerate(keys):
+            found.setdefault(key, []).append(offset + index)
+        groups += list(found.values())
+    return groups
 
 
 class AttentionAtomicNetwork(nn.Module):
@@ -52,9 +81,25 @@ class AttentionAtomicNetwork(nn.Module):
         self.descriptor = descriptor
         self.spec = spec
         n_species, width = descriptor.n_species, spec.token_dim
-        self.n_tokens = n_species + descriptor.n_angular_channels
+        n_l = descriptor.angular_order + 1
         self.radial_projection = nn.Linear(descriptor.radial_order + 1, width)
-        self.angular_projection = nn.Linear(descriptor.angular_order + 1, width)
+        groups = species_pair_groups(descriptor)
+        if spec.angular_tokens == "channel_pairs" or max(len(g) for g in groups) == 1:
+            self.grouped = False
+            self.n_tokens = n_species + descriptor.n_angular_channels
+            self.angular_projection = nn.Linear(n_l, width)
+        else:  # one token per species pair; its own projection of its channel pairs
+            self.grouped = True
+            self.n_tokens = n_species + len(groups)
+            size = max(len(g) for g in groups)
+            padding = descriptor.n_angular_channels  # index of an all-zero row
+            index = [g + [padding] * (size - len(g)) for g in groups]
+            self.register_buffer("group_index", torch.tensor(index), persistent=False)
+            bound = 1.0 / math.sqrt(size * n_l)
+            self.group_weight = nn.Parameter(
+                torch.empty(len(groups), size * n_l, width).uniform_(-bound, bound)
+            )
+            self.group_bias = nn.Parameter(torch.empty(len(groups), width).uniform_(-bound, bound))
         self.channel_embedding = nn.Parameter(0.1 * torch.randn(self.n_tokens, width))
         self.centre_embedding = nn.Embedding(n_species, width)
         nn.init.normal_(self.centre_embedding.weight, std=0.1)
@@ -83,7 +128,14 @@ class AttentionAtomicNetwork(nn.Module):
         n_radial = d.radial_size
         radial = x[:, :n_radial].reshape(len(x), d.n_species, d.radial_order + 1)
         angular = x[:, n_radial:].reshape(len(x), d.n_angular_channels, d.angular_order + 1)
-        tokens = torch.cat([self.radial_projection(radial), self.angular_projection(angular)], 1)
+        if self.grouped:
+            padded = torch.cat([angular, angular.new_zeros(len(x), 1, angular.shape[-1])], 1)
+            gathered = padded[:, self.group_index].reshape(len(x), len(self.group_index), -1)
+            angular_tokens = torch.einsum("bgk,gkw->bgw", gathered, self.group_weight)
+            angular_tokens = angular_tokens + self.group_bias
+        else:
+            angular_tokens = self.angular_projection(angular)
+        tokens = torch.cat([self.radial_projection(radial), angular_tokens], 1)
         tokens = tokens + self.channel_embedding + self.centre_embedding(z)[:, None, :]
         heads, width = self.spec.n_heads, self.spec.token_dim // self.spec.n_heads
 

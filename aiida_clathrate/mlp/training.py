@@ -37,7 +37,7 @@ from .descriptors import (
 )
 from .frames import Frame
 from .neighbours import PaddedNeighbours
-from .network import NetworkSpec
+from .network import ANGULAR_TOKENS, NetworkSpec
 from .potential import DTYPES, CommitteePotential, MemberPotential
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
@@ -69,6 +69,8 @@ class TrainingSettings:
     token_dim: int = 8
     n_heads: int = 2
     hidden: tuple[int, ...] = (32,)
+    #: attention tokens of the angular block: "channel_pairs" or "species_pairs" (NetworkSpec)
+    angular_tokens: str = "channel_pairs"
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
@@ -80,6 +82,9 @@ class TrainingSettings:
     lr_decay_factor: float = 0.5
     lr_patience_epochs: int = 20
     early_stopping_patience_epochs: int = 60
+    #: exponential moving average of the network weights per optimiser step (0: off); the
+    #: averaged weights are validated, kept and returned
+    ema_decay: float = 0.0
     valid_fraction: float = 0.1
     energy_weight: float = 100.0
     forces_weight: float = 1.0
@@ -118,8 +123,14 @@ class TrainingSettings:
         for name in ("energy_weight", "forces_weight", "stress_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.angular_tokens not in ANGULAR_TOKENS:
+            raise ValueError(
+                f"angular_tokens must be one of {list(ANGULAR_TOKENS)}, got {self.angular_tokens!r}"
+            )
         if self.force_training not in FORCE_TRAINING_MODES:
             raise ValueError(
                 f"force_training must be one of {list(FORCE_TRAINING_MODES)}, "
@@ -657,8 +668,11 @@ def train_member(
     member_index: int = 0,
 ) -> list[dict]:
     """Adam on the network (the linear term stays at its regression value) with plateau
-    learning-rate decay and early stopping on ``valid``; keeps the best state."""
+    learning-rate decay and early stopping on ``valid``; keeps the best state (of the moving
+    average of the weights when ``settings.ema_decay`` is set)."""
     generator = torch.Generator().manual_seed(seed)
+    parameters = list(member.network.parameters())
+    average = [p.detach().clone() for p in parameters] if settings.ema_decay else None
     optimiser = torch.optim.AdamW(
         member.network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
@@ -687,9 +701,14 @@ def train_member(
             optimiser.zero_grad()
             loss = _loss_and_gradients(member, batch, settings)
             optimiser.step()
+            if average is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(average, parameters, 1.0 - settings.ema_decay)
             epoch_loss += loss * len(rows)
             epoch_count += len(rows)
         member.eval()
+        if average is not None:  # validate (and keep) the averaged weights
+            _swap(parameters, average)
         valid_loss = _weighted_loss(member, valid, settings)
         scheduler.step(valid_loss)
         lr = optimiser.param_groups[0]["lr"]
@@ -706,6 +725,8 @@ def train_member(
         if valid_loss < best_loss:
             best_loss, best_epoch = valid_loss, epoch
             best_state = copy.deepcopy(member.state_dict())
+        if average is not None:
+            _swap(parameters, average)
         if log is not None and (epoch % 25 == 0 or epoch == 1):
             log(
                 f"member {member_index} epoch {epoch}: train {curve[-1]['train_loss']:.4g} "
@@ -725,6 +746,15 @@ def train_member(
             break
     member.load_state_dict(best_state)
     return curve
+
+
+def _swap(parameters: list[torch.Tensor], other: list[torch.Tensor]) -> None:
+    """Exchange the values of ``parameters`` and ``other`` in place."""
+    with torch.no_grad():
+        for p, q in zip(parameters, other, strict=True):
+            held = p.detach().clone()
+            p.copy_(q)
+            q.copy_(held)
 
 
 def train_committee(
@@ -758,7 +788,12 @@ def train_committee(
         for variant in _member_variants(settings)
     ]
     specs = list(dict.fromkeys(member_descriptors))
-    network = NetworkSpec(settings.token_dim, settings.n_heads, settings.hidden)
+    network = NetworkSpec(
+        settings.token_dim,
+        settings.n_heads,
+        settings.hidden,
+        angular_tokens=settings.angular_tokens,
+    )
     validation_frames = list(validation_frames or [])
     all_frames = frames + validation_frames
     force_training = choose_force_training(all_frames, specs, settings)
