@@ -10,6 +10,12 @@ worker on this machine); the output is generated data: keep it out of git.
 
     .venv/bin/python benchmarks/mlp_more_frames.py --frames 86 --seed 1000 --workers 2 \
         --output /tmp/krbb6c6_more.xyz
+
+``--supercell 2`` draws the displacements in the 2x2x2 (112-atom) supercell instead, every atom
+independently, and labels it at the Gamma point only, which samples the same Brillouin-zone points
+as the data set's 2x2x2 grid in the 14-atom cell (a 2x2x2 repeat of a data-set frame gives 8 times
+its energy): supercell test frames like the study's, for ``benchmarks/mlp.py --supercell-test``.
+Several minutes per frame with ``--pw-command "mpirun --allow-run-as-root -np 2 pw.x"``.
 """
 
 from __future__ import annotations
@@ -43,23 +49,32 @@ PW_INPUT = {
 }
 
 
-def displaced_cell(index: int, rng: np.random.Generator):
-    atoms = xyb6c6("K", "Rb", LATTICE_ANGSTROM[index % 3], 0.2487, 0.2515)
+def displaced_cell(index: int, rng: np.random.Generator, repeat: int = 1):
+    atoms = xyb6c6("K", "Rb", LATTICE_ANGSTROM[index % 3], 0.2487, 0.2515).repeat(repeat)
     sigma = np.array([SIGMA_ANGSTROM[s] for s in atoms.get_chemical_symbols()])
     atoms.positions += rng.normal(size=atoms.positions.shape) * sigma[:, None]
     return atoms
 
 
-def label(job: tuple[int, object, str]):
-    index, atoms, workdir = job
+def _scaled_input(cells: int) -> dict:
+    """PW_INPUT for ``cells`` copies of the 14-atom cell: the same SCF threshold per atom, and in
+    a supercell gentler density mixing (29 SCF steps with the default mixing in the 2x2x2 cell)."""
+    electrons = PW_INPUT["electrons"] | {"conv_thr": PW_INPUT["electrons"]["conv_thr"] * cells}
+    if cells > 1:
+        electrons |= {"mixing_mode": "local-TF", "mixing_beta": 0.4}
+    return PW_INPUT | {"electrons": electrons}
+
+
+def label(job: tuple[int, object, str, str, int]):
+    index, atoms, workdir, command, repeat = job
     pseudo_dir = shipped_pseudo_folder()
     pseudos = {s: f"{s}.upf" for s in set(atoms.get_chemical_symbols())}
     atoms.calc = Espresso(
-        profile=EspressoProfile(command="pw.x", pseudo_dir=str(pseudo_dir)),
+        profile=EspressoProfile(command=command, pseudo_dir=str(pseudo_dir)),
         directory=str(pathlib.Path(workdir) / f"frame_{index}"),
         pseudopotentials=pseudos,
-        kpts=(2, 2, 2),
-        input_data=PW_INPUT,
+        kpts=(2, 2, 2) if repeat == 1 else None,  # None: K_POINTS gamma
+        input_data=_scaled_input(repeat**3),
     )
     start = time.perf_counter()
     atoms.get_potential_energy()
@@ -75,11 +90,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1, help="pw.x processes at a time")
     parser.add_argument("--output", type=pathlib.Path, required=True)
+    parser.add_argument(
+        "--supercell",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: displace and label the 2x2x2 supercell at Gamma (default 1: the 14-atom cell)",
+    )
+    parser.add_argument("--pw-command", default="pw.x", help="e.g. 'mpirun -np 2 pw.x'")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    cells = [displaced_cell(i, rng) for i in range(args.frames)]
+    cells = [displaced_cell(i, rng, args.supercell) for i in range(args.frames)]
     with tempfile.TemporaryDirectory(prefix="krbb6c6_pw_") as workdir:
-        jobs = [(i, atoms, workdir) for i, atoms in enumerate(cells)]
+        jobs = [
+            (i, atoms, workdir, args.pw_command, args.supercell) for i, atoms in enumerate(cells)
+        ]
         with ProcessPoolExecutor(args.workers) as pool:
             labelled = list(pool.map(label, jobs))
     ase.io.write(args.output, labelled, format="extxyz")
