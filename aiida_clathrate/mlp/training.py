@@ -69,8 +69,8 @@ class TrainingSettings:
     token_dim: int = 8
     n_heads: int = 2
     hidden: tuple[int, ...] = (32,)
-    #: attention tokens of the angular block: "channel_pairs" or "species_pairs" (NetworkSpec)
-    angular_tokens: str = "channel_pairs"
+    #: attention tokens of the angular block: "species_pairs" or "channel_pairs" (NetworkSpec)
+    angular_tokens: str = "species_pairs"
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
