@@ -242,3 +242,26 @@ def test_weight_average_is_validated_and_kept(frames):
     assert plain_curve[-1]["valid_loss"] != pytest.approx(curve[-1]["valid_loss"], rel=1e-6)
     with pytest.raises(ValueError, match="ema_decay"):
         TrainingSettings(ema_decay=1.0)
+
+
+def test_standardisation_stays_bounded_in_independently_displaced_supercells(frames):
+    """The metal atoms of the 14-atom cells see their metal neighbours only as rigid images, so
+    some of their descriptor components barely vary; in a supercell whose atoms move
+    independently those components must not sit hundreds of deviations from the mean."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=8, angular_order=6)
+    (small,) = featurise(frames, spec, jacobians=False)
+    big = supercell(frames[0])
+    rng = np.random.default_rng(7)
+    displaced = dataclasses.replace(
+        big, positions_angstrom=big.positions_angstrom + rng.normal(0.0, 0.04, (big.n_atoms, 3))
+    )
+    (large,) = featurise([displaced], spec, jacobians=False)
+
+    def largest_score(std_floor: float) -> float:
+        member = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=1).members[0]
+        training._fit_normalisation(member, [small], spec.n_species, std_floor)
+        mean, std = member.feature_mean[large.species], member.feature_std[large.species]
+        return float(((large.features - mean) / std).abs().max())
+
+    assert largest_score(0.0) > 100  # unfloored: the frozen components blow up
+    assert largest_score(training.FEATURE_STD_FLOOR) < 20

@@ -51,6 +51,12 @@ DESCRIPTOR_FIELDS = (
     "angular_inner_cutoff_angstrom",
     "angular_radial_order",
 )
+#: descriptor components are standardised per centre element with at least this fraction of
+#: their standard deviation over all atoms: in the 14-atom KRbB6C6 cells the metal atoms see their
+#: metal neighbours only as rigid images, so some of their components barely vary, and in
+#: independently displaced supercells they then sat up to 500 (floored at 1e-6 of the largest
+#: deviation) or 2.5e9 standard deviations from the mean; with 0.01 at most 5
+FEATURE_STD_FLOOR = 0.01
 #: atoms per graph in the autograd path: a training batch is differentiated (and evaluation
 #: done) in chunks of frames with at most this many atoms in all (at least one frame)
 AUTOGRAD_CHUNK_ATOMS = 128
@@ -487,18 +493,25 @@ def featurise_committee(
 
 
 def _fit_normalisation(
-    member: MemberPotential, groups: Sequence[FeatureGroup], n_species: int
+    member: MemberPotential,
+    groups: Sequence[FeatureGroup],
+    n_species: int,
+    std_floor: float = FEATURE_STD_FLOOR,
 ) -> None:
+    """Per-centre-element mean and standard deviation of every descriptor component; a
+    deviation is floored at ``std_floor`` times the component's deviation over all atoms, so
+    that components (nearly) constant in the training set for one element do not blow up."""
     features = torch.cat([g.features.reshape(-1, g.features.shape[-1]) for g in groups])
     species = torch.cat([g.species.reshape(-1) for g in groups])
     overall = features.std(0)
+    floor = (std_floor * overall).clamp_min(1e-6 * float(overall.max()) + 1e-12)
     for s in range(n_species):
         rows = features[species == s]
         if len(rows) == 0:
             continue
         member.feature_mean[s].copy_(rows.mean(0))
         std = rows.std(0) if len(rows) > 1 else overall
-        member.feature_std[s].copy_(std.clamp_min(1e-6 * float(overall.max()) + 1e-12))
+        member.feature_std[s].copy_(torch.maximum(std, floor))
     counts = torch.cat(
         [
             torch.nn.functional.one_hot(g.species, n_species).sum(1).to(features.dtype)
