@@ -181,7 +181,13 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     pairs = TrainingSettings(batch_size=2)
     assert jacobian_peak_bytes(cells, spec, pairs) == (3 + 3 * 2) * per_frame
     assert choose_force_training(cells, spec, pairs) == "jacobian"  # 0.76 GB < 2 GB
-    assert choose_force_training(cells, spec, TrainingSettings()) == "autograd"  # 27 x 84 MB
+    # a batch holds frames of one size: three supercells among small cells fill no batch of 8
+    mixed = cells + list(frames)
+    stored = jacobian_memory_bytes(mixed, spec)
+    assert jacobian_peak_bytes(mixed, spec, TrainingSettings()) == stored + 3 * 3 * per_frame
+    many = cells * 4  # 12 supercells: a full batch of 8
+    assert jacobian_peak_bytes(many, spec, TrainingSettings()) == (12 + 3 * 8) * per_frame
+    assert choose_force_training(many, spec, TrainingSettings()) == "autograd"  # 36 x 84 MB
     assert choose_force_training(frames, spec, small) == "jacobian"  # 14-atom cells: 1.3 MB each
     forced = TrainingSettings(force_training="jacobian", jacobian_memory_limit_gb=0.0)
     assert choose_force_training(cells, spec, forced) == "jacobian"

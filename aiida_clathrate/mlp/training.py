@@ -18,6 +18,7 @@ Two ways to put forces ``-∂E/∂r`` and stress ``(1/V) ∂E/∂ε`` into the l
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import math
@@ -257,14 +258,20 @@ def jacobian_peak_bytes(
     settings: TrainingSettings,
 ) -> int:
     """Estimated peak memory of the jacobian path: stored Jacobians (of every descriptor given)
-    plus batch temporaries (of the largest)."""
+    plus the temporaries of the largest batch (of the largest descriptor); a batch holds frames
+    of one atom count only, so at most as many as there are of that count."""
     specs = [spec] if isinstance(spec, DescriptorSpec) else list(spec)
     if not frames:
         return 0
-    largest = max(frames, key=lambda f: f.n_atoms)
-    batch = max(jacobian_memory_bytes([largest], s, settings.dtype) for s in specs)
+    counts = collections.Counter(f.n_atoms for f in frames)
+    example = {f.n_atoms: f for f in frames}
+    batch = max(
+        min(settings.batch_size, n) * jacobian_memory_bytes([example[size]], s, settings.dtype)
+        for size, n in counts.items()
+        for s in specs
+    )
     stored = sum(jacobian_memory_bytes(frames, s, settings.dtype) for s in specs)
-    return stored + JACOBIAN_BATCH_COPIES * batch * settings.batch_size
+    return stored + JACOBIAN_BATCH_COPIES * batch
 
 
 def choose_force_training(
