@@ -64,6 +64,13 @@ def spread_and_error(model, frames) -> tuple[float, float]:
     return float(np.sqrt(np.mean(spread**2) / 3) * 1e3), float(np.corrcoef(spread, error)[0, 1])
 
 
+def assess(model, frames, dtype: str, jacobians: bool = True) -> tuple[dict, float, float]:
+    """Error metrics of the committee mean on labelled ``frames``, with :func:`spread_and_error`
+    (``jacobians=False`` for large cells: descriptors differentiated by autograd per frame)."""
+    metrics = error_metrics(featurise_committee(frames, model, dtype, jacobians), model)
+    return (metrics, *spread_and_error(model, frames))
+
+
 def supercell(frame):
     from aiida_clathrate.mlp import frame_from_atoms, frame_to_atoms
 
@@ -283,13 +290,11 @@ def main() -> None:
     if args.save:
         model.save(args.save)
 
-    validation = error_metrics(featurise_committee(test, model, settings.dtype), model)
+    validation, force_spread, spread_error_corr = assess(model, test, settings.dtype)
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
-        groups = featurise_committee(big_frames, model, settings.dtype, jacobians=False)
-        on_big = error_metrics(groups, model)
-        big_spread, big_corr = spread_and_error(model, big_frames)
+        on_big, big_spread, big_corr = assess(model, big_frames, settings.dtype, jacobians=False)
         atoms = sorted({len(f.symbols) for f in big_frames})
         label = f"{len(big_frames)} supercell test frames ({'/'.join(map(str, atoms))} atoms)"
         supercell_rows = [
@@ -311,7 +316,6 @@ def main() -> None:
                 "-",
             ),
         ]
-    force_spread, spread_error_corr = spread_and_error(model, test)
     rate_14 = throughput(model, test, repeats=40)
     big = [supercell(test[0]), supercell(test[1])]
     rate_112 = throughput(model, big, repeats=6)
