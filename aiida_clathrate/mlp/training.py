@@ -694,7 +694,7 @@ def train_member(
     parameters = list(member.network.parameters())
     average = [p.detach().clone() for p in parameters] if settings.ema_decay else None
     optimiser = torch.optim.AdamW(
-        member.network.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+        parameters, lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser,
