@@ -251,8 +251,8 @@ def test_weight_average_is_validated_and_kept(frames):
 
 
 def test_standardisation_stays_bounded_in_independently_displaced_supercells(frames):
-    """The metal atoms of the 14-atom cells see their metal neighbours only as rigid images, so
-    some of their descriptor components barely vary; in a supercell whose atoms move
+    """In the 14-atom cells images move together (an atom's own images not at all relative to
+    it), so some descriptor components of the metal atoms barely vary; in a supercell whose atoms move
     independently those components must not sit hundreds of deviations from the mean."""
     spec = DescriptorSpec(ELEMENTS, radial_order=8, angular_order=6)
     (small,) = featurise(frames, spec, jacobians=False)

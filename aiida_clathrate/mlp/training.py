@@ -53,8 +53,9 @@ DESCRIPTOR_FIELDS = (
     "angular_radial_order",
 )
 #: descriptor components are standardised per centre element with at least this fraction of
-#: their standard deviation over all atoms: in the 14-atom KRbB6C6 cells the metal atoms see their
-#: metal neighbours only as rigid images, so some of their components barely vary, and in
+#: their standard deviation over all atoms: in the 14-atom KRbB6C6 cells every neighbour is one of
+#: 14 atoms or an image of one, images move together and an atom's own images not at all relative
+#: to it, so some components of the (one per cell) metal atoms barely vary, and in
 #: independently displaced supercells they then sat up to 500 (floored at 1e-6 of the largest
 #: deviation) or 2.5e9 standard deviations from the mean; with 0.01 at most 5
 FEATURE_STD_FLOOR = 0.01
