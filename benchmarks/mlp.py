@@ -263,9 +263,15 @@ def main() -> None:
     import ase.io
 
     frames = read_frames(args.data)
-    wall_s = np.array([a.info["wall_s"] for a in ase.io.read(args.data, ":")])
+    images = ase.io.read(args.data, ":")
+    wall_s = np.array([a.info["wall_s"] for a in images])
     train_idx, test_idx = split(len(frames), args.seed)
     train_idx = train_idx[: max(1, int(round(args.train_fraction * len(train_idx))))]
+    grids = {images[i].info.get("kpoints") for i in [*train_idx, *test_idx]}
+    if len(grids) > 1:  # mlp_more_frames.py --relabel-split: only some frames relabelled
+        parser.error(
+            f"the chosen frames mix k-grids {sorted(map(str, grids))}; lower --train-fraction"
+        )
     train = [frames[i] for i in train_idx]
     for path in args.extra_train:
         train += read_frames(path)

@@ -16,6 +16,15 @@ independently, and labels it at the Gamma point only, which samples the same Bri
 as the data set's 2x2x2 grid in the 14-atom cell (a 2x2x2 repeat of a data-set frame gives 8 times
 its energy): supercell test frames like the study's, for ``benchmarks/mlp.py --supercell-test``.
 Several minutes per frame with ``--pw-command "mpirun --allow-run-as-root -np 2 pw.x"``.
+
+``--relabel-split N --kpoints 4`` instead relabels data-set frames with a denser k-grid (other
+settings unchanged): the 20 % test frames of ``benchmarks/mlp.py``'s split and the first ``N`` of
+its training frames. The output is the whole data set in its order, every frame tagged with its
+grid (``kpoints``), so ``benchmarks/mlp.py --data OUT --train-fraction N/170`` trains and tests on
+the relabelled frames only (it refuses a mix of grids):
+
+    .venv/bin/python benchmarks/mlp_more_frames.py --relabel-split 40 --kpoints 4 --workers 2 \
+        --output /tmp/krbb6c6_k4.xyz
 """
 
 from __future__ import annotations
@@ -65,15 +74,15 @@ def _scaled_input(cells: int) -> dict:
     return PW_INPUT | {"electrons": electrons}
 
 
-def label(job: tuple[int, object, str, str, int]):
-    index, atoms, workdir, command, repeat = job
+def label(job: tuple[int, object, str, str, int, int]):
+    index, atoms, workdir, command, repeat, kpoints = job
     pseudo_dir = shipped_pseudo_folder()
     pseudos = {s: f"{s}.upf" for s in set(atoms.get_chemical_symbols())}
     atoms.calc = Espresso(
         profile=EspressoProfile(command=command, pseudo_dir=str(pseudo_dir)),
         directory=str(pathlib.Path(workdir) / f"frame_{index}"),
         pseudopotentials=pseudos,
-        kpts=(2, 2, 2) if repeat == 1 else None,  # None: K_POINTS gamma
+        kpts=(kpoints,) * 3 if repeat == 1 else None,  # None: K_POINTS gamma
         input_data=_scaled_input(repeat**3),
     )
     start = time.perf_counter()
@@ -81,12 +90,42 @@ def label(job: tuple[int, object, str, str, int]):
     atoms.get_stress()
     atoms.info["wall_s"] = round(time.perf_counter() - start, 2)
     atoms.info["config"] = index
+    if repeat == 1:
+        atoms.info["kpoints"] = kpoints
     return atoms
+
+
+def relabel_split(train_count: int, kpoints: int, workers: int, command: str) -> list:
+    """The data set with its benchmark test frames and first ``train_count`` training frames
+    relabelled on a ``kpoints``^3 grid, in data-set order; every frame tagged with its grid."""
+    from mlp import DATA, split
+
+    frames = ase.io.read(DATA, ":")
+    train_idx, test_idx = split(len(frames), seed=0)
+    chosen = sorted([*train_idx[:train_count], *test_idx])
+    with tempfile.TemporaryDirectory(prefix="krbb6c6_pw_") as workdir:
+        jobs = [(i, frames[i].copy(), workdir, command, 1, kpoints) for i in chosen]
+        with ProcessPoolExecutor(workers) as pool:
+            relabelled = dict(zip(chosen, pool.map(label, jobs), strict=True))
+    for i, atoms in enumerate(frames):
+        atoms.info.setdefault("kpoints", 2)  # the data set's grid (its README)
+        if i in relabelled:
+            relabelled[i].info["config"] = atoms.info["config"]
+            frames[i] = relabelled[i]
+    return frames
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, required=True)
+    parser.add_argument("--frames", type=int, help="new frames to draw and label")
+    parser.add_argument(
+        "--relabel-split",
+        type=int,
+        metavar="N",
+        help="instead of new frames: relabel the benchmark's test frames and first N training "
+        "frames with --kpoints",
+    )
+    parser.add_argument("--kpoints", type=int, default=2, help="k-grid of the 14-atom cell")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1, help="pw.x processes at a time")
     parser.add_argument("--output", type=pathlib.Path, required=True)
@@ -99,11 +138,22 @@ def main() -> None:
     )
     parser.add_argument("--pw-command", default="pw.x", help="e.g. 'mpirun -np 2 pw.x'")
     args = parser.parse_args()
+    if (args.frames is None) == (args.relabel_split is None):
+        parser.error("give exactly one of --frames and --relabel-split")
+    if args.relabel_split is not None:
+        frames = relabel_split(args.relabel_split, args.kpoints, args.workers, args.pw_command)
+        ase.io.write(args.output, frames, format="extxyz")
+        print(
+            f"{len(frames)} frames -> {args.output}; {args.kpoints}x{args.kpoints}x"
+            f"{args.kpoints} labels on {sum(f.info['kpoints'] == args.kpoints for f in frames)}"
+        )
+        return
     rng = np.random.default_rng(args.seed)
     cells = [displaced_cell(i, rng, args.supercell) for i in range(args.frames)]
     with tempfile.TemporaryDirectory(prefix="krbb6c6_pw_") as workdir:
         jobs = [
-            (i, atoms, workdir, args.pw_command, args.supercell) for i, atoms in enumerate(cells)
+            (i, atoms, workdir, args.pw_command, args.supercell, args.kpoints)
+            for i, atoms in enumerate(cells)
         ]
         with ProcessPoolExecutor(args.workers) as pool:
             labelled = list(pool.map(label, jobs))
