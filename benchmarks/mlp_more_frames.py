@@ -58,9 +58,18 @@ PW_INPUT = {
 }
 
 
-def displaced_cell(index: int, rng: np.random.Generator, repeat: int = 1):
-    atoms = xyb6c6("K", "Rb", LATTICE_ANGSTROM[index % 3], 0.2487, 0.2515).repeat(repeat)
-    sigma = np.array([SIGMA_ANGSTROM[s] for s in atoms.get_chemical_symbols()])
+def displaced_cell(
+    index: int,
+    rng: np.random.Generator,
+    repeat: int = 1,
+    lattice_angstrom: tuple[float, ...] = LATTICE_ANGSTROM,
+    displacement_scale: float = 1.0,
+):
+    """Frame ``index``: the lattice parameters cycled, every atom displaced by the data set's
+    Gaussian widths times ``displacement_scale``."""
+    a = lattice_angstrom[index % len(lattice_angstrom)]
+    atoms = xyb6c6("K", "Rb", a, 0.2487, 0.2515).repeat(repeat)
+    sigma = displacement_scale * np.array([SIGMA_ANGSTROM[s] for s in atoms.get_chemical_symbols()])
     atoms.positions += rng.normal(size=atoms.positions.shape) * sigma[:, None]
     return atoms
 
@@ -137,6 +146,20 @@ def main() -> None:
         help="2: displace and label the 2x2x2 supercell at Gamma (default 1: the 14-atom cell)",
     )
     parser.add_argument("--pw-command", default="pw.x", help="e.g. 'mpirun -np 2 pw.x'")
+    parser.add_argument(
+        "--lattice",
+        type=float,
+        nargs="+",
+        default=LATTICE_ANGSTROM,
+        metavar="A",
+        help="lattice parameters (Å) to cycle through (default: the data set's 4.8 4.9 5.0)",
+    )
+    parser.add_argument(
+        "--displacement-scale",
+        type=float,
+        default=1.0,
+        help="multiply the data set's displacement widths (frames outside its distribution)",
+    )
     args = parser.parse_args()
     if (args.frames is None) == (args.relabel_split is None):
         parser.error("give exactly one of --frames and --relabel-split")
@@ -149,7 +172,10 @@ def main() -> None:
         )
         return
     rng = np.random.default_rng(args.seed)
-    cells = [displaced_cell(i, rng, args.supercell) for i in range(args.frames)]
+    cells = [
+        displaced_cell(i, rng, args.supercell, tuple(args.lattice), args.displacement_scale)
+        for i in range(args.frames)
+    ]
     with tempfile.TemporaryDirectory(prefix="krbb6c6_pw_") as workdir:
         jobs = [
             (i, atoms, workdir, args.pw_command, args.supercell, args.kpoints)
