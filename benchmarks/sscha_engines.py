@@ -145,8 +145,9 @@ def main() -> None:
     parser.add_argument(
         "--spread-threshold",
         type=float,
-        help="active engine: committee force spread (eV/A) above which a configuration goes to "
-        "DFT (default: the fast protocol's 0.05)",
+        help="active engine: absolute committee force spread (eV/A) above which a configuration "
+        "goes to DFT (default: the protocol's factor x the committee's 95th-percentile spread on "
+        "its training configurations)",
     )
     parser.add_argument("--profile", default=None, help="AiiDA profile (default: the default)")
     parser.add_argument("--json", help="also write the rows to this file")

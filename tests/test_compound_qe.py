@@ -68,7 +68,8 @@ def test_builder_checks(aiida_profile, qe_codes, aluminium):
     assert active.sscha.engine.value == "active"
     assert active.sscha.train.code.label == active.sscha.mlp.code.label == "clathrate-mlp"
     assert active.sscha.committee_size.value == 4
-    assert active.sscha.spread_threshold_ev_per_angstrom.value == pytest.approx(0.05)
+    assert active.sscha.spread_threshold_factor.value == pytest.approx(2.0)
+    assert "spread_threshold_ev_per_angstrom" not in active.sscha
     assert active.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
 
 

@@ -95,6 +95,9 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
     assert metrics["validation"]["forces_rmse_mev_per_angstrom"] > 0
     model = results["model"]
     assert model.base.attributes.get("committee_size") == 2
+    # the spread reference comes from the 12 training configurations, not the validation ones
+    assert model.spread_reference == metrics["committee_spread_reference"]
+    assert model.spread_reference["n_configurations"] == 12
     # the default descriptor variants: the second member resolves angles by bond lengths
     orders = [d["angular_radial_order"] for d in model.base.attributes.get("member_descriptors")]
     assert orders == [0, 2]

@@ -381,6 +381,15 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
     loaded = load_potential(path)
     assert loaded.predict_frame(frame).energy_ev == pred.energy_ev
     assert loaded.metadata["metrics"]["validation"]["n_configurations"] == 12
+    # the committee's force spread on its 24 training frames: the active engine's reference
+    reference = metrics["committee_spread_reference"]
+    spreads = [
+        np.max(model.predict_frame(f, member_forces=True).forces_std_ev_per_angstrom) for f in data
+    ]
+    assert reference["n_configurations"] == 24 and reference["n_atoms_max"] == 14
+    assert reference["p95_ev_per_angstrom"] == pytest.approx(np.percentile(spreads, 95))
+    assert reference["max_ev_per_angstrom"] == pytest.approx(max(spreads))
+    assert 0 < reference["median_ev_per_angstrom"] < reference["p95_ev_per_angstrom"]
 
 
 def test_one_split_for_all_members(shared_dir):
@@ -436,3 +445,29 @@ def test_species_pair_tokens_partition_the_angular_channel_pairs():
     torch.testing.assert_close(a(x, z), b(x, z), rtol=0, atol=0)
     with pytest.raises(ValueError, match="angular_tokens"):
         NetworkSpec(angular_tokens="atoms")
+
+
+def test_spread_reference_draws_at_most_the_limit_and_thresholds_need_it(frames):
+    from aiida_clathrate.mlp.uncertainty import (
+        max_force_spread_ev_per_angstrom,
+        spread_reference,
+        spread_threshold_ev_per_angstrom,
+    )
+
+    committee = _tiny_committee(seed=2)
+    single = _tiny_committee(n_members=1)
+    reference = spread_reference(committee, frames[:5], max_configurations=3, seed=1)
+    assert reference["n_configurations"] == 3
+    every = [max_force_spread_ev_per_angstrom(committee, f) for f in frames[:5]]
+    assert np.isclose(every, reference["max_ev_per_angstrom"]).any()  # one of the drawn frames
+    assert spread_threshold_ev_per_angstrom(reference, 2.0) == pytest.approx(
+        2.0 * reference["p95_ev_per_angstrom"]
+    )
+    with pytest.raises(ValueError, match="no committee spread reference"):
+        spread_threshold_ev_per_angstrom(None, 2.0)
+    with pytest.raises(ValueError, match="must be positive"):
+        spread_threshold_ev_per_angstrom(reference, 0.0)
+    with pytest.raises(ValueError, match="at least two members"):
+        max_force_spread_ev_per_angstrom(single, frames[0])
+    with pytest.raises(ValueError, match="no configurations"):
+        spread_reference(committee, [])

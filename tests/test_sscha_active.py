@@ -26,6 +26,8 @@ TINY_TRAINING = {
 }
 #: Between the median (0.0155) and largest (0.0206 eV/Å) force spreads seen in population 2.
 SPREAD_THRESHOLD_EV_PER_ANGSTROM = 0.017
+#: The default threshold instead: this factor x the committee's spread on its training data.
+SPREAD_THRESHOLD_FACTOR = 2.0
 
 
 def test_configurations_for_dft_keeps_pairs_together():
@@ -108,19 +110,31 @@ def _al2_dft_inputs(qe_codes):
 
 @pytest.mark.qe
 @pytest.mark.slow
-def test_sscha_workchain_active_engine_with_pw(aiida_profile, clathrate_setup, qe_codes):
+@pytest.mark.parametrize("threshold_kind", ["absolute", "factor"])
+def test_sscha_workchain_active_engine_with_pw(
+    aiida_profile, clathrate_setup, qe_codes, threshold_kind
+):
     """Population 1 with pw.x (4 configurations), then two MLP populations of 6: the committee
-    spread decides which pairs go to DFT, their labels replace the MLP ones, retraining follows."""
+    spread decides which pairs go to DFT, their labels replace the MLP ones, retraining follows.
+    The threshold is absolute, or (the default) a factor times the committee's spread reference.
+    """
     import torch
     from aiida import orm
     from aiida.engine import run_get_node
     from test_sscha_kernel import spring_force_constants
 
     from aiida_clathrate.data.dynamical_matrices import from_phonons
+    from aiida_clathrate.mlp.uncertainty import spread_threshold_ev_per_angstrom
     from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
     from aiida_clathrate.workflows.sscha import SschaWorkChain, configurations_for_dft
 
     torch.set_num_threads(1)
+    if threshold_kind == "absolute":
+        threshold = {
+            "spread_threshold_ev_per_angstrom": orm.Float(SPREAD_THRESHOLD_EV_PER_ANGSTROM)
+        }
+    else:
+        threshold = {"spread_threshold_factor": orm.Float(SPREAD_THRESHOLD_FACTOR)}
     atoms, dft_inputs = _al2_dft_inputs(qe_codes)
     matrices = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0)))
     mlp_code = orm.load_code("clathrate-mlp@localhost")
@@ -135,7 +149,7 @@ def test_sscha_workchain_active_engine_with_pw(aiida_profile, clathrate_setup, q
         minimizer_settings=orm.Dict({"kong_liu_ratio": 0.999, "meaningful_factor": 1e-12}),
         compute_hessian=orm.Bool(False),
         n_dft_populations=orm.Int(1),
-        spread_threshold_ev_per_angstrom=orm.Float(SPREAD_THRESHOLD_EV_PER_ANGSTROM),
+        **threshold,
         committee_size=orm.Int(2),
         max_concurrent_dft=orm.Int(4),
         dft=dft_inputs,
@@ -160,7 +174,14 @@ def test_sscha_workchain_active_engine_with_pw(aiida_profile, clathrate_setup, q
     for calc in evaluations:
         spread = calc.outputs.committee_spread.get_array("max_force_std_ev_per_angstrom")
         assert calc.inputs.model.base.attributes.get("committee_size") == 2
-        expected.append(len(configurations_for_dft(spread, SPREAD_THRESHOLD_EV_PER_ANGSTROM)))
+        reference = calc.inputs.model.spread_reference
+        # trained on every DFT configuration so far
+        assert reference["n_configurations"] == int(n_dft[: len(expected)].sum())
+        if threshold_kind == "absolute":
+            limit = SPREAD_THRESHOLD_EV_PER_ANGSTROM
+        else:
+            limit = spread_threshold_ev_per_angstrom(reference, SPREAD_THRESHOLD_FACTOR)
+        expected.append(len(configurations_for_dft(spread, limit)))
     print(f"\nactive engine: DFT per population {n_dft.tolist()}, trainings {len(trainings)}")
     np.testing.assert_array_equal(n_dft, expected)
     assert len(pw_runs) == int(n_dft.sum())
@@ -173,6 +194,8 @@ def test_sscha_workchain_active_engine_with_pw(aiida_profile, clathrate_setup, q
     reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
     for p, (size, count) in enumerate(zip(n_configurations, n_dft, strict=True), start=1):
         assert any(f"population {p}: {size} configurations ({count} DFT)" in m for m in reports)
+    source = "absolute" if threshold_kind == "absolute" else "95th percentile on the committee's"
+    assert sum(source in m for m in reports) == len(evaluations)
 
     # DFT labels replaced the MLP ones of the configurations sent to DFT in population 2
     if n_dft[1]:

@@ -15,7 +15,7 @@ class MlpModelData(SinglefileData):
 
     Attributes: ``elements``, ``committee_size``, ``descriptor``, ``member_descriptors`` (one
     per member), ``network``, ``dtype``, ``format_version``, ``package_version`` and, when the
-    file has them, training ``metrics``.
+    file has them, training ``metrics`` (with the ``committee_spread_reference`` of committees).
     """
 
     DEFAULT_FILENAME = "model.pt"
@@ -40,6 +40,11 @@ class MlpModelData(SinglefileData):
         metrics = potential.metadata.get("metrics")
         if metrics:
             attributes.set("metrics", metrics)
+
+    @property
+    def spread_reference(self) -> dict | None:
+        """The committee's force spread on its training configurations (``None`` if absent)."""
+        return self.base.attributes.get("metrics", {}).get("committee_spread_reference")
 
     def load_potential(self):
         """The :class:`~aiida_clathrate.mlp.CommitteePotential` in this node."""

@@ -40,6 +40,7 @@ from .frames import Frame
 from .neighbours import PaddedNeighbours
 from .network import ANGULAR_TOKENS, NetworkSpec
 from .potential import DTYPES, CommitteePotential, MemberPotential
+from .uncertainty import spread_reference
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 FORCE_TRAINING_MODES = ("auto", "jacobian", "autograd")
@@ -793,7 +794,8 @@ def train_committee(
     (``metrics["validation_kind"]``). Members also differ in initial weights and batch order.
     Forces and stress enter the loss through stored descriptor Jacobians or by double backward
     (``settings.force_training``, see the module docstring); ``metrics["force_training"]`` says
-    which. Returns the committee, metrics (train and validation) and the learning curves.
+    which. Returns the committee, metrics (train and validation and, for committees, the
+    ``committee_spread_reference`` of :mod:`.uncertainty`) and the learning curves.
     """
     settings = settings or TrainingSettings()
     frames = list(frames)
@@ -893,6 +895,11 @@ def train_committee(
             for i in range(settings.committee_size)
         ],
     }
+    if settings.committee_size > 1:
+        # the spread on configurations like those trained on: the active engine's yardstick
+        metrics["committee_spread_reference"] = spread_reference(
+            committee, frames, seed=settings.seed
+        )
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)
 

@@ -463,9 +463,11 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             for key, node_type in (
                 ("committee_size", orm.Int),
                 ("n_dft_populations", orm.Int),
+                ("spread_threshold_factor", orm.Float),
                 ("spread_threshold_ev_per_angstrom", orm.Float),
             ):
-                inputs[key] = node_type(sscha_inputs[key])
+                if key in sscha_inputs:
+                    inputs[key] = node_type(sscha_inputs[key])
         return inputs
 
     # ---- steps ------------------------------------------------------------------------

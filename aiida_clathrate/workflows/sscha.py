@@ -17,9 +17,11 @@ grid and added to it (``anharmonic_dynamical_matrices``).
 The ``active`` engine (the study's active learning): DFT for the first ``n_dft_populations``
 populations; then a committee (``MlpTrainCalculation``, ``committee_size`` members) trained on all
 DFT-labelled configurations so far labels each population (``MlpEvaluateCalculation`` with member
-forces); configurations whose largest committee force spread exceeds
-``spread_threshold_ev_per_angstrom`` go to DFT with their ± partner, their MLP labels are replaced
-by the DFT ones, and the committee is retrained before the next population.
+forces); configurations whose largest committee force spread exceeds the threshold go to DFT with
+their ± partner, their MLP labels are replaced by the DFT ones, and the committee is retrained
+before the next population. The threshold is ``spread_threshold_factor`` times the 95th
+percentile of the committee's spread on its own training configurations, or
+``spread_threshold_ev_per_angstrom`` when given.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ from aiida_clathrate.calculations.sscha import (
 )
 from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
+from aiida_clathrate.mlp.uncertainty import (
+    DEFAULT_SPREAD_THRESHOLD_FACTOR,
+    REFERENCE_PERCENTILE,
+    spread_threshold_ev_per_angstrom,
+)
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
@@ -143,6 +150,21 @@ def configurations_for_dft(
     for index in np.flatnonzero(~(spread <= threshold_ev_per_angstrom)):  # NaN counts as large
         selected |= {int(index), int(index) ^ 1}
     return sorted(selected)
+
+
+def resolve_spread_threshold(
+    absolute_ev_per_angstrom: float | None, factor: float, reference: dict | None
+) -> tuple[float, str]:
+    """The active engine's spread threshold (eV/Å) and, for the report, where it comes from: the
+    absolute value when given, else ``factor`` x the committee's spread ``reference``."""
+    if absolute_ev_per_angstrom is not None:
+        return absolute_ev_per_angstrom, "absolute"
+    threshold = spread_threshold_ev_per_angstrom(reference, factor)
+    percentile = reference[f"p{REFERENCE_PERCENTILE}_ev_per_angstrom"]
+    return threshold, (
+        f"{factor:g} x {percentile:.4f}, the {REFERENCE_PERCENTILE}th percentile on the "
+        f"committee's {reference['n_configurations']} training configurations"
+    )
 
 
 @calcfunction
@@ -357,11 +379,19 @@ class SschaWorkChain(WorkChain):
             help="active engine: populations computed entirely with DFT before the MLP takes over",
         )
         spec.input(
+            "spread_threshold_factor",
+            valid_type=orm.Float,
+            default=lambda: orm.Float(DEFAULT_SPREAD_THRESHOLD_FACTOR),
+            help="active engine: configurations whose largest committee force spread exceeds "
+            "this times the 95th percentile of the committee's spread on its training "
+            "configurations go to DFT (with their ± partner)",
+        )
+        spec.input(
             "spread_threshold_ev_per_angstrom",
             valid_type=orm.Float,
-            default=lambda: orm.Float(0.05),
-            help="active engine: configurations whose largest committee force spread exceeds "
-            "this go to DFT (with their ± partner)",
+            required=False,
+            help="active engine: an absolute spread threshold (eV/Å) instead of "
+            "`spread_threshold_factor`",
         )
         spec.input(
             "committee_size",
@@ -491,6 +521,11 @@ class SschaWorkChain(WorkChain):
         )
         spec.exit_code(405, "ERROR_MLP_TRAINING_FAILED", message="The MlpTrainCalculation failed.")
         spec.exit_code(
+            406,
+            "ERROR_NO_SPREAD_REFERENCE",
+            message="The trained model has no committee spread reference for the threshold.",
+        )
+        spec.exit_code(
             402,
             "ERROR_TOO_MANY_DFT_FAILURES",
             message="Fewer than two configurations of a population have DFT results.",
@@ -522,8 +557,11 @@ class SschaWorkChain(WorkChain):
                 return (
                     f"n_dft_populations must be at least 1, got {inputs['n_dft_populations'].value}"
                 )
-            if inputs["spread_threshold_ev_per_angstrom"].value < 0:
-                return "spread_threshold_ev_per_angstrom must be >= 0"
+            if "spread_threshold_ev_per_angstrom" in inputs:
+                if inputs["spread_threshold_ev_per_angstrom"].value < 0:
+                    return "spread_threshold_ev_per_angstrom must be >= 0"
+            if inputs["spread_threshold_factor"].value <= 0:
+                return "spread_threshold_factor must be > 0"
             if inputs["committee_size"].value < 2:
                 return f"committee_size must be at least 2, got {inputs['committee_size'].value}"
         if "target_pressure_gpa" in inputs and engine.value in ("dft", "active"):
@@ -653,15 +691,27 @@ class SschaWorkChain(WorkChain):
         )
         if self.is_active():
             spread = calc.outputs.committee_spread.get_array("max_force_std_ev_per_angstrom")
-            threshold = self.inputs.spread_threshold_ev_per_angstrom.value
+            try:
+                threshold, source = self._spread_threshold()
+            except ValueError as exc:
+                self.report(f"no spread threshold: {exc}")
+                return self.exit_codes.ERROR_NO_SPREAD_REFERENCE
             self.ctx.dft_indices = configurations_for_dft(spread, threshold)
             self.report(
                 f"population {self.ctx.population + 1}: committee force spread max "
                 f"{np.max(spread):.4f}, median {np.median(spread):.4f} eV/A; "
                 f"{len(self.ctx.dft_indices)} of {len(spread)} configurations above "
-                f"{threshold} eV/A (with partners) go to DFT"
+                f"{threshold:.4f} eV/A ({source}; with partners) go to DFT"
             )
         return None
+
+    def _spread_threshold(self) -> tuple[float, str]:
+        absolute = self.inputs.get("spread_threshold_ev_per_angstrom")
+        return resolve_spread_threshold(
+            absolute.value if absolute is not None else None,
+            self.inputs.spread_threshold_factor.value,
+            self.ctx.model.spread_reference,
+        )
 
     # ---- DFT engine ---------------------------------------------------------------------
     def dft_pending(self):
