@@ -68,8 +68,22 @@ def test_builder_checks(aiida_profile, qe_codes, aluminium):
     assert active.sscha.engine.value == "active"
     assert active.sscha.train.code.label == active.sscha.mlp.code.label == "clathrate-mlp"
     assert active.sscha.committee_size.value == 4
-    assert active.sscha.spread_threshold_factor.value == pytest.approx(2.0)
+    assert active.sscha.spread_threshold_factor.value == pytest.approx(3.0)
     assert "spread_threshold_ev_per_angstrom" not in active.sscha
+    tuned = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        {**codes, "mlp": "clathrate-mlp@localhost"},
+        aluminium,
+        "fast",
+        sscha_engine="active",
+        overrides={
+            "sscha": {
+                "spread_threshold_ev_per_angstrom": 0.2,
+                "max_validation_force_rmse_mev_per_angstrom": 80.0,
+            }
+        },
+    )
+    assert tuned.sscha.spread_threshold_ev_per_angstrom.value == pytest.approx(0.2)
+    assert tuned.sscha.max_validation_force_rmse_mev_per_angstrom.value == pytest.approx(80.0)
     assert active.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
 
 

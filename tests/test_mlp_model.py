@@ -389,6 +389,7 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
     assert reference["n_configurations"] == 24 and reference["n_atoms_max"] == 14
     assert reference["p95_ev_per_angstrom"] == pytest.approx(np.percentile(spreads, 95))
     assert reference["max_ev_per_angstrom"] == pytest.approx(max(spreads))
+    assert reference["median_ev_per_angstrom"] == pytest.approx(np.median(spreads))
     assert 0 < reference["median_ev_per_angstrom"] < reference["p95_ev_per_angstrom"]
 
 
@@ -460,8 +461,8 @@ def test_spread_reference_draws_at_most_the_limit_and_thresholds_need_it(frames)
     assert reference["n_configurations"] == 3
     every = [max_force_spread_ev_per_angstrom(committee, f) for f in frames[:5]]
     assert np.isclose(every, reference["max_ev_per_angstrom"]).any()  # one of the drawn frames
-    assert spread_threshold_ev_per_angstrom(reference, 2.0) == pytest.approx(
-        2.0 * reference["p95_ev_per_angstrom"]
+    assert spread_threshold_ev_per_angstrom(reference, 3.0) == pytest.approx(
+        3.0 * reference["median_ev_per_angstrom"]
     )
     with pytest.raises(ValueError, match="no committee spread reference"):
         spread_threshold_ev_per_angstrom(None, 2.0)

@@ -271,3 +271,19 @@ def test_standardisation_stays_bounded_in_independently_displaced_supercells(fra
 
     assert largest_score(0.0) > 100  # unfloored: the frozen components blow up
     assert largest_score(training.FEATURE_STD_FLOOR) < 20
+
+
+def test_validation_split_keeps_blocks_of_frames_together(frames):
+    """``split_block_frames=2`` holds out SSCHA ± pairs whole; 1 is the plain frame split."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=2, angular_order=1)
+    (group,) = featurise(frames, spec, "float64", jacobians=False)
+    train, valid = training.split_groups([group], 0.25, seed=4, block_frames=2)
+    held, kept = valid[0].frame_indices, train[0].frame_indices
+    assert sorted(held + kept) == list(range(12)) and len(held) == 4  # 2 of the 6 pairs
+    assert {i // 2 for i in held}.isdisjoint({i // 2 for i in kept})
+    # frame by frame: the rows of a seeded permutation, as before blocks existed
+    order = torch.randperm(12, generator=torch.Generator().manual_seed(4)).tolist()
+    train, valid = training.split_groups([group], 0.25, seed=4)
+    assert (valid[0].frame_indices, train[0].frame_indices) == (order[:3], order[3:])
+    with pytest.raises(ValueError, match="split_block_frames must be at least 1"):
+        TrainingSettings(split_block_frames=0)

@@ -27,7 +27,9 @@ TINY_TRAINING = {
 #: Between the median (0.0155) and largest (0.0206 eV/Å) force spreads seen in population 2.
 SPREAD_THRESHOLD_EV_PER_ANGSTROM = 0.017
 #: The default threshold instead: this factor x the committee's spread on its training data.
-SPREAD_THRESHOLD_FACTOR = 2.0
+SPREAD_THRESHOLD_FACTOR = 3.0
+#: Validation force RMSE limits (meV/Å): one no toy committee misses, one every committee misses.
+LOOSE_LIMIT_MEV_PER_ANGSTROM, STRICT_LIMIT_MEV_PER_ANGSTROM = 1e6, 1e-6
 
 
 def test_configurations_for_dft_keeps_pairs_together():
@@ -41,6 +43,32 @@ def test_configurations_for_dft_keeps_pairs_together():
         configurations_for_dft([0.1, 0.2, 0.3], 0.1)
     with pytest.raises(ValueError, match="threshold"):
         configurations_for_dft([0.1, 0.2], -1.0)
+
+
+def test_spread_threshold_and_accuracy_verdict():
+    from aiida_clathrate.workflows.sscha import committee_is_accurate, resolve_spread_threshold
+
+    reference = {"median_ev_per_angstrom": 0.05, "n_configurations": 170}
+    assert resolve_spread_threshold(0.3, 2.0, reference) == (0.3, "absolute")
+    assert resolve_spread_threshold(0.3, 2.0, None) == (0.3, "absolute")
+    threshold, source = resolve_spread_threshold(None, 3.0, reference)
+    assert threshold == pytest.approx(0.15)
+    assert "3 x 0.0500, the median on the committee's 170 training" in source
+    with pytest.raises(ValueError, match="no committee spread reference"):
+        resolve_spread_threshold(None, 2.0, {})
+
+    validation = {"validation": {"forces_rmse_mev_per_angstrom": 53.1, "n_configurations": 43}}
+    assert committee_is_accurate(validation, 60.0) == (
+        True,
+        "validation force RMSE 53.1 meV/A on 43 held-out configurations, within the limit 60 meV/A",
+    )
+    accurate, verdict = committee_is_accurate(validation, 50.0)
+    assert not accurate and "above the limit 50 meV/A" in verdict
+    assert committee_is_accurate({"validation": {}}, 50.0) == (
+        False,
+        "no validation force error (no held-out configurations)",
+    )
+    assert not committee_is_accurate({}, 50.0)[0]
 
 
 def test_active_engine_needs_its_codes(aiida_profile, aiida_code_installed):
@@ -110,14 +138,14 @@ def _al2_dft_inputs(qe_codes):
 
 @pytest.mark.qe
 @pytest.mark.slow
-@pytest.mark.parametrize("threshold_kind", ["absolute", "factor"])
+@pytest.mark.parametrize("threshold_kind", ["absolute", "factor", "inaccurate"])
 def test_sscha_workchain_active_engine_with_pw(
     aiida_profile, clathrate_setup, qe_codes, threshold_kind
 ):
-    """Population 1 with pw.x (4 configurations), then two MLP populations of 6: the committee
+    """Population 1 with pw.x (8 configurations: each member holds out one ± pair), then two MLP populations of 6: the committee
     spread decides which pairs go to DFT, their labels replace the MLP ones, retraining follows.
-    The threshold is absolute, or (the default) a factor times the committee's spread reference.
-    """
+    The threshold is absolute, or (the default) a factor times the committee's spread reference;
+    ``inaccurate``: a committee above the validation-error limit labels nothing (all DFT)."""
     import torch
     from aiida import orm
     from aiida.engine import run_get_node
@@ -129,12 +157,16 @@ def test_sscha_workchain_active_engine_with_pw(
     from aiida_clathrate.workflows.sscha import SschaWorkChain, configurations_for_dft
 
     torch.set_num_threads(1)
+    limit = LOOSE_LIMIT_MEV_PER_ANGSTROM
     if threshold_kind == "absolute":
         threshold = {
             "spread_threshold_ev_per_angstrom": orm.Float(SPREAD_THRESHOLD_EV_PER_ANGSTROM)
         }
     else:
         threshold = {"spread_threshold_factor": orm.Float(SPREAD_THRESHOLD_FACTOR)}
+        if threshold_kind == "inaccurate":
+            limit = STRICT_LIMIT_MEV_PER_ANGSTROM
+    threshold["max_validation_force_rmse_mev_per_angstrom"] = orm.Float(limit)
     atoms, dft_inputs = _al2_dft_inputs(qe_codes)
     matrices = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0)))
     mlp_code = orm.load_code("clathrate-mlp@localhost")
@@ -142,7 +174,7 @@ def test_sscha_workchain_active_engine_with_pw(
         SschaWorkChain,
         dynamical_matrices=matrices.store(),
         engine=orm.Str("active"),
-        population_sizes=orm.List([4, 6]),
+        population_sizes=orm.List([8, 6]),
         max_populations=orm.Int(3),
         seed=orm.Int(7),
         # a strict Kong-Liu ratio and gradient rule: three populations whatever the noise
@@ -161,16 +193,39 @@ def test_sscha_workchain_active_engine_with_pw(
     table = results["populations"]
     n_configurations = table.get_array("n_configurations")
     n_dft = table.get_array("n_dft")
-    np.testing.assert_array_equal(n_configurations, [4, 6, 6])
-    assert n_dft[0] == 4  # the first population is all DFT
+    np.testing.assert_array_equal(n_configurations, [8, 6, 6])
+    assert n_dft[0] == 8  # the first population is all DFT
 
     evaluations = sorted(
         (n for n in node.called if n.process_label == "MlpEvaluateCalculation"), key=lambda n: n.pk
     )
     trainings = [n for n in node.called if n.process_label == "MlpTrainCalculation"]
     pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
+    if threshold_kind == "inaccurate":
+        # both committees missed the limit: populations 2 and 3 ran with DFT, no evaluation
+        assert not evaluations
+        np.testing.assert_array_equal(n_dft, [8, 6, 6])
+        assert len(pw_runs) == 20 and len(trainings) == 2
+        for train, population in zip(sorted(trainings, key=lambda n: n.pk), (2, 3), strict=True):
+            metrics = train.outputs.metrics.get_dict()
+            assert metrics["settings"]["split_block_frames"] == 2  # ± pairs held out whole
+            rmse = metrics["metrics"]["validation"]["forces_rmse_mev_per_angstrom"]
+            assert rmse > STRICT_LIMIT_MEV_PER_ANGSTROM
+            assert any(
+                f"validation force RMSE {rmse:.1f} meV/A" in m
+                and f"above the limit {STRICT_LIMIT_MEV_PER_ANGSTROM:g}" in m
+                and f"population {population} runs with DFT" in m
+                for m in reports
+            )
+        for p, count in enumerate((8, 6, 6), start=1):
+            assert any(
+                f"population {p}: {count} configurations ({count} DFT)" in m for m in reports
+            )
+        return
     assert len(evaluations) == 2  # populations 2 and 3 ran with the MLP
-    expected = [4]
+    assert sum("within the limit" in m for m in reports) == len(trainings)
+    expected = [8]
     for calc in evaluations:
         spread = calc.outputs.committee_spread.get_array("max_force_std_ev_per_angstrom")
         assert calc.inputs.model.base.attributes.get("committee_size") == 2
@@ -191,10 +246,9 @@ def test_sscha_workchain_active_engine_with_pw(
     assert int(np.sum(n_configurations[1:] - n_dft[1:])) > 0
 
     # the report states the DFT count of every population
-    reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
     for p, (size, count) in enumerate(zip(n_configurations, n_dft, strict=True), start=1):
         assert any(f"population {p}: {size} configurations ({count} DFT)" in m for m in reports)
-    source = "absolute" if threshold_kind == "absolute" else "95th percentile on the committee's"
+    source = "absolute" if threshold_kind == "absolute" else "the median on the committee's"
     assert sum(source in m for m in reports) == len(evaluations)
 
     # DFT labels replaced the MLP ones of the configurations sent to DFT in population 2

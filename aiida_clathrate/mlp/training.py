@@ -95,6 +95,9 @@ class TrainingSettings:
     #: averaged weights are validated, kept and returned
     ema_decay: float = 0.0
     valid_fraction: float = 0.1
+    #: consecutive frames that the validation split keeps together (2: an SSCHA population's
+    #: ± pairs, whose members mirror each other, so that validation frames are unseen)
+    split_block_frames: int = 1
     energy_weight: float = 100.0
     forces_weight: float = 1.0
     stress_weight: float = 0.0
@@ -126,7 +129,7 @@ class TrainingSettings:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
-        for name in ("max_epochs", "batch_size", "committee_size"):
+        for name in ("max_epochs", "batch_size", "committee_size", "split_block_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("energy_weight", "forces_weight", "stress_weight"):
@@ -666,17 +669,21 @@ class TrainingResult:
 
 
 def split_groups(
-    groups, fraction: float, seed: int
+    groups, fraction: float, seed: int, block_frames: int = 1
 ) -> tuple[list[FeatureGroup], list[FeatureGroup]]:
-    """Seeded random split of every group into (train, validation)."""
+    """Seeded random split of every group into (train, validation), by blocks of
+    ``block_frames`` consecutive frames (frame index // block_frames): a block is never split."""
     generator = torch.Generator().manual_seed(seed)
     train, valid = [], []
     for group in groups:
-        n = len(group.frame_indices)
-        order = torch.randperm(n, generator=generator)
-        n_valid = max(1, int(round(fraction * n))) if n > 1 else 0
-        valid.append(group.subset(order[:n_valid]))
-        train.append(group.subset(order[n_valid:]))
+        rows_of_block: dict[int, list[int]] = {}
+        for row, index in enumerate(group.frame_indices):
+            rows_of_block.setdefault(index // block_frames, []).append(row)
+        blocks = list(rows_of_block.values())
+        order = torch.randperm(len(blocks), generator=generator).tolist()
+        n_valid = max(1, int(round(fraction * len(blocks)))) if len(blocks) > 1 else 0
+        valid.append(group.subset([r for k in order[:n_valid] for r in blocks[k]]))
+        train.append(group.subset([r for k in order[n_valid:] for r in blocks[k]]))
     return train, valid
 
 
@@ -839,7 +846,12 @@ def train_committee(
     if validation_frames:
         shared = {s: (every[s], given[s]) for s in specs}
     elif not bagged:  # one split for every member, made once
-        shared = {s: split_groups(every[s], settings.valid_fraction, settings.seed) for s in specs}
+        shared = {
+            s: split_groups(
+                every[s], settings.valid_fraction, settings.seed, settings.split_block_frames
+            )
+            for s in specs
+        }
     else:  # a split per member, made when the member trains
         shared = None
 
@@ -861,7 +873,12 @@ def train_committee(
         if shared:
             train, valid = shared[spec]
         else:
-            train, valid = split_groups(every[spec], settings.valid_fraction, settings.seed + index)
+            train, valid = split_groups(
+                every[spec],
+                settings.valid_fraction,
+                settings.seed + index,
+                settings.split_block_frames,
+            )
         if spec not in fitted or bagged:
             _fit_normalisation(member, train, spec.n_species)
             _fit_linear_term(member, train, settings)

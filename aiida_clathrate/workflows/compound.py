@@ -465,6 +465,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                 ("n_dft_populations", orm.Int),
                 ("spread_threshold_factor", orm.Float),
                 ("spread_threshold_ev_per_angstrom", orm.Float),
+                ("max_validation_force_rmse_mev_per_angstrom", orm.Float),
             ):
                 if key in sscha_inputs:
                     inputs[key] = node_type(sscha_inputs[key])

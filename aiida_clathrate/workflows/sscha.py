@@ -19,9 +19,11 @@ populations; then a committee (``MlpTrainCalculation``, ``committee_size`` membe
 DFT-labelled configurations so far labels each population (``MlpEvaluateCalculation`` with member
 forces); configurations whose largest committee force spread exceeds the threshold go to DFT with
 their ± partner, their MLP labels are replaced by the DFT ones, and the committee is retrained
-before the next population. The threshold is ``spread_threshold_factor`` times the 95th
-percentile of the committee's spread on its own training configurations, or
-``spread_threshold_ev_per_angstrom`` when given.
+before the next population. The threshold is ``spread_threshold_factor`` times the median of the
+committee's spread on its own training configurations, or
+``spread_threshold_ev_per_angstrom`` when given. A committee whose validation force RMSE exceeds
+``max_validation_force_rmse_mev_per_angstrom`` labels nothing: that population runs with DFT and
+the committee is retrained on it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
 from aiida_clathrate.mlp.uncertainty import (
     DEFAULT_SPREAD_THRESHOLD_FACTOR,
-    REFERENCE_PERCENTILE,
+    REFERENCE_KEY,
     spread_threshold_ev_per_angstrom,
 )
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
@@ -52,6 +54,8 @@ MlpTrainCalculation = CalculationFactory("clathrate.mlp.train")
 PwBaseWorkChain = WorkflowFactory("quantumespresso.pw.base")
 
 ENGINES = ("mlp", "dft", "active")
+#: The force accuracy of the study's potentials (meV/Å): the active engine's default limit.
+STUDY_FORCE_RMSE_MEV_PER_ANGSTROM = 50.0
 #: Lowest frequencies kept per population in ``populations.lowest_frequencies_cm1``.
 N_LOWEST = 6
 
@@ -152,6 +156,21 @@ def configurations_for_dft(
     return sorted(selected)
 
 
+def committee_is_accurate(metrics: dict, limit_mev_per_angstrom: float) -> tuple[bool, str]:
+    """Whether a trained committee's validation force RMSE (``metrics["validation"]``, held-out
+    DFT configurations) is within the limit, and the reason in words."""
+    validation = metrics.get("validation") or {}
+    rmse = validation.get("forces_rmse_mev_per_angstrom")
+    if rmse is None:
+        return False, "no validation force error (no held-out configurations)"
+    accurate = rmse <= limit_mev_per_angstrom
+    return accurate, (
+        f"validation force RMSE {rmse:.1f} meV/A on {validation.get('n_configurations')} "
+        f"held-out configurations, {'within' if accurate else 'above'} the limit "
+        f"{limit_mev_per_angstrom:g} meV/A"
+    )
+
+
 def resolve_spread_threshold(
     absolute_ev_per_angstrom: float | None, factor: float, reference: dict | None
 ) -> tuple[float, str]:
@@ -160,10 +179,9 @@ def resolve_spread_threshold(
     if absolute_ev_per_angstrom is not None:
         return absolute_ev_per_angstrom, "absolute"
     threshold = spread_threshold_ev_per_angstrom(reference, factor)
-    percentile = reference[f"p{REFERENCE_PERCENTILE}_ev_per_angstrom"]
     return threshold, (
-        f"{factor:g} x {percentile:.4f}, the {REFERENCE_PERCENTILE}th percentile on the "
-        f"committee's {reference['n_configurations']} training configurations"
+        f"{factor:g} x {reference[REFERENCE_KEY]:.4f}, the median on the committee's "
+        f"{reference['n_configurations']} training configurations"
     )
 
 
@@ -383,8 +401,16 @@ class SschaWorkChain(WorkChain):
             valid_type=orm.Float,
             default=lambda: orm.Float(DEFAULT_SPREAD_THRESHOLD_FACTOR),
             help="active engine: configurations whose largest committee force spread exceeds "
-            "this times the 95th percentile of the committee's spread on its training "
-            "configurations go to DFT (with their ± partner)",
+            "this times the median of the committee's spread on its training configurations go "
+            "to DFT (with their ± partner)",
+        )
+        spec.input(
+            "max_validation_force_rmse_mev_per_angstrom",
+            valid_type=orm.Float,
+            default=lambda: orm.Float(STUDY_FORCE_RMSE_MEV_PER_ANGSTROM),
+            help="active engine: a committee whose force RMSE on held-out DFT configurations "
+            "exceeds this labels nothing; the population runs with DFT (default: the study's "
+            "50 meV/Å)",
         )
         spec.input(
             "spread_threshold_ev_per_angstrom",
@@ -464,8 +490,8 @@ class SschaWorkChain(WorkChain):
                 cls.select_engine,
                 if_(cls.population_uses_mlp)(
                     if_(cls.needs_training)(cls.run_train, cls.inspect_train),
-                    cls.run_mlp,
-                    cls.inspect_mlp,
+                    # a committee short of the accuracy limit hands the population to DFT
+                    if_(cls.population_uses_mlp)(cls.run_mlp, cls.inspect_mlp),
                 ),
                 if_(cls.population_needs_dft)(
                     while_(cls.dft_pending)(cls.run_dft_batch),
@@ -560,8 +586,9 @@ class SschaWorkChain(WorkChain):
             if "spread_threshold_ev_per_angstrom" in inputs:
                 if inputs["spread_threshold_ev_per_angstrom"].value < 0:
                     return "spread_threshold_ev_per_angstrom must be >= 0"
-            if inputs["spread_threshold_factor"].value <= 0:
-                return "spread_threshold_factor must be > 0"
+            for key in ("spread_threshold_factor", "max_validation_force_rmse_mev_per_angstrom"):
+                if key in inputs and inputs[key].value <= 0:
+                    return f"{key} must be > 0"
             if inputs["committee_size"].value < 2:
                 return f"committee_size must be at least 2, got {inputs['committee_size'].value}"
         if "target_pressure_gpa" in inputs and engine.value in ("dft", "active"):
@@ -649,6 +676,8 @@ class SschaWorkChain(WorkChain):
         inputs = self.exposed_inputs(MlpTrainCalculation, namespace="train")
         parameters = inputs["parameters"].get_dict() if "parameters" in inputs else {}
         parameters["committee_size"] = self.inputs.committee_size.value
+        # validation frames whose ± partner was trained on are not unseen: hold out pairs
+        parameters.setdefault("split_block_frames", 2)
         inputs["parameters"] = orm.Dict(parameters)
         inputs["configurations"] = {
             f"set_{k}": node for k, node in enumerate(self.ctx.training_sets)
@@ -664,11 +693,18 @@ class SschaWorkChain(WorkChain):
         self.ctx.model = calc.outputs.model
         self.ctx.needs_training = False
         n_frames = sum(node.n_configurations for node in self.ctx.training_sets)
-        validation = calc.outputs.metrics.get_dict().get("validation", {})
+        accurate, verdict = committee_is_accurate(
+            calc.outputs.metrics.get_dict().get("metrics", {}),
+            self.inputs.max_validation_force_rmse_mev_per_angstrom.value,
+        )
         self.report(
             f"committee of {self.inputs.committee_size.value} trained on {n_frames} DFT "
-            f"configurations (validation: {validation})"
+            f"configurations: {verdict}"
+            + ("" if accurate else f"; population {self.ctx.population + 1} runs with DFT")
         )
+        if not accurate:
+            self.ctx.use_mlp = False
+            self.ctx.dft_indices = list(range(self.ctx.ensemble.n_configurations))
         return None
 
     # ---- MLP engine ---------------------------------------------------------------------
