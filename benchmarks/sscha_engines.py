@@ -68,6 +68,10 @@ def run_engine(harmonic, engine: str, args) -> dict:
     builder.seed = orm.Int(args.seed)
     if engine == "active" and args.spread_threshold is not None:
         builder.spread_threshold_ev_per_angstrom = orm.Float(args.spread_threshold)
+    if engine == "active" and args.max_validation_force_rmse is not None:
+        builder.max_validation_force_rmse_mev_per_angstrom = orm.Float(
+            args.max_validation_force_rmse
+        )
     start = time.perf_counter()
     _, node = run_get_node(builder)
     wall_s = time.perf_counter() - start
@@ -148,6 +152,12 @@ def main() -> None:
         help="active engine: absolute committee force spread (eV/A) above which a configuration "
         "goes to DFT (default: the protocol's factor x the committee's 95th-percentile spread on "
         "its training configurations)",
+    )
+    parser.add_argument(
+        "--max-validation-force-rmse",
+        type=float,
+        help="active engine: validation force RMSE (meV/A) above which the committee labels "
+        "nothing (default: the workchain's 50)",
     )
     parser.add_argument("--profile", default=None, help="AiiDA profile (default: the default)")
     parser.add_argument("--json", help="also write the rows to this file")
