@@ -40,7 +40,7 @@ from .frames import Frame
 from .neighbours import PaddedNeighbours
 from .network import ANGULAR_TOKENS, NetworkSpec
 from .potential import DTYPES, CommitteePotential, MemberPotential
-from .uncertainty import spread_reference
+from .uncertainty import reference_from_spreads
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 FORCE_TRAINING_MODES = ("auto", "jacobian", "autograd")
@@ -439,11 +439,14 @@ def group_predictions(
 def error_metrics(
     groups: Sequence[FeatureGroup] | Mapping[DescriptorSpec, Sequence[FeatureGroup]],
     committee: CommitteePotential,
-) -> dict[str, float]:
+    with_force_spreads: bool = False,
+) -> dict[str, float] | tuple[dict[str, float], np.ndarray]:
     """RMSE and MAE of the committee mean: energy (meV/atom), forces (meV/Å), stress (GPa).
 
     ``groups``: the featurised frames, or for a committee whose members use different
-    descriptors, the same frames featurised with each (:func:`featurise_committee`).
+    descriptors, the same frames featurised with each (:func:`featurise_committee`). With
+    ``with_force_spreads`` also the force spread of every configuration (eV/Å, the largest member
+    standard deviation of a force component, :mod:`.uncertainty`).
     """
     if not isinstance(groups, Mapping):
         groups = list(groups)
@@ -454,7 +457,7 @@ def error_metrics(
                 "frames were featurised with: use featurise_committee"
             )
         groups = {spec: groups for spec in committee.descriptor_groups}
-    de, df, ds, spread = [], [], [], []
+    de, df, ds, spread, force_spreads = [], [], [], [], []
     for index, group in enumerate(next(iter(groups.values()))):
         if len(group.frame_indices) == 0:
             continue
@@ -470,7 +473,9 @@ def error_metrics(
                 outputs[m] = output
         energies = torch.stack([o[0] for o in outputs]).detach()
         energy = energies.mean(0)
-        forces = torch.stack([o[1] for o in outputs]).mean(0).detach()
+        member_forces = torch.stack([o[1] for o in outputs]).detach()
+        forces = member_forces.mean(0)
+        force_spreads.append(member_forces.std(0, unbiased=False).amax(dim=(1, 2)).numpy())
         stress = torch.stack([o[2] for o in outputs]).mean(0).detach()
         de.append(((energy - group.energy) / group.n_atoms).numpy() * 1e3)
         df.append((forces - group.forces).reshape(-1).numpy() * 1e3)
@@ -478,7 +483,7 @@ def error_metrics(
         mask = group.has_stress
         ds.append(((stress - group.stress)[mask]).reshape(-1).numpy() * EV_PER_ANGSTROM3_IN_GPA)
     if not de:
-        return {}
+        return ({}, np.zeros(0)) if with_force_spreads else {}
     de, df, ds = np.concatenate(de), np.concatenate(df), np.concatenate(ds)
     out = {
         "n_configurations": int(len(de)),
@@ -491,7 +496,7 @@ def error_metrics(
     if ds.size:
         out["stress_rmse_gpa"] = float(np.sqrt(np.mean(ds**2)))
         out["stress_mae_gpa"] = float(np.mean(np.abs(ds)))
-    return out
+    return (out, np.concatenate(force_spreads)) if with_force_spreads else out
 
 
 def featurise_committee(
@@ -899,8 +904,9 @@ def train_committee(
     else:
         train = {s: shared[s][0] for s in specs}
         validation = error_metrics({s: shared[s][1] for s in specs}, committee)
+    train_metrics, train_spreads = error_metrics(train, committee, with_force_spreads=True)
     metrics = {
-        "train": error_metrics(train, committee),
+        "train": train_metrics,
         "validation": validation,
         "validation_kind": "members on their own held-out frames" if bagged else "committee",
         "force_training": force_training,
@@ -914,8 +920,8 @@ def train_committee(
     }
     if settings.committee_size > 1:
         # the spread on configurations like those trained on: the active engine's yardstick
-        metrics["committee_spread_reference"] = spread_reference(
-            committee, frames, seed=settings.seed
+        metrics["committee_spread_reference"] = reference_from_spreads(
+            train_spreads, max(f.n_atoms for f in frames)
         )
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)

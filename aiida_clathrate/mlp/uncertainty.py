@@ -12,7 +12,6 @@ configurations of the size being evaluated, as the active engine's training sets
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ __all__ = (
     "DEFAULT_SPREAD_THRESHOLD_FACTOR",
     "REFERENCE_KEY",
     "max_force_spread_ev_per_angstrom",
+    "reference_from_spreads",
     "spread_reference",
     "spread_threshold_ev_per_angstrom",
 )
@@ -36,7 +36,7 @@ REFERENCE_KEY = "median_ev_per_angstrom"
 #: frames drawn like the training ones to DFT, and every frame with twice the displacements or
 #: another lattice parameter.
 DEFAULT_SPREAD_THRESHOLD_FACTOR = 3.0
-#: At most this many training configurations (a seeded draw) enter the reference.
+#: At most this many configurations (a seeded draw) enter :func:`spread_reference`.
 MAX_REFERENCE_CONFIGURATIONS = 200
 
 
@@ -54,26 +54,33 @@ def spread_reference(
     max_configurations: int = MAX_REFERENCE_CONFIGURATIONS,
     seed: int = 0,
 ) -> dict:
-    """Median, ``REFERENCE_PERCENTILE``-th percentile and maximum of the spread over ``frames``
-    (at most ``max_configurations`` of them, drawn with ``seed``)."""
+    """The reference of ``committee`` on ``frames`` (at most ``max_configurations`` of them, drawn
+    with ``seed``), for a model file that has none. Training computes it from the member forces
+    it already has (:func:`reference_from_spreads`)."""
     frames = list(frames)
     if not frames:
         raise ValueError("no configurations to compute a spread reference from")
     if len(frames) > max_configurations:
         chosen = np.random.default_rng(seed).choice(len(frames), max_configurations, replace=False)
         frames = [frames[i] for i in sorted(chosen)]
-    start = time.perf_counter()
-    spreads = np.array([max_force_spread_ev_per_angstrom(committee, f) for f in frames])
+    spreads = [max_force_spread_ev_per_angstrom(committee, f) for f in frames]
+    return reference_from_spreads(spreads, max(f.n_atoms for f in frames))
+
+
+def reference_from_spreads(spreads_ev_per_angstrom: Sequence[float], n_atoms_max: int) -> dict:
+    """Median, ``REFERENCE_PERCENTILE``-th percentile and maximum of per-configuration spreads."""
+    spreads = np.asarray(spreads_ev_per_angstrom, dtype=float)
+    if not spreads.size:
+        raise ValueError("no configurations to compute a spread reference from")
     return {
         "statistic": "largest committee standard deviation of a force component (eV/Å)",
-        "n_configurations": len(frames),
-        "n_atoms_max": max(f.n_atoms for f in frames),
+        "n_configurations": int(spreads.size),
+        "n_atoms_max": int(n_atoms_max),
         "median_ev_per_angstrom": float(np.median(spreads)),
         f"p{REFERENCE_PERCENTILE}_ev_per_angstrom": float(
             np.percentile(spreads, REFERENCE_PERCENTILE)
         ),
         "max_ev_per_angstrom": float(spreads.max()),
-        "time_s": time.perf_counter() - start,
     }
 
 
