@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -104,7 +105,11 @@ def test_descriptors_match_brute_force_with_many_images(frames, inner, angular_r
 
 
 def _tiny_committee(
-    dtype: str = "float64", n_members: int = 2, seed: int = 1, angular_tokens="channel_pairs"
+    dtype: str = "float64",
+    n_members: int = 2,
+    seed: int = 1,
+    angular_tokens="channel_pairs",
+    message_layers: int = 0,
 ) -> CommitteePotential:
     """Random committee whose odd members use a second descriptor (radially resolved angles)."""
     torch.manual_seed(seed)
@@ -118,7 +123,14 @@ def _tiny_committee(
     )
     model = CommitteePotential(
         spec,
-        NetworkSpec(8, 2, (16,), angular_tokens=angular_tokens),
+        NetworkSpec(
+            8,
+            2,
+            (16,),
+            angular_tokens=angular_tokens,
+            message_layers=message_layers,
+            message_width=8,
+        ),
         n_members=n_members,
         dtype=dtype,
         member_descriptors=[(spec, variant)[k % 2] for k in range(n_members)],
@@ -131,6 +143,8 @@ def _tiny_committee(
         with torch.no_grad():  # heads start at zero in training; randomise them here
             member.network.heads.weight.normal_(0.0, 0.3)
             member.linear_ev.normal_(0.0, 0.01)
+            if message_layers:
+                member.network.messages.head.weight.normal_(0.0, 0.3)
     return model.eval()
 
 
@@ -153,10 +167,14 @@ def test_descriptor_jacobians_analytic_equal_autodiff(frames, angular_radial):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("angular_tokens", ["channel_pairs", "species_pairs"])
-def test_forces_and_stress_equal_energy_finite_differences(frames, angular_tokens):
-    """float64: forces = -dE/dr and stress = (1/V) dE/dε (ASE convention) by central differences."""
-    model = _tiny_committee(angular_tokens=angular_tokens)
+@pytest.mark.parametrize(
+    "angular_tokens, message_layers",
+    [("channel_pairs", 0), ("species_pairs", 0), ("species_pairs", 2)],
+)
+def test_forces_and_stress_equal_energy_finite_differences(frames, angular_tokens, message_layers):
+    """float64: forces = -dE/dr and stress = (1/V) dE/dε (ASE convention) by central differences;
+    the training path (stored Jacobians, pair gradients) gives the same."""
+    model = _tiny_committee(angular_tokens=angular_tokens, message_layers=message_layers)
     frame = frames[1]  # a = 4.9 Å; at a = 5.0 Å self-images sit on the 5 Å angular cutoff (C1 kink)
     pred = model.predict_frame(frame)
     h = 1e-5
@@ -208,9 +226,10 @@ def test_forces_and_stress_equal_energy_finite_differences(frames, angular_token
     )
 
 
-def test_invariances_and_supercell_extensivity(frames):
+@pytest.mark.parametrize("message_layers", [0, 2])
+def test_invariances_and_supercell_extensivity(frames, message_layers):
     """Rotation, permutation and translation invariance; a 2x1x1 supercell doubles the energy."""
-    model = _tiny_committee()
+    model = _tiny_committee(message_layers=message_layers)
     frame = frames[3]
     ref = model.predict_frame(frame)
     rng = np.random.default_rng(4)
@@ -250,7 +269,7 @@ def test_float32_matches_float64_and_seed_is_deterministic(frames):
 
 
 def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
-    model = _tiny_committee(n_members=3, angular_tokens="species_pairs")
+    model = _tiny_committee(n_members=3, angular_tokens="species_pairs", message_layers=1)
     model.metadata = {"note": "test"}
     path = model.save(tmp_path / "model.pt")
     loaded = load_potential(path)
@@ -259,16 +278,23 @@ def test_save_load_roundtrip_and_clear_errors(frames, tmp_path):
     assert loaded.member_descriptors == model.member_descriptors
     p0, p1 = model.predict_frame(frames[0]), loaded.predict_frame(frames[0])
     assert p1.energy_ev == p0.energy_ev and p1.energy_std_ev == p0.energy_std_ev
-    # a version-1 file (one descriptor for all members, no angular radial order) still loads
-    single = CommitteePotential(model.descriptor, model.network_spec, n_members=2)
+    assert loaded.network_spec == model.network_spec and loaded.network_spec.message_layers == 1
+    np.testing.assert_array_equal(p1.forces_ev_per_angstrom, p0.forces_ev_per_angstrom)
+    # a version-1 file (one descriptor for all members, no angular radial order, no message
+    # passing) still loads
+    plain = dataclasses.replace(model.network_spec, message_layers=0)
+    single = CommitteePotential(model.descriptor, plain, n_members=2)
     old = single.to_payload()
     old["format_version"] = 1
     del old["member_descriptors"], old["descriptor"]["angular_radial_order"]
     del old["network"]["angular_tokens"]
+    for key in [k for k in old["network"] if k.startswith("message_")]:
+        del old["network"][key]
     torch.save(old, tmp_path / "v1.pt")
     old_model = load_potential(tmp_path / "v1.pt")
     assert old_model.member_descriptors == [model.descriptor] * 2
     assert old_model.network_spec.angular_tokens == "channel_pairs"
+    assert old_model.network_spec.message_layers == 0
 
     with pytest.raises(FileNotFoundError):
         load_potential(tmp_path / "missing.pt")
@@ -472,3 +498,44 @@ def test_spread_reference_draws_at_most_the_limit_and_thresholds_need_it(frames)
         max_force_spread_ev_per_angstrom(single, frames[0])
     with pytest.raises(ValueError, match="no configurations"):
         spread_reference(committee, [])
+
+
+def test_message_block_starts_at_zero_sums_over_pairs_and_needs_them():
+    """An untrained message block adds nothing; its messages are sums over the given pairs (a
+    pair beyond the cutoff counts zero); bad settings and missing pairs give clear errors."""
+    from aiida_clathrate.mlp import TrainingSettings
+    from aiida_clathrate.mlp.messages import MessageBlock, PairBatch
+    from aiida_clathrate.mlp.network import AttentionAtomicNetwork
+
+    spec = DescriptorSpec(ELEMENTS, radial_order=3, angular_order=2)
+    torch.manual_seed(0)
+    plain = AttentionAtomicNetwork(spec, NetworkSpec(8, 2, (16,)))
+    torch.manual_seed(0)
+    passing = AttentionAtomicNetwork(spec, NetworkSpec(8, 2, (16,), message_layers=1))
+    x, z = torch.randn(2, 3, spec.size), torch.tensor([[0, 2, 3], [1, 3, 3]])
+    pairs = PairBatch(
+        configuration=torch.tensor([0, 0, 1, 1]),
+        centre=torch.tensor([0, 1, 2, 1]),
+        neighbour=torch.tensor([1, 0, 1, 2]),
+        vectors=torch.tensor([[1.5, 0, 0], [-1.5, 0, 0], [0, 2.0, 0], [0, -2.0, 0]]),
+    )
+    torch.testing.assert_close(passing(x, z, pairs), plain(x, z), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="needs .* features and pairs"):
+        passing(x, z)
+
+    torch.manual_seed(1)
+    block = MessageBlock(spec.size, spec.n_species, 1, 8, 4, 4.5)
+    with torch.no_grad():
+        block.head.weight.normal_(0.0, 1.0)
+    isolated = PairBatch(
+        *(t[:0] for t in (pairs.configuration, pairs.centre, pairs.neighbour)), pairs.vectors[:0]
+    )
+    far = PairBatch(pairs.configuration, pairs.centre, pairs.neighbour, 3.5 * pairs.vectors)
+    alone = block(x, z, isolated)
+    assert not torch.allclose(block(x, z, pairs), alone)
+    torch.testing.assert_close(block(x, z, far), alone, rtol=0, atol=1e-14)  # 5.25, 7 Å > 4.5 Å
+    for bad in ({"message_layers": -1}, {"message_width": 0}, {"message_cutoff_angstrom": 0.0}):
+        with pytest.raises(ValueError, match="message"):
+            NetworkSpec(**bad)
+        with pytest.raises(ValueError, match="message"):
+            TrainingSettings(**bad)

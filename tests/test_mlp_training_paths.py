@@ -65,22 +65,27 @@ def supercell(frame: Frame, repeat=(2, 2, 2)) -> Frame:
     )
 
 
-def test_loss_gradients_and_metrics_equal_in_both_paths(frames, monkeypatch):
+@pytest.mark.parametrize("message_layers", [0, 2])
+def test_loss_gradients_and_metrics_equal_in_both_paths(frames, monkeypatch, message_layers):
     """One batch, stress in the loss: loss, parameter gradients, ridge fit and metrics agree
-    (the autograd path as one graph and in chunks of two frames)."""
+    (the autograd path as one graph and in chunks of two frames), also with message passing
+    (whose pair vectors the jacobian path maps onto forces and virial itself)."""
     spec = DescriptorSpec(
         ELEMENTS, radial_order=5, angular_order=4, angular_inner_cutoff_angstrom=3.0
     )
+    network = NetworkSpec(8, 2, (16,), message_layers=message_layers, message_width=8)
+    cutoff = network.pair_cutoff_angstrom
     settings = TrainingSettings(stress_weight=3.0)
     batch = frames[:4]
     assert all(f.stress_ev_per_angstrom3 is not None for f in batch)
-    (jacobian,) = featurise(batch, spec)
-    (autograd,) = featurise(batch, spec, jacobians=False)
+    (jacobian,) = featurise(batch, spec, pair_cutoff=cutoff)
+    (autograd,) = featurise(batch, spec, jacobians=False, pair_cutoff=cutoff)
     assert jacobian.has_jacobians and not autograd.has_jacobians and autograd.jac_positions is None
+    assert (jacobian.pairs is None) == (message_layers == 0)
     torch.testing.assert_close(autograd.features, jacobian.features, rtol=0, atol=0)
 
     torch.manual_seed(5)
-    committee = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=2)
+    committee = CommitteePotential(spec, network, n_members=2)
     member = committee.members[0]
     _fit_normalisation(member, [jacobian], spec.n_species)
     _fit_linear_term(member, [jacobian], settings)
@@ -91,6 +96,8 @@ def test_loss_gradients_and_metrics_equal_in_both_paths(frames, monkeypatch):
         m.load_state_dict(member.state_dict())
         with torch.no_grad():
             m.network.heads.weight.normal_(0.0, 0.3)
+            if message_layers:
+                m.network.messages.head.weight.normal_(0.0, 0.3)
 
     def loss_and_gradients(group, chunk_atoms=None, one_graph=False):
         if chunk_atoms is not None:
@@ -134,10 +141,13 @@ def test_loss_gradients_and_metrics_equal_in_both_paths(frames, monkeypatch):
             assert metrics_a[key] == pytest.approx(value, rel=1e-10, abs=1e-12), key
 
 
-def test_short_training_same_in_both_paths(frames):
+@pytest.mark.parametrize("message_layers", [0, 1])
+def test_short_training_same_in_both_paths(frames, message_layers):
     """Same seed, few epochs: the autograd path lowers the loss and gives the jacobian path's
-    learning curve and metrics."""
+    learning curve and metrics (also with message passing)."""
     base = dict(
+        message_layers=message_layers,
+        message_width=8,
         radial_order=4,
         angular_order=3,
         token_dim=8,
@@ -155,6 +165,9 @@ def test_short_training_same_in_both_paths(frames):
     }
     assert runs["jacobian"].metrics["force_training"] == "jacobian"
     assert runs["autograd"].metrics["force_training"] == "autograd"
+    network = runs["jacobian"].committee.network_spec
+    assert network.message_layers == message_layers
+    assert (runs["autograd"].committee.members[0].network.messages is None) == (not message_layers)
     curve_j, curve_a = runs["jacobian"].learning_curve, runs["autograd"].learning_curve
     assert len(curve_a) == len(curve_j) == 4
     assert min(row["train_loss"] for row in curve_a[1:]) < curve_a[0]["train_loss"]

@@ -7,6 +7,9 @@ channels are not resolved by bond length). Tokens are projected to a small width
 learned channel and centre-element embeddings, coupled by one multi-head self-attention layer
 (residual), and the flattened result feeds an MLP whose last layer has one output per centre
 element.
+With ``message_layers > 0`` a :class:`~.messages.MessageBlock` (learned message passing between
+neighbours within ``message_cutoff_angstrom``) adds its energy; it needs the pairs of every
+configuration.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from torch import nn
 
 from .descriptors import DescriptorSpec
+from .messages import MessageBlock, PairBatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +33,11 @@ class NetworkSpec:
     hidden: tuple[int, ...] = (64, 64)
     attention: bool = True
     angular_tokens: str = "channel_pairs"
+    #: message-passing layers between neighbours (0: none, the descriptor network alone)
+    message_layers: int = 0
+    message_width: int = 32
+    message_basis_size: int = 8
+    message_cutoff_angstrom: float = 4.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -42,6 +51,15 @@ class NetworkSpec:
             )
         if not self.hidden or min(self.hidden) <= 0:
             raise ValueError(f"hidden layer sizes must be positive: {self.hidden}")
+        if self.message_layers < 0 or self.message_width <= 0 or self.message_basis_size <= 0:
+            raise ValueError(
+                "message_layers must be >= 0, message_width and message_basis_size positive: "
+                f"{self.message_layers}, {self.message_width}, {self.message_basis_size}"
+            )
+        if not self.message_cutoff_angstrom > 0:
+            raise ValueError(
+                f"message_cutoff_angstrom must be positive, got {self.message_cutoff_angstrom}"
+            )
 
     def as_dict(self) -> dict:
         return {
@@ -50,7 +68,16 @@ class NetworkSpec:
             "hidden": list(self.hidden),
             "attention": self.attention,
             "angular_tokens": self.angular_tokens,
+            "message_layers": self.message_layers,
+            "message_width": self.message_width,
+            "message_basis_size": self.message_basis_size,
+            "message_cutoff_angstrom": self.message_cutoff_angstrom,
         }
+
+    @property
+    def pair_cutoff_angstrom(self) -> float | None:
+        """Cutoff of the pairs the network needs (``None``: no message passing)."""
+        return self.message_cutoff_angstrom if self.message_layers else None
 
 
 #: ways of cutting the angular block into attention tokens (see the module docstring)
@@ -118,9 +145,32 @@ class AttentionAtomicNetwork(nn.Module):
             self.heads.weight
         )  # start from the linear model; the network learns the rest
         nn.init.zeros_(self.heads.bias)
+        self.messages = None
+        if spec.message_layers:
+            self.messages = MessageBlock(
+                descriptor.size,
+                n_species,
+                spec.message_layers,
+                spec.message_width,
+                spec.message_basis_size,
+                spec.message_cutoff_angstrom,
+            )
 
-    def forward(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """``features`` (..., D) normalised descriptors, ``species`` (...) indices -> energies (...)."""
+    def forward(
+        self, features: torch.Tensor, species: torch.Tensor, pairs: PairBatch | None = None
+    ) -> torch.Tensor:
+        """``features`` (..., D) normalised descriptors, ``species`` (...) indices -> energies (...).
+
+        With message passing ``features`` is (B, N, D) and ``pairs`` the batch's pairs.
+        """
+        energies = self._atomic(features, species)
+        if self.messages is None:
+            return energies
+        if pairs is None or features.dim() != 3:
+            raise ValueError("a network with message passing needs (B, N, D) features and pairs")
+        return energies + self.messages(features, species, pairs)
+
+    def _atomic(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         shape = features.shape[:-1]
         x = features.reshape(-1, features.shape[-1])
         z = species.reshape(-1)

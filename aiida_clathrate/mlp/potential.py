@@ -12,12 +12,13 @@ from torch import nn
 
 from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
 from .frames import Frame
+from .messages import FramePairs, PairBatch, pair_vectors
 from .network import AttentionAtomicNetwork, NetworkSpec
 
 FILE_FORMAT = "aiida-clathrate-mlp"
-FILE_FORMAT_VERSION = 2
-#: versions this package reads (1: one descriptor for every member)
-READABLE_FORMAT_VERSIONS = (1, 2)
+FILE_FORMAT_VERSION = 3
+#: versions this package reads (1: one descriptor for every member; 2: no message passing)
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
 UNITS = {"energy": "eV", "length": "angstrom", "forces": "eV/angstrom", "stress": "eV/angstrom^3"}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -38,12 +39,14 @@ class MemberPotential(nn.Module):
         # per-element linear term on normalised descriptors, initialised by ridge regression
         self.linear_ev = nn.Parameter(torch.zeros(n_species, size))
 
-    def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies in eV."""
+    def atomic_energies(
+        self, features: torch.Tensor, species: torch.Tensor, pairs: PairBatch | None = None
+    ) -> torch.Tensor:
+        """Per-atom energies in eV (``pairs`` for a network with message passing)."""
         normalised = (features - self.feature_mean[species]) / self.feature_std[species]
         linear = (self.linear_ev[species] * normalised).sum(-1)
         return (
-            self.energy_scale_ev * self.network(normalised, species)
+            self.energy_scale_ev * self.network(normalised, species, pairs)
             + linear
             + self.energy_reference_ev[species]
         )
@@ -122,13 +125,16 @@ class CommitteePotential(nn.Module):
         return self
 
     def member_energies(
-        self, features: dict[DescriptorSpec, torch.Tensor], species: torch.Tensor
+        self,
+        features: dict[DescriptorSpec, torch.Tensor],
+        species: torch.Tensor,
+        pairs: PairBatch | None = None,
     ) -> torch.Tensor:
         """Total energies per member (summed over the atom axis, -1 of ``species``) from the
-        descriptors of each distinct member descriptor."""
+        descriptors of each distinct member descriptor (and the pairs, for message passing)."""
         return torch.stack(
             [
-                member.atomic_energies(features[spec], species).sum(-1)
+                member.atomic_energies(features[spec], species, pairs).sum(-1)
                 for member, spec in zip(self.members, self.member_descriptors, strict=True)
             ]
         )
@@ -157,7 +163,19 @@ class CommitteePotential(nn.Module):
                 neighbour_lists[cutoffs] = build_neighbours(positions.detach(), cell, pbc, spec)
             neighbours = neighbour_lists[cutoffs]
             features[spec] = compute_descriptors(pos, lattice, species, neighbours, spec)
-        energies = self.member_energies(features, species)
+        cutoff = self.network_spec.pair_cutoff_angstrom
+        if cutoff is None:
+            energies = self.member_energies(features, species)
+        else:  # message passing: one configuration of a batch
+            found = FramePairs.build(positions.detach(), cell, pbc, cutoff)
+            pairs = PairBatch(
+                torch.zeros_like(found.centre),
+                found.centre,
+                found.neighbour,
+                pair_vectors(pos, lattice, found.centre, found.neighbour, found.shift),
+            )
+            batched = {spec: f[None] for spec, f in features.items()}
+            energies = self.member_energies(batched, species[None], pairs)[:, 0]
         mean = energies.mean()
         grad_pos, grad_strain = torch.autograd.grad(
             mean, (positions, strain), retain_graph=member_forces

@@ -37,6 +37,7 @@ from .descriptors import (
     strained,
 )
 from .frames import Frame
+from .messages import FramePairs, PairBatch, batch_pairs, pair_vectors
 from .neighbours import PaddedNeighbours
 from .network import ANGULAR_TOKENS, NetworkSpec
 from .potential import DTYPES, CommitteePotential, MemberPotential
@@ -80,6 +81,11 @@ class TrainingSettings:
     hidden: tuple[int, ...] = (32,)
     #: attention tokens of the angular block: "species_pairs" or "channel_pairs" (NetworkSpec)
     angular_tokens: str = "species_pairs"
+    #: learned message passing between neighbours (NetworkSpec; 0 layers: none)
+    message_layers: int = 0
+    message_width: int = 32
+    message_basis_size: int = 8
+    message_cutoff_angstrom: float = 4.5
     committee_size: int = 4
     seed: int = 0
     dtype: str = "float64"
@@ -143,6 +149,16 @@ class TrainingSettings:
             raise ValueError(
                 f"angular_tokens must be one of {list(ANGULAR_TOKENS)}, got {self.angular_tokens!r}"
             )
+        NetworkSpec(  # validates the network fields
+            self.token_dim,
+            self.n_heads,
+            self.hidden,
+            angular_tokens=self.angular_tokens,
+            message_layers=self.message_layers,
+            message_width=self.message_width,
+            message_basis_size=self.message_basis_size,
+            message_cutoff_angstrom=self.message_cutoff_angstrom,
+        )
         if self.force_training not in FORCE_TRAINING_MODES:
             raise ValueError(
                 f"force_training must be one of {list(FORCE_TRAINING_MODES)}, "
@@ -204,7 +220,8 @@ class FeatureGroup:
     ``spec`` is the descriptor the features were computed with. The Jacobian path holds
     ``jac_positions`` and ``jac_strain``; the autograd path holds instead the float64
     ``positions`` and ``cells`` and the compact ``neighbours`` of every frame, from which a step
-    recomputes the descriptors.
+    recomputes the descriptors. ``pairs`` (both paths) are the frames' pairs within the message
+    cutoff of a network with message passing.
     """
 
     frame_indices: list[int]
@@ -221,6 +238,7 @@ class FeatureGroup:
     cells: torch.Tensor | None = None  # (B, 3, 3) float64
     neighbours: list[StoredNeighbours] | None = None
     spec: DescriptorSpec | None = None
+    pairs: list[FramePairs] | None = None  # per frame, for networks with message passing
 
     @property
     def n_atoms(self) -> int:
@@ -298,11 +316,13 @@ def featurise(
     spec: DescriptorSpec,
     dtype: str = "float64",
     jacobians: bool = True,
+    pair_cutoff: float | None = None,
 ) -> list[FeatureGroup]:
     """Descriptors of all frames (computed in float64), grouped by atom count.
 
     With ``jacobians`` their derivatives with respect to positions and strain are stored too;
-    without, the positions, cells and compact neighbour lists (for the autograd path).
+    without, the positions, cells and compact neighbour lists (for the autograd path). With
+    ``pair_cutoff`` (message passing) the pairs of every frame within it.
     """
     torch_dtype = DTYPES[dtype]
     by_size: dict[int, list[int]] = {}
@@ -313,7 +333,7 @@ def featurise(
     groups = []
     for indices in by_size.values():
         n_frames, n_atoms = len(indices), frames[indices[0]].n_atoms
-        rows = {k: [] for k in ("sp", "g", "v", "e", "f", "s", "hs", "pos", "cell", "nb")}
+        rows = {k: [] for k in ("sp", "g", "v", "e", "f", "s", "hs", "pos", "cell", "nb", "pr")}
         if jacobians:  # filled in place: peak memory is the stored Jacobians plus one frame
             jac_pos = torch.empty((n_frames, n_atoms, spec.size, n_atoms, 3), dtype=torch_dtype)
             jac_strain = torch.empty((n_frames, n_atoms, spec.size, 3, 3), dtype=torch_dtype)
@@ -323,6 +343,8 @@ def featurise(
             cell = torch.tensor(frame.cell_angstrom, dtype=torch.float64)
             species = spec.species_indices(frame.symbols)
             neighbours = build_neighbours(pos, cell, frame.pbc, spec)
+            if pair_cutoff is not None:
+                rows["pr"].append(FramePairs.build(pos, cell, frame.pbc, pair_cutoff))
             if jacobians:
                 g, jp, js = descriptor_jacobians(pos, cell, species, neighbours, spec)
                 jac_pos[row] = jp
@@ -342,7 +364,7 @@ def featurise(
             stress = frame.stress_ev_per_angstrom3
             rows["hs"].append(torch.tensor(stress is not None and all(frame.pbc)))
             rows["s"].append(torch.tensor(stress if stress is not None else np.zeros((3, 3))))
-        stack = {k: torch.stack(v) for k, v in rows.items() if v and k != "nb"}
+        stack = {k: torch.stack(v) for k, v in rows.items() if v and k not in ("nb", "pr")}
         group = FeatureGroup(
             frame_indices=list(indices),
             species=stack["sp"],
@@ -353,6 +375,7 @@ def featurise(
             stress=stack["s"].to(torch_dtype),
             has_stress=stack["hs"],
             spec=spec,
+            pairs=rows["pr"] or None,
         )
         if jacobians:
             group.jac_positions, group.jac_strain = jac_pos, jac_strain
@@ -365,13 +388,18 @@ def featurise(
 
 def _frame_descriptors(
     group: FeatureGroup, row: int, displacement: torch.Tensor, strain: torch.Tensor
-) -> torch.Tensor:
-    """Descriptors (float64) of frame ``row`` of an autograd-path group, differentiable with
-    respect to ``displacement`` (N, 3) of the positions and ``strain`` (3, 3)."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Descriptors (float64) of frame ``row`` of an autograd-path group, and its pair vectors
+    when the group has pairs, differentiable with respect to ``displacement`` (N, 3) of the
+    positions and ``strain`` (3, 3)."""
     positions, cell = strained(group.positions[row] + displacement, group.cells[row], strain)
     species = group.species[row]
     neighbours = group.neighbours[row].unpack()
-    return compute_descriptors(positions, cell, species, neighbours, group.spec)
+    features = compute_descriptors(positions, cell, species, neighbours, group.spec)
+    if group.pairs is None:
+        return features, None
+    p = group.pairs[row]
+    return features, pair_vectors(positions, cell, p.centre, p.neighbour, p.shift)
 
 
 def _autograd_predictions(
@@ -394,13 +422,18 @@ def _autograd_predictions(
             (len(rows), group.n_atoms, 3), dtype=torch.float64, requires_grad=True
         )
         strain = torch.zeros((len(rows), 3, 3), dtype=torch.float64, requires_grad=True)
-        features = torch.stack(
-            [_frame_descriptors(group, r, displacement[k], strain[k]) for k, r in enumerate(rows)]
-        ).to(dtype)
+        found = [
+            _frame_descriptors(group, r, displacement[k], strain[k]) for k, r in enumerate(rows)
+        ]
+        features = torch.stack([f for f, _ in found]).to(dtype)
+        pairs = None
+        if group.pairs is not None:
+            pairs = batch_pairs([group.pairs[r] for r in rows], dtype)
+            pairs.vectors = torch.cat([v for _, v in found]).to(dtype)
         species = group.species[first : first + len(rows)]
         volume = group.volume[first : first + len(rows), None, None]
         for m, member in enumerate(members):
-            energy = member.atomic_energies(features, species).sum(-1)
+            energy = member.atomic_energies(features, species, pairs).sum(-1)
             grad_pos, grad_strain = torch.autograd.grad(
                 energy.sum(),
                 (displacement, strain),
@@ -428,12 +461,36 @@ def group_predictions(
     if not group.has_jacobians:
         return _autograd_predictions([member], group, create_graph)[0]
     features = group.features.detach().requires_grad_(True)
-    energy = member.atomic_energies(features, group.species).sum(-1)
-    (d_energy,) = torch.autograd.grad(energy.sum(), features, create_graph=create_graph)
+    if group.pairs is None:
+        energy = member.atomic_energies(features, group.species).sum(-1)
+        (d_energy,) = torch.autograd.grad(energy.sum(), features, create_graph=create_graph)
+    else:  # message passing: the pair vectors are leaves too
+        pairs = batch_pairs(group.pairs, features.dtype)
+        pairs.vectors.requires_grad_(True)
+        energy = member.atomic_energies(features, group.species, pairs).sum(-1)
+        d_energy, d_vectors = torch.autograd.grad(
+            energy.sum(), (features, pairs.vectors), create_graph=create_graph
+        )
     forces = -torch.einsum("bnd,bndmc->bmc", d_energy, group.jac_positions)
     d_strain = torch.einsum("bnd,bndxy->bxy", d_energy, group.jac_strain)
+    if group.pairs is not None:
+        forces, d_strain = _add_pair_gradients(forces, d_strain, pairs, d_vectors)
     stress = 0.5 * (d_strain + d_strain.transpose(1, 2)) / group.volume[:, None, None]
     return energy, forces, stress
+
+
+def _add_pair_gradients(
+    forces: torch.Tensor, d_strain: torch.Tensor, pairs: PairBatch, d_vectors: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add the energy's dependence through the pair vectors ``r_j + T - r_i`` (gradient
+    ``d_vectors``) to the forces (B, N, 3) and the strain derivative (B, 3, 3)."""
+    n_batch, n_atoms, _ = forces.shape
+    flat = forces.reshape(n_batch * n_atoms, 3)
+    flat = flat.index_add(0, pairs.configuration * n_atoms + pairs.neighbour, -d_vectors)
+    flat = flat.index_add(0, pairs.configuration * n_atoms + pairs.centre, d_vectors)
+    virial = pairs.vectors[:, :, None] * d_vectors[:, None, :]  # r' = r (I + ε)
+    d_strain = d_strain.index_add(0, pairs.configuration, virial)
+    return flat.reshape(n_batch, n_atoms, 3), d_strain
 
 
 def error_metrics(
@@ -506,7 +563,11 @@ def featurise_committee(
     jacobians: bool = True,
 ) -> dict[DescriptorSpec, list[FeatureGroup]]:
     """:func:`featurise` with each distinct member descriptor of ``committee``."""
-    return {spec: featurise(frames, spec, dtype, jacobians) for spec in committee.descriptor_groups}
+    cutoff = committee.network_spec.pair_cutoff_angstrom
+    return {
+        spec: featurise(frames, spec, dtype, jacobians, cutoff)
+        for spec in committee.descriptor_groups
+    }
 
 
 def _fit_normalisation(
@@ -828,16 +889,23 @@ def train_committee(
         settings.n_heads,
         settings.hidden,
         angular_tokens=settings.angular_tokens,
+        message_layers=settings.message_layers,
+        message_width=settings.message_width,
+        message_basis_size=settings.message_basis_size,
+        message_cutoff_angstrom=settings.message_cutoff_angstrom,
     )
+    cutoff = network.pair_cutoff_angstrom
     validation_frames = list(validation_frames or [])
     all_frames = frames + validation_frames
     force_training = choose_force_training(all_frames, specs, settings)
     jacobian_gb = jacobian_peak_bytes(all_frames, specs, settings) / 1e9
     jacobians = force_training == "jacobian"
     start = time.perf_counter()
-    every = {s: featurise(frames, s, settings.dtype, jacobians) for s in specs}
+    every = {s: featurise(frames, s, settings.dtype, jacobians, cutoff) for s in specs}
     if validation_frames:
-        given = {s: featurise(validation_frames, s, settings.dtype, jacobians) for s in specs}
+        given = {
+            s: featurise(validation_frames, s, settings.dtype, jacobians, cutoff) for s in specs
+        }
     featurise_s = time.perf_counter() - start
     if log:
         log(
