@@ -81,8 +81,9 @@ class TrainingSettings:
     hidden: tuple[int, ...] = (32,)
     #: attention tokens of the angular block: "species_pairs" or "channel_pairs" (NetworkSpec)
     angular_tokens: str = "species_pairs"
-    #: learned message passing between neighbours (NetworkSpec; 0 layers: none)
-    message_layers: int = 0
+    #: learned message passing between neighbours (NetworkSpec; 0 layers: none, the default
+    #: before 2026-12-01)
+    message_layers: int = 1
     message_width: int = 32
     message_basis_size: int = 8
     message_cutoff_angstrom: float = 4.5
@@ -91,12 +92,12 @@ class TrainingSettings:
     dtype: str = "float64"
     max_epochs: int = 300
     batch_size: int = 8
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-3
     weight_decay: float = 0.0
     min_learning_rate: float = 1e-5
     lr_decay_factor: float = 0.5
     lr_patience_epochs: int = 20
-    early_stopping_patience_epochs: int = 60
+    early_stopping_patience_epochs: int = 40
     #: exponential moving average of the network weights per optimiser step (0: off); the
     #: averaged weights are validated, kept and returned
     ema_decay: float = 0.0
