@@ -150,16 +150,7 @@ class TrainingSettings:
             raise ValueError(
                 f"angular_tokens must be one of {list(ANGULAR_TOKENS)}, got {self.angular_tokens!r}"
             )
-        NetworkSpec(  # validates the network fields
-            self.token_dim,
-            self.n_heads,
-            self.hidden,
-            angular_tokens=self.angular_tokens,
-            message_layers=self.message_layers,
-            message_width=self.message_width,
-            message_basis_size=self.message_basis_size,
-            message_cutoff_angstrom=self.message_cutoff_angstrom,
-        )
+        self.network_spec()  # validates the network fields
         if self.force_training not in FORCE_TRAINING_MODES:
             raise ValueError(
                 f"force_training must be one of {list(FORCE_TRAINING_MODES)}, "
@@ -170,6 +161,19 @@ class TrainingSettings:
             raise ValueError(
                 f"jacobian_memory_limit_gb must be a finite number >= 0, got {limit!r}"
             )
+
+    def network_spec(self) -> NetworkSpec:
+        """The atomic network these settings describe."""
+        return NetworkSpec(
+            self.token_dim,
+            self.n_heads,
+            self.hidden,
+            angular_tokens=self.angular_tokens,
+            message_layers=self.message_layers,
+            message_width=self.message_width,
+            message_basis_size=self.message_basis_size,
+            message_cutoff_angstrom=self.message_cutoff_angstrom,
+        )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingSettings:
@@ -885,16 +889,7 @@ def train_committee(
         for variant in _member_variants(settings)
     ]
     specs = list(dict.fromkeys(member_descriptors))
-    network = NetworkSpec(
-        settings.token_dim,
-        settings.n_heads,
-        settings.hidden,
-        angular_tokens=settings.angular_tokens,
-        message_layers=settings.message_layers,
-        message_width=settings.message_width,
-        message_basis_size=settings.message_basis_size,
-        message_cutoff_angstrom=settings.message_cutoff_angstrom,
-    )
+    network = settings.network_spec()
     cutoff = network.pair_cutoff_angstrom
     validation_frames = list(validation_frames or [])
     all_frames = frames + validation_frames
