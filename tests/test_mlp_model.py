@@ -539,3 +539,24 @@ def test_message_block_starts_at_zero_sums_over_pairs_and_needs_them():
             NetworkSpec(**bad)
         with pytest.raises(ValueError, match="message"):
             TrainingSettings(**bad)
+
+
+def test_message_pairs_from_the_radial_list_equal_a_new_search(frames):
+    """Pairs taken from the descriptor's radial neighbour list (which reaches further) are the
+    pairs a search within the message cutoff finds, in the same order; a list that does not reach
+    far enough is not used."""
+    from aiida_clathrate.mlp.messages import FramePairs
+
+    frame = frames[2]
+    pos = torch.tensor(frame.positions_angstrom)
+    cell = torch.tensor(frame.cell_angstrom)
+    spec = DescriptorSpec(ELEMENTS, radial_cutoff_angstrom=6.0)
+    radial = build_neighbours(pos, cell, frame.pbc, spec).radial
+    for cutoff in (4.5, 6.0):
+        searched = FramePairs.build(pos, cell, frame.pbc, cutoff)
+        derived = FramePairs.build(pos, cell, frame.pbc, cutoff, radial, 6.0)
+        assert len(searched.centre) > 14
+        for a, b in zip(dataclasses.astuple(searched), dataclasses.astuple(derived), strict=True):
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    farther = FramePairs.build(pos, cell, frame.pbc, 7.0, radial, 6.0)  # searched again
+    assert len(farther.centre) > len(FramePairs.build(pos, cell, frame.pbc, 6.0).centre)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .descriptors import chebyshev
-from .neighbours import neighbour_pairs
+from .neighbours import PaddedNeighbours, neighbour_pairs
 
 #: the pair filters are divided by this (of the order of the neighbour count's square root)
 FILTER_SCALE = 6.0
@@ -52,9 +52,26 @@ class FramePairs:
     vectors: torch.Tensor
 
     @classmethod
-    def build(cls, positions: torch.Tensor, cell: torch.Tensor, pbc, cutoff: float) -> FramePairs:
-        i, j, shift, _ = neighbour_pairs(positions, cell, tuple(bool(p) for p in pbc), cutoff)
-        return cls(i, j, shift, pair_vectors(positions.detach(), cell.detach(), i, j, shift))
+    def build(
+        cls,
+        positions: torch.Tensor,
+        cell: torch.Tensor,
+        pbc,
+        cutoff: float,
+        known: PaddedNeighbours | None = None,
+        known_cutoff: float = 0.0,
+    ) -> FramePairs:
+        """The pairs within ``cutoff``: taken from ``known`` (a neighbour list of the same
+        structure within ``known_cutoff``) where that reaches far enough, else searched."""
+        if known is None or cutoff > known_cutoff:
+            i, j, shift, _ = neighbour_pairs(positions, cell, tuple(bool(p) for p in pbc), cutoff)
+            return cls(i, j, shift, pair_vectors(positions.detach(), cell.detach(), i, j, shift))
+        mask = known.mask
+        i = torch.arange(len(mask))[:, None].expand_as(mask)[mask]
+        j, shift = known.index[mask], known.shift[mask]
+        vectors = pair_vectors(positions.detach(), cell.detach(), i, j, shift)
+        inside = torch.linalg.norm(vectors, dim=-1) < cutoff
+        return cls(i[inside], j[inside], shift[inside], vectors[inside])
 
 
 def pair_vectors(

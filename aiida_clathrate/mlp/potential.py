@@ -167,7 +167,11 @@ class CommitteePotential(nn.Module):
         if cutoff is None:
             energies = self.member_energies(features, species)
         else:  # message passing: one configuration of a batch
-            found = FramePairs.build(positions.detach(), cell, pbc, cutoff)
+            spec = max(self.descriptor_groups, key=lambda d: d.radial_cutoff_angstrom)
+            radial = neighbour_lists[(spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)]
+            found = FramePairs.build(
+                positions.detach(), cell, pbc, cutoff, radial.radial, spec.radial_cutoff_angstrom
+            )
             pairs = PairBatch(
                 torch.zeros_like(found.centre),
                 found.centre,

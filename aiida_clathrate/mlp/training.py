@@ -349,7 +349,16 @@ def featurise(
             species = spec.species_indices(frame.symbols)
             neighbours = build_neighbours(pos, cell, frame.pbc, spec)
             if pair_cutoff is not None:
-                rows["pr"].append(FramePairs.build(pos, cell, frame.pbc, pair_cutoff))
+                rows["pr"].append(
+                    FramePairs.build(
+                        pos,
+                        cell,
+                        frame.pbc,
+                        pair_cutoff,
+                        neighbours.radial,
+                        spec.radial_cutoff_angstrom,
+                    )
+                )
             if jacobians:
                 g, jp, js = descriptor_jacobians(pos, cell, species, neighbours, spec)
                 jac_pos[row] = jp
