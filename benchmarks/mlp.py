@@ -296,11 +296,11 @@ def main() -> None:
     if args.save:
         model.save(args.save)
 
-    validation, force_spread, spread_error_corr = assess(model, test, settings.dtype)
+    validation, force_spread, spread_error_corr = assess(model, test, model.dtype_name)
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
-        on_big, big_spread, big_corr = assess(model, big_frames, settings.dtype, jacobians=False)
+        on_big, big_spread, big_corr = assess(model, big_frames, model.dtype_name, jacobians=False)
         atoms = sorted({len(f.symbols) for f in big_frames})
         label = f"{len(big_frames)} supercell test frames ({'/'.join(map(str, atoms))} atoms)"
         supercell_rows = [

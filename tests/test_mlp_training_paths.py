@@ -159,6 +159,7 @@ def test_short_training_same_in_both_paths(frames, message_layers):
         valid_fraction=0.25,
         stress_weight=1.0,
         seed=3,
+        dtype="float64",  # the paths agree to rounding: float64 to compare at 1e-10
     )
     runs = {
         mode: train_committee(frames, TrainingSettings(force_training=mode, **base))
@@ -189,19 +190,22 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     per_frame = 112 * spec.size * (3 * 112 + 9) * 8
     assert jacobian_memory_bytes(cells, spec) == 3 * per_frame  # about 84 MB a frame
     assert jacobian_memory_bytes(cells, spec, "float32") == 3 * per_frame // 2
-    small = TrainingSettings(jacobian_memory_limit_gb=0.1)
+    small = TrainingSettings(jacobian_memory_limit_gb=0.1, dtype="float64")
     assert choose_force_training(cells, spec, small) == "autograd"
     # the peak counts the stored Jacobians and three batches' worth of temporaries
-    pairs = TrainingSettings(batch_size=2)
+    pairs = TrainingSettings(batch_size=2, dtype="float64")
     assert jacobian_peak_bytes(cells, spec, pairs) == (3 + 3 * 2) * per_frame
     assert choose_force_training(cells, spec, pairs) == "jacobian"  # 0.76 GB < 2 GB
+    single = dataclasses.replace(pairs, dtype="float32")  # the default: half the bytes
+    assert jacobian_peak_bytes(cells, spec, single) == (3 + 3 * 2) * per_frame // 2
+    wide = TrainingSettings(dtype="float64")
     # a batch holds frames of one size: three supercells among small cells fill no batch of 8
     mixed = cells + list(frames)
     stored = jacobian_memory_bytes(mixed, spec)
-    assert jacobian_peak_bytes(mixed, spec, TrainingSettings()) == stored + 3 * 3 * per_frame
+    assert jacobian_peak_bytes(mixed, spec, wide) == stored + 3 * 3 * per_frame
     many = cells * 4  # 12 supercells: a full batch of 8
-    assert jacobian_peak_bytes(many, spec, TrainingSettings()) == (12 + 3 * 8) * per_frame
-    assert choose_force_training(many, spec, TrainingSettings()) == "autograd"  # 36 x 84 MB
+    assert jacobian_peak_bytes(many, spec, wide) == (12 + 3 * 8) * per_frame
+    assert choose_force_training(many, spec, wide) == "autograd"  # 36 x 84 MB
     assert choose_force_training(frames, spec, small) == "jacobian"  # 14-atom cells: 1.3 MB each
     forced = TrainingSettings(force_training="jacobian", jacobian_memory_limit_gb=0.0)
     assert choose_force_training(cells, spec, forced) == "jacobian"

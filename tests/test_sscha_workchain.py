@@ -29,10 +29,11 @@ TINY_TRAINING = {
     "hidden": [16],
     "committee_size": 2,
     "max_epochs": 15,
-    # the potential before message passing: these tests are about the engine, and their
-    # thresholds were set with this toy committee
+    # the potential before message passing and float32 training: these tests are about the
+    # engine, and their thresholds were set with this toy committee
     "message_layers": 0,
     "learning_rate": 3e-3,
+    "dtype": "float64",
     "batch_size": 8,
 }
 

@@ -82,14 +82,17 @@ class TrainingSettings:
     #: attention tokens of the angular block: "species_pairs" or "channel_pairs" (NetworkSpec)
     angular_tokens: str = "species_pairs"
     #: learned message passing between neighbours (NetworkSpec; 0 layers: none, the default
-    #: before 2026-12-01)
-    message_layers: int = 1
+    #: before 2026-12-01; 1 until the second session of 2026-12-01)
+    message_layers: int = 2
     message_width: int = 32
     message_basis_size: int = 8
     message_cutoff_angstrom: float = 4.5
     committee_size: int = 4
     seed: int = 0
-    dtype: str = "float64"
+    #: precision of the training (descriptors, Jacobians, network); float32 since 2026-12-01
+    dtype: str = "float32"
+    #: precision of the returned committee (its metrics are computed before the cast)
+    model_dtype: str = "float64"
     max_epochs: int = 300
     batch_size: int = 8
     learning_rate: float = 1e-3
@@ -132,8 +135,11 @@ class TrainingSettings:
                 )
         if self.elements is not None:
             self.elements = tuple(self.elements)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        for name in ("dtype", "model_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(
+                    f"{name} must be one of {sorted(DTYPES)}, got {getattr(self, name)!r}"
+                )
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction}")
         for name in ("max_epochs", "batch_size", "committee_size", "split_block_frames"):
@@ -997,6 +1003,7 @@ def train_committee(
             train_spreads, max(f.n_atoms for f in frames)
         )
     committee.metadata = {"settings": settings.as_dict(), "metrics": metrics}
+    committee.set_dtype(settings.model_dtype)
     return TrainingResult(committee=committee, metrics=metrics, learning_curve=curve)
 
 
