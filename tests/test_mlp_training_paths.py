@@ -305,3 +305,27 @@ def test_validation_split_keeps_blocks_of_frames_together(frames):
     assert (valid[0].frame_indices, train[0].frame_indices) == (order[:3], order[3:])
     with pytest.raises(ValueError, match="split_block_frames must be at least 1"):
         TrainingSettings(split_block_frames=0)
+
+
+def test_training_runs_with_deterministic_algorithms_and_restores_the_setting(frames):
+    """Float32 training on two threads differed from run to run without torch's deterministic
+    algorithms; they are on while a committee trains and the caller's setting comes back."""
+    seen = []
+    settings = TrainingSettings(
+        radial_order=2, angular_order=1, hidden=(8,), committee_size=1, max_epochs=1
+    )
+
+    def log(message: str) -> None:
+        seen.append(torch.are_deterministic_algorithms_enabled())
+
+    assert not torch.are_deterministic_algorithms_enabled()
+    train_committee(frames, settings, log=log)
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        train_committee(frames, settings)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)

@@ -19,6 +19,7 @@ Two ways to put forces ``-∂E/∂r`` and stress ``(1/V) ∂E/∂ε`` into the l
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import dataclasses
 import math
@@ -872,13 +873,31 @@ def _swap(parameters: list[torch.Tensor], other: list[torch.Tensor]) -> None:
             q.copy_(held)
 
 
+@contextlib.contextmanager
+def deterministic_algorithms() -> Iterator[None]:
+    """torch's deterministic algorithms while the block runs, the caller's setting after it.
+
+    Float32 training on two threads gave different weights from run to run without them (two
+    processes, same seed; float64 and one thread did not), at the same cost. ``warn_only``: an
+    operation without a deterministic version warns instead of failing.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train_committee(
     frames: Sequence[Frame],
     settings: TrainingSettings | None = None,
     validation_frames: Sequence[Frame] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Train a committee on labelled frames.
+    """Train a committee on labelled frames, with torch's deterministic algorithms
+    (:func:`deterministic_algorithms`).
 
     Without ``validation_frames`` a seeded ``valid_fraction`` of ``frames`` is held out for early
     stopping and the validation metrics; with ``settings.member_splits`` (default) every member
@@ -890,7 +909,17 @@ def train_committee(
     which. Returns the committee, metrics (train and validation and, for committees, the
     ``committee_spread_reference`` of :mod:`.uncertainty`) and the learning curves.
     """
-    settings = settings or TrainingSettings()
+    with deterministic_algorithms():
+        return _train_committee(frames, settings or TrainingSettings(), validation_frames, log)
+
+
+def _train_committee(
+    frames: Sequence[Frame],
+    settings: TrainingSettings,
+    validation_frames: Sequence[Frame] | None,
+    log: Callable[[str], None] | None,
+) -> TrainingResult:
+    """:func:`train_committee` without the deterministic-algorithms context."""
     frames = list(frames)
     if not frames:
         raise ValueError("no training frames given")
