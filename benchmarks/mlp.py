@@ -64,10 +64,10 @@ def spread_and_error(model, frames) -> tuple[float, float]:
     return float(np.sqrt(np.mean(spread**2) / 3) * 1e3), float(np.corrcoef(spread, error)[0, 1])
 
 
-def assess(model, frames, dtype: str, jacobians: bool = True) -> tuple[dict, float, float]:
+def assess(model, frames, jacobians: bool = True) -> tuple[dict, float, float]:
     """Error metrics of the committee mean on labelled ``frames``, with :func:`spread_and_error`
     (``jacobians=False`` for large cells: descriptors differentiated by autograd per frame)."""
-    metrics = error_metrics(featurise_committee(frames, model, dtype, jacobians), model)
+    metrics = error_metrics(featurise_committee(frames, model, jacobians=jacobians), model)
     return (metrics, *spread_and_error(model, frames))
 
 
@@ -296,11 +296,11 @@ def main() -> None:
     if args.save:
         model.save(args.save)
 
-    validation, force_spread, spread_error_corr = assess(model, test, model.dtype_name)
+    validation, force_spread, spread_error_corr = assess(model, test)
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
-        on_big, big_spread, big_corr = assess(model, big_frames, model.dtype_name, jacobians=False)
+        on_big, big_spread, big_corr = assess(model, big_frames, jacobians=False)
         atoms = sorted({len(f.symbols) for f in big_frames})
         label = f"{len(big_frames)} supercell test frames ({'/'.join(map(str, atoms))} atoms)"
         supercell_rows = [

@@ -580,13 +580,14 @@ def error_metrics(
 def featurise_committee(
     frames: Sequence[Frame],
     committee: CommitteePotential,
-    dtype: str = "float64",
+    dtype: str | None = None,
     jacobians: bool = True,
 ) -> dict[DescriptorSpec, list[FeatureGroup]]:
-    """:func:`featurise` with each distinct member descriptor of ``committee``."""
+    """:func:`featurise` with each distinct member descriptor of ``committee``, in ``dtype``
+    (default: the committee's)."""
     cutoff = committee.network_spec.pair_cutoff_angstrom
     return {
-        spec: featurise(frames, spec, dtype, jacobians, cutoff)
+        spec: featurise(frames, spec, dtype or committee.dtype_name, jacobians, cutoff)
         for spec in committee.descriptor_groups
     }
 
