@@ -198,7 +198,7 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     assert choose_force_training(cells, spec, pairs) == "jacobian"  # 0.76 GB < 2 GB
     single = dataclasses.replace(pairs, dtype="float32")  # the default: half the bytes
     assert jacobian_peak_bytes(cells, spec, single) == (3 + 3 * 2) * per_frame // 2
-    wide = TrainingSettings(dtype="float64")
+    wide = TrainingSettings(dtype="float64", batch_size=8)
     # a batch holds frames of one size: three supercells among small cells fill no batch of 8
     mixed = cells + list(frames)
     stored = jacobian_memory_bytes(mixed, spec)
