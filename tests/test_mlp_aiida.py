@@ -20,6 +20,7 @@ TINY_PARAMETERS = {
     "hidden": [16],
     "committee_size": 2,
     "max_epochs": 4,
+    "finetune_epochs": 2,
     "batch_size": 4,
 }
 
@@ -103,7 +104,8 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
     assert orders == [0, 2]
     assert model.base.attributes.get("elements") == ["B", "C", "K", "Rb"]  # by atomic number
     curve = results["learning_curve"]
-    assert set(curve.get_array("member")) == {0, 1} and len(curve.get_array("epoch")) == 8
+    assert set(curve.get_array("member")) == {0, 1} and len(curve.get_array("epoch")) == 12
+    assert list(curve.get_array("stage")) == ([1] * 4 + [2] * 2) * 2  # the fine-tune: stage 2
 
     evaluate = CalculationFactory("clathrate.mlp.evaluate")
     builder = evaluate.get_builder()

@@ -351,6 +351,7 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
         hidden=(16,),
         committee_size=2,
         max_epochs=8,
+        finetune_epochs=3,
         batch_size=4,
         valid_fraction=0.25,
         seed=11,
@@ -367,7 +368,10 @@ def test_short_training_loss_falls_and_forces_are_gradients(frames, shared_dir, 
     assert (first.angular_radial_order, second.angular_radial_order) == (0, 1)
     assert second.angular_inner_cutoff_angstrom is None and first.angular_inner_cutoff_angstrom
     curve = [row for row in result.learning_curve if row["member"] == 0]
-    assert len(curve) == 8
+    assert [row["stage"] for row in curve] == [1] * 8 + [2] * 3
+    assert [row["epoch"] for row in curve] == list(range(1, 12))
+    assert result.metrics["epochs_per_member"] == [11, 11]
+    curve = curve[:8]
     assert min(row["train_loss"] for row in curve[1:]) < curve[0]["train_loss"]
     metrics = result.metrics
     # each member held out its own 6 frames: the committee saw all 24, validation pools 2 x 6
@@ -435,6 +439,7 @@ def test_one_split_for_all_members(shared_dir):
         hidden=(8,),
         committee_size=3,
         max_epochs=2,
+        finetune_epochs=1,
         valid_fraction=0.25,
         member_splits=False,
         descriptor_variants=({}, {"angular_radial_order": 1}),

@@ -155,6 +155,7 @@ def test_short_training_same_in_both_paths(frames, message_layers):
         hidden=(16,),
         committee_size=1,
         max_epochs=4,
+        finetune_epochs=2,  # stage two goes through the same path
         batch_size=4,
         valid_fraction=0.25,
         stress_weight=1.0,
@@ -171,8 +172,9 @@ def test_short_training_same_in_both_paths(frames, message_layers):
     assert network.message_layers == message_layers
     assert (runs["autograd"].committee.members[0].network.messages is None) == (not message_layers)
     curve_j, curve_a = runs["jacobian"].learning_curve, runs["autograd"].learning_curve
-    assert len(curve_a) == len(curve_j) == 4
-    assert min(row["train_loss"] for row in curve_a[1:]) < curve_a[0]["train_loss"]
+    assert len(curve_a) == len(curve_j) == 6
+    assert [row["stage"] for row in curve_a] == [1, 1, 1, 1, 2, 2]
+    assert min(row["train_loss"] for row in curve_a[1:4]) < curve_a[0]["train_loss"]
     for row_j, row_a in zip(curve_j, curve_a, strict=True):
         for key in ("train_loss", "valid_loss", "learning_rate"):
             assert row_a[key] == pytest.approx(row_j[key], rel=1e-10), (row_j["epoch"], key)
@@ -218,6 +220,7 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
         hidden=(8,),
         committee_size=1,
         max_epochs=1,
+        finetune_epochs=0,
         batch_size=2,
         jacobian_memory_limit_gb=0.001,
     )
@@ -246,7 +249,9 @@ def test_weight_average_is_validated_and_kept(frames):
     """``ema_decay``: the averaged weights are what is validated and returned; the optimiser's
     weights keep training (so the result differs from a run without averaging)."""
     spec = DescriptorSpec(ELEMENTS, radial_order=4, angular_order=3)
-    settings = TrainingSettings(max_epochs=4, batch_size=4, ema_decay=0.8, hidden=(16,))
+    settings = TrainingSettings(
+        max_epochs=4, finetune_epochs=0, batch_size=4, ema_decay=0.8, hidden=(16,)
+    )
     train, valid = featurise(frames[:9], spec), featurise(frames[9:], spec)
 
     def trained(ema_decay: float):
@@ -266,6 +271,57 @@ def test_weight_average_is_validated_and_kept(frames):
     assert plain_curve[-1]["valid_loss"] != pytest.approx(curve[-1]["valid_loss"], rel=1e-6)
     with pytest.raises(ValueError, match="ema_decay"):
         TrainingSettings(ema_decay=1.0)
+
+
+def test_stage_two_fine_tune_fits_energies_and_keeps_its_start_unless_beaten(frames):
+    """Stage two (``finetune_*``) continues from stage one's best weights with a larger energy
+    weight and its own learning rate; its starting state stays a candidate, so a fine-tune that
+    only makes things worse hands back stage one's weights."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=4, angular_order=3)
+    train = featurise(frames, spec, "float64")
+    base = TrainingSettings(
+        max_epochs=6, finetune_epochs=0, batch_size=4, hidden=(16,), learning_rate=3e-3
+    )
+
+    def trained(**changes):
+        torch.manual_seed(2)
+        member = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=1).members[0]
+        run = dataclasses.replace(base, **changes)
+        _fit_normalisation(member, train, spec.n_species)
+        _fit_linear_term(member, train, run)
+        # validated on the training frames, so that keeping the best follows the objective
+        return member, training.train_member(member, train, train, run, seed=4)
+
+    def energy_rmse(member) -> float:
+        energy, _, _ = group_predictions(member, train[0])
+        return float((((energy - train[0].energy) / train[0].n_atoms) ** 2).mean().sqrt())
+
+    first, first_curve = trained()
+    tuning = {"finetune_epochs": 5, "finetune_energy_weight": 1e4}
+    tuned, curve = trained(**tuning)  # the default finetune_learning_rate, 1e-4
+    assert [row["stage"] for row in curve] == [1] * 6 + [2] * 5
+    assert [row["epoch"] for row in curve] == list(range(1, 12))
+    for before, after in zip(first_curve, curve[:6], strict=True):  # stage one as without
+        assert after["valid_loss"] == before["valid_loss"]
+    stage_two = dataclasses.replace(base, **tuning).stage_two()
+    assert (stage_two.energy_weight, stage_two.learning_rate) == (1e4, 1e-4)
+    assert (stage_two.max_epochs, stage_two.finetune_epochs) == (5, 0)
+    start = training._weighted_loss(first, train, stage_two)
+    assert training._weighted_loss(tuned, train, stage_two) < start
+    assert energy_rmse(tuned) < energy_rmse(first)
+    # a learning rate that wrecks the weights: no epoch beats the start, stage one's weights stay
+    wrecked, curve = trained(**tuning, finetune_learning_rate=10.0)
+    assert min(row["valid_loss"] for row in curve[6:]) > start
+    kept, original = wrecked.state_dict(), first.state_dict()
+    assert kept.keys() == original.keys()
+    assert all(torch.equal(kept[name], original[name]) for name in kept)
+    for bad, match in (
+        ({"finetune_epochs": -1}, "finetune_epochs must be non-negative"),
+        ({"finetune_learning_rate": 0.0}, "finetune_learning_rate must be positive"),
+        ({"finetune_energy_weight": -1.0}, "finetune_energy_weight must be non-negative"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            TrainingSettings(**bad)
 
 
 def test_standardisation_stays_bounded_in_independently_displaced_supercells(frames):
@@ -312,7 +368,12 @@ def test_training_runs_with_deterministic_algorithms_and_restores_the_setting(fr
     algorithms; they are on while a committee trains and the caller's setting comes back."""
     seen = []
     settings = TrainingSettings(
-        radial_order=2, angular_order=1, hidden=(8,), committee_size=1, max_epochs=1
+        radial_order=2,
+        angular_order=1,
+        hidden=(8,),
+        committee_size=1,
+        max_epochs=1,
+        finetune_epochs=1,
     )
 
     def log(message: str) -> None:

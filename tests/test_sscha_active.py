@@ -21,8 +21,9 @@ TINY_TRAINING = {
     "n_heads": 2,
     "hidden": [16],
     "max_epochs": 15,
-    # the potential before message passing and float32 training: these tests are about the
-    # engine, and their thresholds were set with this toy committee
+    # the potential before message passing, float32 training and the stage-two fine-tune:
+    # these tests are about the engine, and their thresholds were set with this toy committee
+    "finetune_epochs": 0,
     "message_layers": 0,
     "learning_rate": 3e-3,
     "dtype": "float64",

@@ -48,6 +48,8 @@ class MlpTrainParser(Parser):
         learning_curve = orm.ArrayData()
         for key in ("member", "epoch", "train_loss", "valid_loss", "learning_rate", "elapsed_s"):
             learning_curve.set_array(key, np.array([row[key] for row in curve]))
+        # the training stage of every row (2: the fine-tune); curves before it have stage 1 only
+        learning_curve.set_array("stage", np.array([row.get("stage", 1) for row in curve]))
         self.out("model", model)
         self.out("metrics", orm.Dict(metrics))
         self.out("learning_curve", learning_curve)
