@@ -112,7 +112,10 @@ def test_cell_followed_the_quantum_stress(harmonic_krb, sscha_krb):
     start = harmonic_krb.outputs.relaxed_structure.get_cell_volume()
     end = results["structure"].get_cell_volume()
     minimizations = [n for n in node.called if n.process_label == "SschaMinimizeCalculation"]
-    cells = [m.outputs.output_parameters["cell_relaxation"] for m in minimizations]
+    # a try that broke the acoustic sum rule has no outputs; its retry in sqrt follows it
+    finished = [m for m in minimizations if m.is_finished_ok]
+    assert len(finished) == len(results["populations"].get_array("population"))
+    cells = [m.outputs.output_parameters["cell_relaxation"] for m in finished]
     assert all(c["target_pressure_gpa"] == 0.0 for c in cells)
     if not cells[0]["cell_converged"]:
         assert end != pytest.approx(start, rel=1e-6)

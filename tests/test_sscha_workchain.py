@@ -285,3 +285,26 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
     energies = [n.outputs.output_parameters["energy"] for n in pw_runs]
     assert abs(results["free_energy_ev"].value - np.mean(energies)) < 1.0
     assert results["frequencies_cm1"].get_array("frequencies_cm1").shape == (3,)
+
+
+def test_a_minimisation_that_broke_the_sum_rule_is_retried_in_the_sqrt_representation():
+    """Seen on one machine for KRbB6C6 with a Gamma-only k-mesh (test_sscha_clathrate.py): the
+    first step broke the acoustic sum rule; the sqrt representation ran. One retry, no more,
+    and none for other failures."""
+    from aiida_clathrate.calculations.sscha import SschaMinimizeCalculation
+    from aiida_clathrate.workflows.sscha import minimizer_retry_settings
+
+    script_failed = SschaMinimizeCalculation.exit_codes.ERROR_SCRIPT_FAILED.status
+    message = (
+        "aiida-clathrate-sscha failed: ERROR WHILE UPDATING THE WEIGHTS Error, one dynamical "
+        "matrix does not satisfy the acoustic sum rule. If this problem arises ..."
+    )
+    settings = {"kong_liu_ratio": 0.6, "target_pressure_gpa": 0.0}
+    retry = minimizer_retry_settings(script_failed, message, settings)
+    assert retry == {**settings, "root_representation": "sqrt"}
+    assert "root_representation" not in settings  # the input is not changed
+    assert minimizer_retry_settings(script_failed, message, retry) is None  # tried already
+    assert minimizer_retry_settings(script_failed, "some other error", settings) is None
+    missing = SschaMinimizeCalculation.exit_codes.ERROR_MISSING_OUTPUT_FILES.status
+    assert minimizer_retry_settings(missing, message, settings) is None
+    assert minimizer_retry_settings(None, None, settings) is None

@@ -171,6 +171,30 @@ def committee_is_accurate(metrics: dict, limit_mev_per_angstrom: float) -> tuple
     )
 
 
+#: python-sscha's message when a minimisation step left a dynamical matrix without its three
+#: translational modes
+ASR_BROKEN_MESSAGE = "does not satisfy the acoustic sum rule"
+
+
+def minimizer_retry_settings(
+    exit_status: int | None, exit_message: str | None, settings: dict
+) -> dict | None:
+    """Settings for one more try of a failed minimisation, or ``None`` when there is no remedy.
+
+    A step in the ``normal`` root representation can break the acoustic sum rule when the
+    starting matrix had large imaginary modes made positive (seen for KRbB6C6 at Gamma with a
+    Gamma-only k-mesh: lowest -1515 cm^-1; a four times smaller step failed the same way);
+    ``sqrt`` steps the square root of the matrix, which stays positive definite, and ran.
+    """
+    if exit_status != SschaMinimizeCalculation.exit_codes.ERROR_SCRIPT_FAILED.status:
+        return None
+    if ASR_BROKEN_MESSAGE not in (exit_message or ""):
+        return None
+    if settings.get("root_representation", "normal") != "normal":
+        return None
+    return {**settings, "root_representation": "sqrt"}
+
+
 def resolve_spread_threshold(
     absolute_ev_per_angstrom: float | None, factor: float, reference: dict | None
 ) -> tuple[float, str]:
@@ -498,6 +522,7 @@ class SschaWorkChain(WorkChain):
                     cls.inspect_dft,
                 ),
                 cls.run_minimize,
+                while_(cls.should_retry_minimize)(cls.run_minimize),
                 cls.inspect_minimize,
             ),
             if_(cls.should_compute_hessian)(cls.run_hessian, cls.inspect_hessian),
@@ -834,6 +859,23 @@ class SschaWorkChain(WorkChain):
             inputs["seed"] = orm.Int(self.inputs.seed.value + self.ctx.population + 1)
         inputs.setdefault("metadata", {})["call_link_label"] = f"minimize_{self.ctx.population + 1}"
         return ToContext(minimization=self.submit(SschaMinimizeCalculation, **inputs))
+
+    def should_retry_minimize(self) -> bool:
+        """One more try with :func:`minimizer_retry_settings` (kept for later populations)."""
+        calc = self.ctx.minimization
+        if calc.is_finished_ok:
+            return False
+        settings = minimizer_retry_settings(
+            calc.exit_status, calc.exit_message, self.ctx.settings.get_dict()
+        )
+        if settings is None:
+            return False
+        self.report(
+            f"SschaMinimizeCalculation<{calc.pk}> failed: a step broke the acoustic sum rule; "
+            "trying again with root_representation 'sqrt' (this and later populations)"
+        )
+        self.ctx.settings = orm.Dict(settings)
+        return True
 
     def inspect_minimize(self):
         calc = self.ctx.minimization
