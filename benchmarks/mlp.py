@@ -71,6 +71,32 @@ def assess(model, frames, jacobians: bool = True) -> tuple[dict, float, float]:
     return (metrics, *spread_and_error(model, frames))
 
 
+def per_frame_squared_errors(model, frames) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the committee mean's squared energy error ((meV/atom)²) and its summed squared
+    force-component error ((meV/Å)², with the component count for the pooled mean)."""
+    energy, forces = [], []
+    for frame in frames:
+        p = model.predict_frame(frame)
+        energy.append(((p.energy_ev - frame.energy_ev) / len(frame.symbols) * 1e3) ** 2)
+        forces.append(
+            np.sum(((p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom) * 1e3) ** 2)
+        )
+    counts = np.array([3 * len(f.symbols) for f in frames], dtype=float)
+    return np.array(energy), np.stack([np.array(forces), counts])
+
+
+def bootstrap_rmse(
+    squared: np.ndarray, counts: np.ndarray | None = None, n_draws: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % interval of an RMSE over frames, from ``n_draws`` seeded resamples of the frames
+    (with replacement): how far the figure of this one test set could move with another one."""
+    counts = np.ones_like(squared) if counts is None else counts
+    draws = np.random.default_rng(seed).integers(0, len(squared), size=(n_draws, len(squared)))
+    rmse = np.sqrt(squared[draws].sum(axis=1) / counts[draws].sum(axis=1))
+    low, high = np.percentile(rmse, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def supercell(frame):
     from aiida_clathrate.mlp import frame_from_atoms, frame_to_atoms
 
@@ -297,6 +323,9 @@ def main() -> None:
         model.save(args.save)
 
     validation, force_spread, spread_error_corr = assess(model, test)
+    energy_sq, (forces_sq, force_counts) = per_frame_squared_errors(model, test)
+    energy_interval = bootstrap_rmse(energy_sq)
+    forces_interval = bootstrap_rmse(forces_sq, force_counts)
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
@@ -353,6 +382,11 @@ def main() -> None:
             m("energy_rmse_mev_per_atom", ".3f"),
         ),
         (
+            "95 % bootstrap interval of the energy RMSE over test frames (meV/atom)",
+            "{:.3f}–{:.3f}".format(*energy_interval),
+            "-",
+        ),
+        (
             "validation energy MAE (meV/atom)",
             f"{validation['energy_mae_mev_per_atom']:.3f}",
             m("energy_mae_mev_per_atom", ".3f"),
@@ -361,6 +395,11 @@ def main() -> None:
             "validation force RMSE (meV/Å)",
             f"{validation['forces_rmse_mev_per_angstrom']:.1f}",
             m("forces_rmse_mev_per_angstrom", ".1f"),
+        ),
+        (
+            "95 % bootstrap interval of the force RMSE over test frames (meV/Å)",
+            "{:.1f}–{:.1f}".format(*forces_interval),
+            "-",
         ),
         (
             "validation force MAE (meV/Å)",
