@@ -50,51 +50,46 @@ def throughput(model, frames, repeats: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def spread_and_error(model, frames) -> tuple[float, float]:
-    """Mean committee force spread (meV/Å, per component) and the correlation, over atoms, of
-    each atom's force spread with its force error (both as vector norms)."""
-    spread, error = [], []
+def frame_errors(model, frames) -> dict:
+    """One prediction per frame: the mean committee force spread (meV/Å, per component), the
+    correlation over atoms of each atom's force spread with its force error (vector norms), and
+    95 % bootstrap intervals of the energy (meV/atom) and force (meV/Å) RMSE over the frames."""
+    spread, error, energy_sq, forces_sq = [], [], [], []
     for frame in frames:
         p = model.predict_frame(frame, member_forces=True)
+        delta = p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom
         spread.append(np.linalg.norm(p.forces_std_ev_per_angstrom, axis=1))
-        error.append(
-            np.linalg.norm(p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom, axis=1)
-        )
+        error.append(np.linalg.norm(delta, axis=1))
+        energy_sq.append(((p.energy_ev - frame.energy_ev) / len(frame.symbols) * 1e3) ** 2)
+        forces_sq.append(np.sum((delta * 1e3) ** 2))
     spread, error = np.concatenate(spread), np.concatenate(error)
-    return float(np.sqrt(np.mean(spread**2) / 3) * 1e3), float(np.corrcoef(spread, error)[0, 1])
-
-
-def assess(model, frames, jacobians: bool = True) -> tuple[dict, float, float]:
-    """Error metrics of the committee mean on labelled ``frames``, with :func:`spread_and_error`
-    (``jacobians=False`` for large cells: descriptors differentiated by autograd per frame)."""
-    metrics = error_metrics(featurise_committee(frames, model, jacobians=jacobians), model)
-    return (metrics, *spread_and_error(model, frames))
-
-
-def per_frame_squared_errors(model, frames) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the committee mean's squared energy error ((meV/atom)²) and its summed squared
-    force-component error ((meV/Å)², with the component count for the pooled mean)."""
-    energy, forces = [], []
-    for frame in frames:
-        p = model.predict_frame(frame)
-        energy.append(((p.energy_ev - frame.energy_ev) / len(frame.symbols) * 1e3) ** 2)
-        forces.append(
-            np.sum(((p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom) * 1e3) ** 2)
-        )
-    counts = np.array([3 * len(f.symbols) for f in frames], dtype=float)
-    return np.array(energy), np.stack([np.array(forces), counts])
+    components = np.array([3.0 * len(f.symbols) for f in frames])
+    return {
+        "force_spread_mev_per_angstrom": float(np.sqrt(np.mean(spread**2) / 3) * 1e3),
+        "spread_error_correlation": float(np.corrcoef(spread, error)[0, 1]),
+        "energy_rmse_interval_mev_per_atom": bootstrap_rmse(np.array(energy_sq)),
+        "forces_rmse_interval_mev_per_angstrom": bootstrap_rmse(np.array(forces_sq), components),
+    }
 
 
 def bootstrap_rmse(
     squared: np.ndarray, counts: np.ndarray | None = None, n_draws: int = 4000, seed: int = 0
 ) -> tuple[float, float]:
-    """95 % interval of an RMSE over frames, from ``n_draws`` seeded resamples of the frames
-    (with replacement): how far the figure of this one test set could move with another one."""
+    """95 % interval of an RMSE over frames (``squared``: each frame's summed squared errors,
+    ``counts`` the terms in each sum), from ``n_draws`` seeded resamples of the frames with
+    replacement: how far the figure of this one test set could move with another one."""
     counts = np.ones_like(squared) if counts is None else counts
     draws = np.random.default_rng(seed).integers(0, len(squared), size=(n_draws, len(squared)))
     rmse = np.sqrt(squared[draws].sum(axis=1) / counts[draws].sum(axis=1))
     low, high = np.percentile(rmse, [2.5, 97.5])
     return float(low), float(high)
+
+
+def assess(model, frames, jacobians: bool = True) -> tuple[dict, dict]:
+    """Error metrics of the committee mean on labelled ``frames``, with :func:`frame_errors`
+    (``jacobians=False`` for large cells: descriptors differentiated by autograd per frame)."""
+    metrics = error_metrics(featurise_committee(frames, model, jacobians=jacobians), model)
+    return metrics, frame_errors(model, frames)
 
 
 def supercell(frame):
@@ -322,14 +317,11 @@ def main() -> None:
     if args.save:
         model.save(args.save)
 
-    validation, force_spread, spread_error_corr = assess(model, test)
-    energy_sq, (forces_sq, force_counts) = per_frame_squared_errors(model, test)
-    energy_interval = bootstrap_rmse(energy_sq)
-    forces_interval = bootstrap_rmse(forces_sq, force_counts)
+    validation, on_test = assess(model, test)
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
-        on_big, big_spread, big_corr = assess(model, big_frames, jacobians=False)
+        on_big, big_errors = assess(model, big_frames, jacobians=False)
         atoms = sorted({len(f.symbols) for f in big_frames})
         label = f"{len(big_frames)} supercell test frames ({'/'.join(map(str, atoms))} atoms)"
         supercell_rows = [
@@ -347,7 +339,8 @@ def main() -> None:
             ),
             (
                 f"{label}: committee force spread RMS (meV/Å); correlation per atom",
-                f"{big_spread:.1f}; {big_corr:.2f}",
+                f"{big_errors['force_spread_mev_per_angstrom']:.1f}; "
+                f"{big_errors['spread_error_correlation']:.2f}",
                 "-",
             ),
         ]
@@ -383,7 +376,7 @@ def main() -> None:
         ),
         (
             "95 % bootstrap interval of the energy RMSE over test frames (meV/atom)",
-            "{:.3f}–{:.3f}".format(*energy_interval),
+            "{:.3f}–{:.3f}".format(*on_test["energy_rmse_interval_mev_per_atom"]),
             "-",
         ),
         (
@@ -398,7 +391,7 @@ def main() -> None:
         ),
         (
             "95 % bootstrap interval of the force RMSE over test frames (meV/Å)",
-            "{:.1f}–{:.1f}".format(*forces_interval),
+            "{:.1f}–{:.1f}".format(*on_test["forces_rmse_interval_mev_per_angstrom"]),
             "-",
         ),
         (
@@ -424,7 +417,8 @@ def main() -> None:
         ),
         (
             "committee force spread RMS (meV/Å); correlation with the error per atom",
-            f"{force_spread:.1f}; {spread_error_corr:.2f}",
+            f"{on_test['force_spread_mev_per_angstrom']:.1f}; "
+            f"{on_test['spread_error_correlation']:.2f}",
             "-",
         ),
         *supercell_rows,
