@@ -815,11 +815,7 @@ def train_member(
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     curve = _train_stage(member, train, valid, settings, generator, start, log, member_index)
-    out_of_time = (
-        settings.max_time_per_member_s is not None
-        and time.perf_counter() - start > settings.max_time_per_member_s
-    )
-    if settings.finetune_epochs and not out_of_time:
+    if settings.finetune_epochs and not _out_of_time(settings, start):
         curve += _train_stage(
             member,
             train,
@@ -921,13 +917,17 @@ def _train_stage(
             and epoch - best_epoch >= settings.lr_patience_epochs
         ):
             break
-        if (
-            settings.max_time_per_member_s is not None
-            and time.perf_counter() - start > settings.max_time_per_member_s
-        ):
+        if _out_of_time(settings, start):
             break
     member.load_state_dict(best_state)
     return curve
+
+
+def _out_of_time(settings: TrainingSettings, start: float) -> bool:
+    """Whether the member that started training at ``start`` (perf_counter) is past
+    ``settings.max_time_per_member_s``."""
+    limit = settings.max_time_per_member_s
+    return limit is not None and time.perf_counter() - start > limit
 
 
 def _swap(parameters: list[torch.Tensor], other: list[torch.Tensor]) -> None:
