@@ -25,27 +25,24 @@ from mlp import DATA, split
 
 from aiida_clathrate.mlp import load_potential, read_frames
 from aiida_clathrate.mlp.descriptors import DescriptorSpec
+from aiida_clathrate.mlp.potential import MemberPotential
 from aiida_clathrate.mlp.training import (
     DESCRIPTOR_FIELDS,
-    FEATURE_STD_FLOOR,
     FeatureGroup,
     TrainingSettings,
+    _fit_normalisation,
     featurise,
 )
 
 
-def _standardisation(group: FeatureGroup, n_species: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-element mean and deviation of the descriptor, deviations floored as in training."""
-    features, species = group.features, group.species
-    overall = features.reshape(-1, features.shape[-1]).std(0)
-    mean = torch.stack([features[species == s].mean(0) for s in range(n_species)])
-    std = torch.stack(
-        [
-            torch.maximum(features[species == s].std(0), FEATURE_STD_FLOOR * overall)
-            for s in range(n_species)
-        ]
-    )
-    return mean, std
+def _standardisation(
+    group: FeatureGroup, spec: DescriptorSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-element mean and deviation of the descriptor, as a committee member's training fits
+    them (deviations floored)."""
+    member = MemberPotential(spec, TrainingSettings().network_spec()).double()
+    _fit_normalisation(member, [group], spec.n_species)
+    return member.feature_mean, member.feature_std
 
 
 def kernel_design(
@@ -93,7 +90,7 @@ def probe(
     (test,) = featurise(test_frames, spec, "float64")
     featurise_s = time.perf_counter() - start
     n_species, n_atoms = spec.n_species, train.n_atoms
-    mean, std = _standardisation(train, n_species)
+    mean, std = _standardisation(train, spec)
     x = ((train.features - mean[train.species]) / std[train.species]).reshape(-1, spec.size)
     centres = [x[train.species.reshape(-1) == s] for s in range(n_species)]
     reference = float((train.energy / n_atoms).mean())
