@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 import torch
-from ase.data import atomic_numbers
 from mlp import DATA, split
 
 from aiida_clathrate.mlp import load_potential, read_frames
@@ -30,6 +29,7 @@ from aiida_clathrate.mlp.training import (
     DESCRIPTOR_FIELDS,
     FeatureGroup,
     TrainingSettings,
+    _element_order,
     _fit_normalisation,
     featurise,
 )
@@ -111,29 +111,20 @@ def probe(
     weights = torch.linalg.solve(design.T @ design + regularisation * prior, design.T @ target)
     fit_s = time.perf_counter() - start - featurise_s
 
-    def errors(group, rows_e, rows_f) -> tuple[float, float]:
-        energy = rows_e @ weights + reference - group.energy / n_atoms
-        forces = rows_f @ weights - group.forces.reshape(-1)
-        return float(energy.pow(2).mean().sqrt() * 1e3), float(forces.pow(2).mean().sqrt() * 1e3)
-
-    test_rows_e, test_rows_f = kernel_design(test, mean, std, centres)
-    test_e, test_f = errors(test, test_rows_e, test_rows_f)
-    train_e, train_f = errors(train, energy_rows, force_rows)
-    test_order = np.argsort(test.frame_indices)  # featurise groups frames by atom count
-    return {
-        "test_energy_ev_per_atom": (test_rows_e @ weights + reference).numpy()[test_order],
-        "test_forces_ev_per_angstrom": (test_rows_f @ weights)
-        .reshape(test.forces.shape)
-        .numpy()[test_order],
-        "descriptor_size": spec.size,
-        "kernel_centres": len(x),
-        "featurise_s": featurise_s,
-        "fit_s": fit_s,
-        "test_energy_rmse_mev_per_atom": test_e,
-        "test_forces_rmse_mev_per_angstrom": test_f,
-        "train_energy_rmse_mev_per_atom": train_e,
-        "train_forces_rmse_mev_per_angstrom": train_f,
-    }
+    out = {"descriptor_size": spec.size, "featurise_s": featurise_s, "fit_s": fit_s}
+    # one group of one atom count (unpacked above): its frames are in the given order
+    for name, group, (rows_e, rows_f) in (
+        ("train", train, (energy_rows, force_rows)),
+        ("test", test, kernel_design(test, mean, std, centres)),
+    ):
+        energy = (rows_e @ weights + reference).numpy()
+        forces = (rows_f @ weights).reshape(group.forces.shape).numpy()
+        out[f"{name}_energy_ev_per_atom"], out[f"{name}_forces_ev_per_angstrom"] = energy, forces
+        out[f"{name}_energy_rmse_mev_per_atom"] = _rmse_milli(
+            energy - (group.energy / n_atoms).numpy()
+        )
+        out[f"{name}_forces_rmse_mev_per_angstrom"] = _rmse_milli(forces - group.forces.numpy())
+    return out
 
 
 def _rmse_milli(errors: np.ndarray) -> float:
@@ -173,7 +164,7 @@ def main() -> None:
     frames = read_frames(args.data)
     train_idx, test_idx = split(len(frames), args.seed)
     train, test = [frames[i] for i in train_idx], [frames[i] for i in test_idx]
-    elements = tuple(sorted({s for f in frames for s in f.symbols}, key=atomic_numbers.get))
+    elements = tuple(sorted({s for f in frames for s in f.symbols}, key=_element_order))
     settings = TrainingSettings()
     base = {name: getattr(settings, name) for name in DESCRIPTOR_FIELDS}
     print(f"split seed {args.seed}: {len(train)} training / {len(test)} test frames")
@@ -195,9 +186,10 @@ def main() -> None:
     print("| descriptor variant | D | test energy / force RMSE | train | descriptors, fit (s) |")
     print("|---|---|---|---|---|")
     for variant in args.variant or [{}]:
-        unknown = sorted(set(variant) - set(DESCRIPTOR_FIELDS))
-        if unknown:
-            parser.error(f"--variant may only set {list(DESCRIPTOR_FIELDS)}, got {unknown}")
+        try:  # the training code's check of a descriptor variant
+            TrainingSettings(descriptor_variants=(variant,))
+        except ValueError as exc:
+            parser.error(f"--variant {json.dumps(variant)}: {exc}")
         spec = DescriptorSpec(elements=elements, **(base | variant))
         out = probe(
             train,
