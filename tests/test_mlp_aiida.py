@@ -103,6 +103,8 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
     orders = [d["angular_radial_order"] for d in model.base.attributes.get("member_descriptors")]
     assert orders == [0, 2]
     assert model.base.attributes.get("elements") == ["B", "C", "K", "Rb"]  # by atomic number
+    kernel = model.base.attributes.get("kernel")  # the default kernel member
+    assert kernel["weight"] == 0.5 and kernel["descriptor"]["angular_cutoff_angstrom"] == 3.5
     curve = results["learning_curve"]
     assert set(curve.get_array("member")) == {0, 1} and len(curve.get_array("epoch")) == 12
     assert list(curve.get_array("stage")) == ([1] * 4 + [2] * 2) * 2  # the fine-tune: stage 2
@@ -126,6 +128,8 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
         )
     assert spread.get_array("energy_std_ev").shape == (4,)
     assert spread.get_array("committee_energies_ev").shape == (4, 2)
+    kernel_energies = [potential.predict_frame(f).kernel_energy_ev for f in frames[12:]]
+    np.testing.assert_allclose(spread.get_array("kernel_energy_ev"), kernel_energies, atol=1e-6)
     assert np.all(spread.get_array("max_force_std_ev_per_angstrom") > 0)
 
 

@@ -153,8 +153,9 @@ class MlpEvaluateCalculation(_MlpCalculation):
     """Label a configuration set with a trained committee.
 
     Outputs: ``configurations`` (the labelled set) and ``committee_spread`` (ArrayData with
-    ``energy_std_ev``, ``energy_std_mev_per_atom``, ``committee_energies_ev`` and, with
-    ``member_forces``, ``max_force_std_ev_per_angstrom`` per configuration).
+    ``energy_std_ev``, ``energy_std_mev_per_atom``, ``committee_energies_ev``, with a kernel
+    member ``kernel_energy_ev`` and, with ``member_forces``, ``max_force_std_ev_per_angstrom`` per
+    configuration; the spread is the networks').
     """
 
     INPUT_FILE = "input.xyz"

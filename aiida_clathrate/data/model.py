@@ -14,7 +14,8 @@ class MlpModelData(SinglefileData):
     """The model file written by ``aiida-clathrate-mlp train`` (validated when the node is made).
 
     Attributes: ``elements``, ``committee_size``, ``descriptor``, ``member_descriptors`` (one
-    per member), ``network``, ``dtype``, ``format_version``, ``package_version`` and, when the
+    per member), ``network``, ``kernel`` (descriptor and weight of the kernel member, or
+    ``None``), ``dtype``, ``format_version``, ``package_version`` and, when the
     file has them, training ``metrics`` (with the ``committee_spread_reference`` of committees).
     """
 
@@ -34,6 +35,11 @@ class MlpModelData(SinglefileData):
         attributes.set("descriptor", payload["descriptor"])
         attributes.set("member_descriptors", payload["member_descriptors"])
         attributes.set("network", payload["network"])
+        kernel = payload["kernel"]
+        attributes.set(
+            "kernel",
+            kernel and {"descriptor": kernel["descriptor"], "weight": kernel["weight"]},
+        )
         attributes.set("dtype", payload["dtype"])
         attributes.set("format_version", payload["format_version"])
         attributes.set("package_version", payload["package_version"])

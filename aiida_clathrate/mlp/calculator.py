@@ -48,6 +48,8 @@ class MlpCalculator(Calculator):
             "energy_std": prediction.energy_std_ev,
             "committee_energies": prediction.member_energies_ev,
         }
+        if prediction.kernel_energy_ev is not None:
+            self.results["kernel_energy"] = prediction.kernel_energy_ev
         if prediction.stress_ev_per_angstrom3 is not None:
             s = prediction.stress_ev_per_angstrom3
             self.results["stress"] = np.array(

@@ -89,6 +89,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "committee_energy_std_ev": p.energy_std_ev,
             "committee_energy_std_mev_per_atom": 1e3 * p.energy_std_ev / frame.n_atoms,
             "committee_energies_ev": [float(e) for e in p.member_energies_ev],
+            "kernel_energy_ev": p.kernel_energy_ev,
         }
         if p.forces_std_ev_per_angstrom is not None:
             record["committee_max_force_std_ev_per_angstrom"] = float(

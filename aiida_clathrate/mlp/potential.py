@@ -1,4 +1,5 @@
-"""A committee of attention networks with normalisation: prediction, save and load."""
+"""A committee of attention networks (and a kernel member) with normalisation: prediction, save
+and load."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from torch import nn
 
 from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
 from .frames import Frame
+from .kernel import KernelMember
 from .messages import FramePairs, PairBatch, pair_vectors
 from .network import AttentionAtomicNetwork, NetworkSpec
 
 FILE_FORMAT = "aiida-clathrate-mlp"
-FILE_FORMAT_VERSION = 3
-#: versions this package reads (1: one descriptor for every member; 2: no message passing)
-READABLE_FORMAT_VERSIONS = (1, 2, 3)
+FILE_FORMAT_VERSION = 4
+#: versions this package reads (1: one descriptor for every member; 2: no message passing;
+#: 3: no kernel member)
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 UNITS = {"energy": "eV", "length": "angstrom", "forces": "eV/angstrom", "stress": "eV/angstrom^3"}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -38,6 +41,11 @@ class MemberPotential(nn.Module):
         self.register_buffer("energy_scale_ev", torch.ones(()))
         # per-element linear term on normalised descriptors, initialised by ridge regression
         self.linear_ev = nn.Parameter(torch.zeros(n_species, size))
+
+    @property
+    def uses_pairs(self) -> bool:
+        """Whether the energies depend on the pair vectors too (message passing)."""
+        return self.network.messages is not None
 
     def atomic_energies(
         self, features: torch.Tensor, species: torch.Tensor, pairs: PairBatch | None = None
@@ -62,13 +70,18 @@ class Prediction:
     energy_std_ev: float
     member_energies_ev: np.ndarray
     forces_std_ev_per_angstrom: np.ndarray | None = None
+    #: the kernel member's energy (``None``: the committee has none)
+    kernel_energy_ev: float | None = None
 
 
 class CommitteePotential(nn.Module):
     """Committee of :class:`MemberPotential`; the mean is the prediction.
 
     Members may use different descriptors (``member_descriptors``, one per member, same elements;
-    default: ``descriptor`` for all), so that their errors are less correlated.
+    default: ``descriptor`` for all), so that their errors are less correlated. With
+    ``kernel_descriptor`` the committee also holds a :class:`~.kernel.KernelMember` and predicts
+    ``(1 - kernel_weight) · network mean + kernel_weight · kernel``; the spread (energy and forces)
+    is that of the networks.
     """
 
     def __init__(
@@ -79,6 +92,8 @@ class CommitteePotential(nn.Module):
         dtype: str = "float64",
         metadata: dict | None = None,
         member_descriptors: Sequence[DescriptorSpec] | None = None,
+        kernel_descriptor: DescriptorSpec | None = None,
+        kernel_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if n_members < 1:
@@ -92,12 +107,20 @@ class CommitteePotential(nn.Module):
             )
         if any(d.elements != descriptor.elements for d in member_descriptors):
             raise ValueError("every member descriptor must have the committee's elements")
+        if kernel_descriptor is not None and kernel_descriptor.elements != descriptor.elements:
+            raise ValueError("the kernel descriptor must have the committee's elements")
+        if not 0.0 <= kernel_weight < 1.0 or (kernel_descriptor is None and kernel_weight):
+            raise ValueError(
+                f"kernel_weight must be in [0, 1) and 0 without a kernel member, got {kernel_weight}"
+            )
         self.descriptor = descriptor
         self.member_descriptors = member_descriptors
         self.network_spec = network
         self.dtype_name = dtype
         self.metadata = dict(metadata or {})
         self.members = nn.ModuleList(MemberPotential(d, network) for d in member_descriptors)
+        self.kernel = None if kernel_descriptor is None else KernelMember(kernel_descriptor)
+        self.kernel_weight = float(kernel_weight)
         self.to(DTYPES[dtype])
 
     @property
@@ -107,6 +130,21 @@ class CommitteePotential(nn.Module):
         for index, spec in enumerate(self.member_descriptors):
             groups.setdefault(spec, []).append(index)
         return groups
+
+    @property
+    def feature_specs(self) -> list[DescriptorSpec]:
+        """Every distinct descriptor the committee needs: the members' and the kernel's."""
+        specs = list(self.descriptor_groups)
+        if self.kernel is not None and self.kernel.descriptor not in specs:
+            specs.append(self.kernel.descriptor)
+        return specs
+
+    def combine(self, network_mean: torch.Tensor, kernel: torch.Tensor | None) -> torch.Tensor:
+        """The committee's prediction from the networks' mean and the kernel member's value
+        (energies, forces or stresses)."""
+        if kernel is None:
+            return network_mean
+        return (1.0 - self.kernel_weight) * network_mean + self.kernel_weight * kernel
 
     @property
     def dtype(self) -> torch.dtype:
@@ -157,7 +195,7 @@ class CommitteePotential(nn.Module):
         strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
         pos, lattice = strained(positions, cell, strain)
         features, neighbour_lists = {}, {}
-        for spec in self.descriptor_groups:
+        for spec in self.feature_specs:
             cutoffs = (spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)
             if cutoffs not in neighbour_lists:  # descriptors with the same cutoffs share them
                 neighbour_lists[cutoffs] = build_neighbours(positions.detach(), cell, pbc, spec)
@@ -180,7 +218,10 @@ class CommitteePotential(nn.Module):
             )
             batched = {spec: f[None] for spec, f in features.items()}
             energies = self.member_energies(batched, species[None], pairs)[:, 0]
-        mean = energies.mean()
+        kernel = None
+        if self.kernel is not None:
+            kernel = self.kernel.atomic_energies(features[self.kernel.descriptor], species).sum()
+        mean = self.combine(energies.mean(), kernel)
         grad_pos, grad_strain = torch.autograd.grad(
             mean, (positions, strain), retain_graph=member_forces
         )
@@ -202,6 +243,7 @@ class CommitteePotential(nn.Module):
             energy_std_ev=float(spread.detach()),
             member_energies_ev=energies.detach().numpy(),
             forces_std_ev_per_angstrom=forces_std,
+            kernel_energy_ev=None if kernel is None else float(kernel.detach()),
         )
 
     def predict_frame(self, frame: Frame, member_forces: bool = False) -> Prediction:
@@ -230,6 +272,13 @@ class CommitteePotential(nn.Module):
                 {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
                 for m in self.members
             ],
+            "kernel": None
+            if self.kernel is None
+            else {
+                "descriptor": self.kernel.descriptor.as_dict(),
+                "weight": self.kernel_weight,
+                "state": {k: v.detach().cpu().clone() for k, v in self.kernel.state_dict().items()},
+            },
         }
 
     def save(self, path: str | pathlib.Path) -> pathlib.Path:
@@ -253,6 +302,7 @@ class CommitteePotential(nn.Module):
             descriptor = _descriptor_from_dict(payload["descriptor"])
             network = NetworkSpec(**payload["network"])
             members = payload["members"]
+            kernel = payload.get("kernel")  # absent before version 4
             member_descriptors = [
                 _descriptor_from_dict(d)
                 for d in payload.get("member_descriptors") or [payload["descriptor"]] * len(members)
@@ -264,9 +314,13 @@ class CommitteePotential(nn.Module):
                 dtype=payload.get("dtype", "float64"),
                 metadata=payload.get("metadata", {}),
                 member_descriptors=member_descriptors,
+                kernel_descriptor=kernel and _descriptor_from_dict(kernel["descriptor"]),
+                kernel_weight=kernel["weight"] if kernel else 0.0,
             )
             for member, state in zip(model.members, members, strict=True):
                 member.load_state_dict(state)
+            if kernel:
+                model.kernel.load_state_dict(kernel["state"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise ValueError(f"{source} is a broken {FILE_FORMAT} model file: {exc}") from exc
         model.to(model.dtype)

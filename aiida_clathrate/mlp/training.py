@@ -38,9 +38,11 @@ from .descriptors import (
     strained,
 )
 from .frames import Frame
+from .kernel import KernelFitSettings, KernelMember, fit_kernel_member
 from .messages import FramePairs, PairBatch, batch_pairs, pair_vectors
 from .neighbours import PaddedNeighbours
 from .network import ANGULAR_TOKENS, NetworkSpec
+from .normalisation import FEATURE_STD_FLOOR, energy_references, feature_standardisation
 from .potential import DTYPES, CommitteePotential, MemberPotential
 from .uncertainty import reference_from_spreads
 
@@ -55,13 +57,6 @@ DESCRIPTOR_FIELDS = (
     "angular_inner_cutoff_angstrom",
     "angular_radial_order",
 )
-#: descriptor components are standardised per centre element with at least this fraction of
-#: their standard deviation over all atoms: in the 14-atom KRbB6C6 cells every neighbour is one of
-#: 14 atoms or an image of one, images move together and an atom's own images not at all relative
-#: to it, so some components of the (one per cell) metal atoms barely vary, and in
-#: independently displaced supercells they then sat up to 500 (floored at 1e-6 of the largest
-#: deviation) or 2.5e9 standard deviations from the mean; with 0.01 at most 5
-FEATURE_STD_FLOOR = 0.01
 #: atoms per graph in the autograd path: a training batch is differentiated (and evaluation
 #: done) in chunks of frames with at most this many atoms in all (at least one frame)
 AUTOGRAD_CHUNK_ATOMS = 128
@@ -134,16 +129,43 @@ class TrainingSettings:
         {},
         {"angular_radial_order": 2, "angular_inner_cutoff_angstrom": None},
     )
+    #: weight of the kernel member (:mod:`.kernel`, a closed-form quadratic model fitted to all
+    #: training frames) in the committee's prediction; 0: none, as before 2026-12-05. Its errors
+    #: correlate less with the networks' than theirs with each other (docs/mlp.md)
+    kernel_weight: float = 0.5
+    #: descriptor overrides (``DESCRIPTOR_FIELDS``) of the kernel member: radially resolved
+    #: angles within 3.5 Å fitted best of the cutoffs 3.0-5.0 Å (docs/mlp.md)
+    kernel_descriptor: dict = dataclasses.field(
+        default_factory=lambda: {
+            "angular_radial_order": 2,
+            "angular_inner_cutoff_angstrom": None,
+            "angular_cutoff_angstrom": 3.5,
+        }
+    )
+    #: the kernel member's fit (:class:`~.kernel.KernelFitSettings`, whose defaults these are)
+    kernel_energy_sigma_ev_per_atom: float = KernelFitSettings.energy_sigma_ev_per_atom
+    kernel_forces_sigma_ev_per_angstrom: float = KernelFitSettings.forces_sigma_ev_per_angstrom
+    kernel_regularisation: float = KernelFitSettings.regularisation
+    kernel_linear_regularisation: float = KernelFitSettings.linear_regularisation
+    kernel_max_centres_per_element: int = KernelFitSettings.max_centres_per_element
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
         self.descriptor_variants = tuple(dict(v) for v in self.descriptor_variants)
-        for variant in self.descriptor_variants:
-            unknown = sorted(set(variant) - set(DESCRIPTOR_FIELDS))
-            if unknown:
-                raise ValueError(
-                    f"descriptor_variants may only set {list(DESCRIPTOR_FIELDS)}, got {unknown}"
-                )
+        self.kernel_descriptor = dict(self.kernel_descriptor)
+        for name, variants in (
+            ("descriptor_variants", self.descriptor_variants),
+            ("kernel_descriptor", [self.kernel_descriptor]),
+        ):
+            for variant in variants:
+                unknown = sorted(set(variant) - set(DESCRIPTOR_FIELDS))
+                if unknown:
+                    raise ValueError(
+                        f"{name} may only set {list(DESCRIPTOR_FIELDS)}, got {unknown}"
+                    )
+        if not 0.0 <= self.kernel_weight < 1.0:
+            raise ValueError(f"kernel_weight must be in [0, 1), got {self.kernel_weight}")
+        self.kernel_fit_settings()  # validates the kernel fields
         if self.elements is not None:
             self.elements = tuple(self.elements)
         for name in ("dtype", "model_dtype"):
@@ -192,6 +214,17 @@ class TrainingSettings:
             finetune_epochs=0,
         )
 
+    def kernel_fit_settings(self) -> KernelFitSettings:
+        """The fit of the kernel member these settings describe."""
+        return KernelFitSettings(
+            energy_sigma_ev_per_atom=self.kernel_energy_sigma_ev_per_atom,
+            forces_sigma_ev_per_angstrom=self.kernel_forces_sigma_ev_per_angstrom,
+            regularisation=self.kernel_regularisation,
+            linear_regularisation=self.kernel_linear_regularisation,
+            max_centres_per_element=self.kernel_max_centres_per_element,
+            seed=self.seed,
+        )
+
     def network_spec(self) -> NetworkSpec:
         """The atomic network these settings describe."""
         return NetworkSpec(
@@ -217,6 +250,7 @@ class TrainingSettings:
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden)
         out["descriptor_variants"] = [dict(v) for v in self.descriptor_variants]
+        out["kernel_descriptor"] = dict(self.kernel_descriptor)
         out["elements"] = list(self.elements) if self.elements is not None else None
         return out
 
@@ -402,8 +436,11 @@ def featurise(
                 rows["nb"].append(StoredNeighbours.pack(neighbours))
             rows["sp"].append(species)
             rows["g"].append(g)
-            rows["v"].append(torch.tensor(frame.volume_angstrom3 if all(frame.pbc) else 1.0))
-            rows["e"].append(torch.tensor(frame.energy_ev))
+            # float64 tensors: torch.tensor of a Python float is float32 (a 2800 eV total energy
+            # then rounds by up to 1.2e-4 eV, 0.009 meV/atom, before the metrics' dtype applies)
+            volume = frame.volume_angstrom3 if all(frame.pbc) else 1.0
+            rows["v"].append(torch.tensor(volume, dtype=torch.float64))
+            rows["e"].append(torch.tensor(frame.energy_ev, dtype=torch.float64))
             rows["f"].append(torch.tensor(frame.forces_ev_per_angstrom))
             stress = frame.stress_ev_per_angstrom3
             rows["hs"].append(torch.tensor(stress is not None and all(frame.pbc)))
@@ -505,7 +542,8 @@ def group_predictions(
     if not group.has_jacobians:
         return _autograd_predictions([member], group, create_graph)[0]
     features = group.features.detach().requires_grad_(True)
-    if group.pairs is None:
+    with_pairs = group.pairs is not None and member.uses_pairs
+    if not with_pairs:
         energy = member.atomic_energies(features, group.species).sum(-1)
         (d_energy,) = torch.autograd.grad(energy.sum(), features, create_graph=create_graph)
     else:  # message passing: the pair vectors are leaves too
@@ -517,7 +555,7 @@ def group_predictions(
         )
     forces = -torch.einsum("bnd,bndmc->bmc", d_energy, group.jac_positions)
     d_strain = torch.einsum("bnd,bndxy->bxy", d_energy, group.jac_strain)
-    if group.pairs is not None:
+    if with_pairs:
         forces, d_strain = _add_pair_gradients(forces, d_strain, pairs, d_vectors)
     stress = 0.5 * (d_strain + d_strain.transpose(1, 2)) / group.volume[:, None, None]
     return energy, forces, stress
@@ -544,40 +582,42 @@ def error_metrics(
 ) -> dict[str, float] | tuple[dict[str, float], np.ndarray]:
     """RMSE and MAE of the committee mean: energy (meV/atom), forces (meV/Å), stress (GPa).
 
-    ``groups``: the featurised frames, or for a committee whose members use different
-    descriptors, the same frames featurised with each (:func:`featurise_committee`). With
+    ``groups``: the featurised frames, or for a committee whose members (or kernel member) use
+    different descriptors, the same frames featurised with each (:func:`featurise_committee`);
+    the committee's combination with its kernel member (:meth:`CommitteePotential.combine`),
+    the spread that of the networks. With
     ``with_force_spreads`` also the force spread of every configuration (eV/Å, the largest member
     standard deviation of a force component, :mod:`.uncertainty`).
     """
     if not isinstance(groups, Mapping):
         groups = list(groups)
-        other = set(committee.descriptor_groups) - {g.spec for g in groups}
+        other = set(committee.feature_specs) - {g.spec for g in groups}
         if other:
             raise ValueError(
                 f"{len(other)} member descriptor(s) of the committee differ from the one the "
                 "frames were featurised with: use featurise_committee"
             )
-        groups = {spec: groups for spec in committee.descriptor_groups}
+        groups = {spec: groups for spec in committee.feature_specs}
     de, df, ds, spread, force_spreads = [], [], [], [], []
     for index, group in enumerate(next(iter(groups.values()))):
         if len(group.frame_indices) == 0:
             continue
         outputs: list = [None] * len(committee.members)
         for spec, members in committee.descriptor_groups.items():
-            own = groups[spec][index]
-            if own.has_jacobians:
-                found = [group_predictions(committee.members[m], own) for m in members]
-            else:
-                chosen = [committee.members[m] for m in members]
-                found = _autograd_predictions(chosen, own, create_graph=False)
+            found = _predictions([committee.members[m] for m in members], groups[spec][index])
             for m, output in zip(members, found, strict=True):
                 outputs[m] = output
+        kernel = [None] * 3
+        if committee.kernel is not None:
+            own = groups[committee.kernel.descriptor][index]
+            kernel = [t.detach() for t in _predictions([committee.kernel], own)[0]]
         energies = torch.stack([o[0] for o in outputs]).detach()
-        energy = energies.mean(0)
+        energy = committee.combine(energies.mean(0), kernel[0])
         member_forces = torch.stack([o[1] for o in outputs]).detach()
-        forces = member_forces.mean(0)
+        forces = committee.combine(member_forces.mean(0), kernel[1])
         force_spreads.append(member_forces.std(0, unbiased=False).amax(dim=(1, 2)).numpy())
-        stress = torch.stack([o[2] for o in outputs]).mean(0).detach()
+        stress = committee.combine(torch.stack([o[2] for o in outputs]).mean(0), kernel[2])
+        stress = stress.detach()
         de.append(((energy - group.energy) / group.n_atoms).numpy() * 1e3)
         df.append((forces - group.forces).reshape(-1).numpy() * 1e3)
         spread.append((energies.std(0, unbiased=False) / group.n_atoms).numpy() * 1e3)
@@ -600,18 +640,27 @@ def error_metrics(
     return (out, np.concatenate(force_spreads)) if with_force_spreads else out
 
 
+def _predictions(
+    members: Sequence[MemberPotential | KernelMember], group: FeatureGroup
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Energies, forces and stresses of each of ``members`` on a group (either path)."""
+    if group.has_jacobians:
+        return [group_predictions(member, group) for member in members]
+    return _autograd_predictions(members, group, create_graph=False)
+
+
 def featurise_committee(
     frames: Sequence[Frame],
     committee: CommitteePotential,
     dtype: str | None = None,
     jacobians: bool = True,
 ) -> dict[DescriptorSpec, list[FeatureGroup]]:
-    """:func:`featurise` with each distinct member descriptor of ``committee``, in ``dtype``
-    (default: the committee's)."""
+    """:func:`featurise` with each distinct descriptor of ``committee`` (members and kernel
+    member), in ``dtype`` (default: the committee's)."""
     cutoff = committee.network_spec.pair_cutoff_angstrom
     return {
         spec: featurise(frames, spec, dtype or committee.dtype_name, jacobians, cutoff)
-        for spec in committee.descriptor_groups
+        for spec in committee.feature_specs
     }
 
 
@@ -621,20 +670,14 @@ def _fit_normalisation(
     n_species: int,
     std_floor: float = FEATURE_STD_FLOOR,
 ) -> None:
-    """Per-centre-element mean and standard deviation of every descriptor component; a
-    deviation is floored at ``std_floor`` times the component's deviation over all atoms, so
-    that components (nearly) constant in the training set for one element do not blow up."""
+    """Set the member's per-element descriptor standardisation
+    (:func:`~.normalisation.feature_standardisation`), energy references
+    (:func:`~.normalisation.energy_references`) and energy scale (RMS force) from ``groups``."""
     features = torch.cat([g.features.reshape(-1, g.features.shape[-1]) for g in groups])
     species = torch.cat([g.species.reshape(-1) for g in groups])
-    overall = features.std(0)
-    floor = (std_floor * overall).clamp_min(1e-6 * float(overall.max()) + 1e-12)
-    for s in range(n_species):
-        rows = features[species == s]
-        if len(rows) == 0:
-            continue
-        member.feature_mean[s].copy_(rows.mean(0))
-        std = rows.std(0) if len(rows) > 1 else overall
-        member.feature_std[s].copy_(torch.maximum(std, floor))
+    mean, std = feature_standardisation(features, species, n_species, std_floor)
+    member.feature_mean.copy_(mean)
+    member.feature_std.copy_(std)
     counts = torch.cat(
         [
             torch.nn.functional.one_hot(g.species, n_species).sum(1).to(features.dtype)
@@ -642,13 +685,7 @@ def _fit_normalisation(
         ]
     )
     energies = torch.cat([g.energy for g in groups])
-    n_atoms = counts.sum(1)
-    present = counts.sum(0) > 0
-    reference = torch.full((n_species,), float((energies / n_atoms).mean()), dtype=features.dtype)
-    if torch.linalg.matrix_rank(counts[:, present]) == int(present.sum()):
-        solution = torch.linalg.lstsq(counts[:, present], energies[:, None]).solution[:, 0]
-        reference[present] = solution
-    member.energy_reference_ev.copy_(reference)
+    member.energy_reference_ev.copy_(energy_references(counts, energies))
     forces = torch.cat([g.forces.reshape(-1) for g in groups])
     member.energy_scale_ev.copy_(forces.pow(2).mean().sqrt().clamp_min(1e-3))
 
@@ -972,8 +1009,12 @@ def train_committee(
     (``metrics["validation_kind"]``). Members also differ in initial weights and batch order.
     Forces and stress enter the loss through stored descriptor Jacobians or by double backward
     (``settings.force_training``, see the module docstring); ``metrics["force_training"]`` says
-    which. Returns the committee, metrics (train and validation and, for committees, the
-    ``committee_spread_reference`` of :mod:`.uncertainty`) and the learning curves.
+    which. With ``settings.kernel_weight`` the committee's kernel member (:mod:`.kernel`) is
+    fitted in closed form to the frames the networks train on (all of them with member splits,
+    whose pooled validation metrics are then the networks' alone) and summarised in
+    ``metrics["kernel"]``. Returns the committee, metrics (train and validation and, for
+    committees, the ``committee_spread_reference`` of :mod:`.uncertainty`) and the learning
+    curves.
     """
     with deterministic_algorithms():
         return _train_committee(frames, settings or TrainingSettings(), validation_frames, log)
@@ -999,12 +1040,19 @@ def _train_committee(
         for variant in _member_variants(settings)
     ]
     specs = list(dict.fromkeys(member_descriptors))
+    kernel_spec = None
+    if settings.kernel_weight > 0:
+        kernel_spec = DescriptorSpec(
+            elements=tuple(elements), **(base | settings.kernel_descriptor)
+        )
     network = settings.network_spec()
     cutoff = network.pair_cutoff_angstrom
     validation_frames = list(validation_frames or [])
     all_frames = frames + validation_frames
-    force_training = choose_force_training(all_frames, specs, settings)
-    jacobian_gb = jacobian_peak_bytes(all_frames, specs, settings) / 1e9
+    # the kernel member's descriptor too, for the metrics (its fit holds one frame at a time)
+    stored = list(dict.fromkeys(specs + ([kernel_spec] if kernel_spec else [])))
+    force_training = choose_force_training(all_frames, stored, settings)
+    jacobian_gb = jacobian_peak_bytes(all_frames, stored, settings) / 1e9
     jacobians = force_training == "jacobian"
     start = time.perf_counter()
     every = {s: featurise(frames, s, settings.dtype, jacobians, cutoff) for s in specs}
@@ -1012,6 +1060,12 @@ def _train_committee(
         given = {
             s: featurise(validation_frames, s, settings.dtype, jacobians, cutoff) for s in specs
         }
+    if kernel_spec is not None and kernel_spec not in every:  # for the metrics only
+        every[kernel_spec] = featurise(frames, kernel_spec, settings.dtype, jacobians)
+        if validation_frames:
+            given[kernel_spec] = featurise(
+                validation_frames, kernel_spec, settings.dtype, jacobians
+            )
     featurise_s = time.perf_counter() - start
     if log:
         log(
@@ -1023,13 +1077,13 @@ def _train_committee(
     bagged = settings.member_splits and not validation_frames and settings.committee_size > 1
     # splits depend on the seed and the group sizes only: the same frames for every descriptor
     if validation_frames:
-        shared = {s: (every[s], given[s]) for s in specs}
+        shared = {s: (every[s], given[s]) for s in every}
     elif not bagged:  # one split for every member, made once
         shared = {
             s: split_groups(
                 every[s], settings.valid_fraction, settings.seed, settings.split_block_frames
             )
-            for s in specs
+            for s in every
         }
     else:  # a split per member, made when the member trains
         shared = None
@@ -1041,7 +1095,20 @@ def _train_committee(
         n_members=settings.committee_size,
         dtype=settings.dtype,
         member_descriptors=member_descriptors,
+        kernel_descriptor=kernel_spec,
+        kernel_weight=settings.kernel_weight,
     )
+    kernel_summary = None
+    if kernel_spec is not None:
+        # the frames the networks train on: all of them when every member has its own split
+        kernel_frames = frames
+        if shared and not validation_frames:
+            kernel_frames = [frames[i] for g in shared[kernel_spec][0] for i in g.frame_indices]
+        fitted_kernel, kernel_summary = fit_kernel_member(
+            kernel_frames, kernel_spec, settings.kernel_fit_settings(), log
+        )
+        committee.kernel.load_state_dict(fitted_kernel.state_dict())
+        kernel_summary["n_frames"] = len(kernel_frames)
     curve: list[dict] = []
     out_of_bag: list[tuple[MemberPotential, list[FeatureGroup]]] = []
     fitted: dict[DescriptorSpec, dict[str, torch.Tensor]] = {}
@@ -1076,8 +1143,8 @@ def _train_committee(
         validation = _pooled_metrics(out_of_bag)
         train = every
     else:
-        train = {s: shared[s][0] for s in specs}
-        validation = error_metrics({s: shared[s][1] for s in specs}, committee)
+        train = {s: shared[s][0] for s in every}
+        validation = error_metrics({s: shared[s][1] for s in every}, committee)
     train_metrics, train_spreads = error_metrics(train, committee, with_force_spreads=True)
     metrics = {
         "train": train_metrics,
@@ -1092,6 +1159,12 @@ def _train_committee(
             for i in range(settings.committee_size)
         ],
     }
+    if kernel_spec is not None:
+        kernel_summary["weight"] = settings.kernel_weight
+        kernel_summary["train"] = error_metrics(
+            {kernel_spec: train[kernel_spec]}, _Single(committee.kernel, kernel_spec)
+        )
+        metrics["kernel"] = kernel_summary
     if settings.committee_size > 1:
         # the spread on configurations like those trained on: the active engine's yardstick
         metrics["committee_spread_reference"] = reference_from_spreads(
@@ -1111,7 +1184,10 @@ def _member_variants(settings: TrainingSettings) -> list[dict]:
 def _pooled_metrics(pairs: Sequence[tuple[MemberPotential, list[FeatureGroup]]]) -> dict:
     """Metrics of single members on their own held-out groups, pooled (weighted by frames)."""
     parts = [
-        (error_metrics(groups, _Single(member)), sum(len(g.frame_indices) for g in groups))
+        (
+            error_metrics(groups, _Single(member, member.network.descriptor)),
+            sum(len(g.frame_indices) for g in groups),
+        )
         for member, groups in pairs
     ]
     parts = [(m, n) for m, n in parts if m]
@@ -1132,17 +1208,27 @@ def _pooled_metrics(pairs: Sequence[tuple[MemberPotential, list[FeatureGroup]]])
 
 @dataclasses.dataclass
 class _Single:
-    """A one-member view with the attributes :func:`error_metrics` reads."""
+    """A one-member view (a network or the kernel member, with its descriptor) with the
+    attributes :func:`error_metrics` reads."""
 
-    member: MemberPotential
+    member: MemberPotential | KernelMember
+    spec: DescriptorSpec
+    kernel = None
 
     @property
-    def members(self) -> list[MemberPotential]:
+    def members(self) -> list[MemberPotential | KernelMember]:
         return [self.member]
 
     @property
     def descriptor_groups(self) -> dict[DescriptorSpec, list[int]]:
-        return {self.member.network.descriptor: [0]}
+        return {self.spec: [0]}
+
+    @property
+    def feature_specs(self) -> list[DescriptorSpec]:
+        return [self.spec]
+
+    def combine(self, network_mean: torch.Tensor, kernel: torch.Tensor | None) -> torch.Tensor:
+        return network_mean
 
 
 #: member state set by _fit_normalisation and _fit_linear_term

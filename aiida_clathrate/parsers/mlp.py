@@ -89,6 +89,8 @@ class MlpEvaluateParser(Parser):
                 "max_force_std_ev_per_angstrom",
                 np.array([r["committee_max_force_std_ev_per_angstrom"] for r in records]),
             )
+        if records and records[0].get("kernel_energy_ev") is not None:
+            array.set_array("kernel_energy_ev", np.array([r["kernel_energy_ev"] for r in records]))
         self.out("configurations", labelled)
         self.out("committee_spread", array)
         return None

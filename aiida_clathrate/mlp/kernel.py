@@ -1,0 +1,270 @@
+"""The committee's kernel member: a closed-form quadratic model of the atomic energy.
+
+Per centre element ``s``, on descriptors ``x`` standardised per element,
+    E_atom = e_s + w_s·x + xᵀ Q_s x,   Q_s = Σ_m α_m z_m z_mᵀ / D²,
+which is the polynomial-kernel ridge model ``w_s·x + Σ_m α_m (x·z_m / D)²`` with kernel centres
+``z_m``: standardised environments of element ``s`` from the training frames (all of them, or a
+seeded sample of ``max_centres_per_element``). ``α`` and ``w`` solve one linear system on
+energies per atom and forces (Gaussian likelihood with ``energy_sigma_ev_per_atom`` and
+``forces_sigma_ev_per_angstrom``; prior ``regularisation · (αᵀKα + linear_regularisation·|w|²)``
+with ``K_mn = (z_m·z_n / D)²``); the model keeps only ``Q`` and ``w``.
+
+Its errors are less correlated with the networks' than the networks' with each other, so the
+committee averages the two (``kernel_weight``; see docs/mlp.md). The fit accumulates the normal
+equations frame by frame, holding the descriptor Jacobian of one frame at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, descriptor_jacobians
+from .frames import Frame
+from .normalisation import energy_references, feature_standardisation
+
+#: rows of the design matrix collected before they are added to the normal equations
+ROWS_PER_UPDATE = 2048
+
+
+class KernelMember(nn.Module):
+    """Per-atom energies ``e_s + w_s·x + xᵀ Q_s x`` of standardised descriptors (eV)."""
+
+    def __init__(self, descriptor: DescriptorSpec) -> None:
+        super().__init__()
+        self.descriptor = descriptor
+        size, n_species = descriptor.size, descriptor.n_species
+        self.register_buffer("feature_mean", torch.zeros(n_species, size))
+        self.register_buffer("feature_std", torch.ones(n_species, size))
+        self.register_buffer("energy_reference_ev", torch.zeros(n_species))
+        self.register_buffer("linear_ev", torch.zeros(n_species, size))
+        self.register_buffer("quadratic_ev", torch.zeros(n_species, size, size))
+
+    #: the energies depend on the descriptors only
+    uses_pairs = False
+
+    def atomic_energies(
+        self, features: torch.Tensor, species: torch.Tensor, pairs: object = None
+    ) -> torch.Tensor:
+        """Per-atom energies (eV) of ``features`` (..., D) with centre elements ``species`` (...);
+        ``pairs`` is ignored (the members' common signature)."""
+        species = species.expand(features.shape[:-1])
+        x = (features - self.feature_mean[species]) / self.feature_std[species]
+        energies = self.energy_reference_ev[species] + (self.linear_ev[species] * x).sum(-1)
+        flat_x, flat_species = x.reshape(-1, x.shape[-1]), species.reshape(-1)
+        quadratic = flat_x.new_zeros(len(flat_x))
+        for s in range(len(self.quadratic_ev)):  # per element: no (atoms, D, D) gather
+            atoms = (flat_species == s).nonzero()[:, 0]
+            if len(atoms):
+                rows = flat_x[atoms]
+                values = ((rows @ self.quadratic_ev[s]) * rows).sum(-1)
+                quadratic = quadratic.index_put((atoms,), values)
+        return energies + quadratic.reshape(energies.shape)
+
+    def predict_frame(self, frame: Frame) -> tuple[float, np.ndarray]:
+        """This member alone on one configuration: energy (eV) and forces (eV/Å, autograd)."""
+        dtype = self.feature_mean.dtype
+        positions = torch.tensor(frame.positions_angstrom, dtype=dtype, requires_grad=True)
+        cell = torch.tensor(frame.cell_angstrom, dtype=dtype)
+        species = self.descriptor.species_indices(frame.symbols)
+        neighbours = build_neighbours(positions.detach(), cell, frame.pbc, self.descriptor)
+        features = compute_descriptors(positions, cell, species, neighbours, self.descriptor)
+        energy = self.atomic_energies(features, species).sum()
+        (gradient,) = torch.autograd.grad(energy, positions)
+        return float(energy.detach()), -gradient.numpy()
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelFitSettings:
+    """Hyperparameters of :func:`fit_kernel_member` (defaults: the shipped settings)."""
+
+    energy_sigma_ev_per_atom: float = 5e-4
+    forces_sigma_ev_per_angstrom: float = 0.04
+    regularisation: float = 1000.0
+    linear_regularisation: float = 0.01
+    max_centres_per_element: int = 1024
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "energy_sigma_ev_per_atom",
+            "forces_sigma_ev_per_angstrom",
+            "regularisation",
+            "linear_regularisation",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"kernel {name} must be positive, got {getattr(self, name)}")
+        if self.max_centres_per_element < 1:
+            raise ValueError(
+                f"kernel max_centres_per_element must be at least 1, "
+                f"got {self.max_centres_per_element}"
+            )
+
+
+@dataclasses.dataclass
+class _PreparedFrame:
+    positions: torch.Tensor
+    cell: torch.Tensor
+    species: torch.Tensor
+    neighbours: object
+    features: torch.Tensor
+    energy_ev: float
+    forces_ev_per_angstrom: torch.Tensor
+
+
+def fit_kernel_member(
+    frames: Sequence[Frame],
+    descriptor: DescriptorSpec,
+    settings: KernelFitSettings | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[KernelMember, dict]:
+    """Fit a :class:`KernelMember` (float64) to the energies and forces of ``frames``; returns it
+    and a summary (centres per element, times)."""
+    settings = settings or KernelFitSettings()
+    if not frames:
+        raise ValueError("no frames to fit the kernel model to")
+    start = time.perf_counter()
+    prepared = [_prepare(frame, index, descriptor) for index, frame in enumerate(frames)]
+    n_species, size = descriptor.n_species, descriptor.size
+    features = torch.cat([p.features for p in prepared])
+    species = torch.cat([p.species for p in prepared])
+    mean, std = feature_standardisation(features, species, n_species)
+    counts = torch.stack([torch.bincount(p.species, minlength=n_species) for p in prepared])
+    energies = torch.tensor([p.energy_ev for p in prepared], dtype=torch.float64)
+    reference = energy_references(counts.double(), energies)
+    centres = _centres((features - mean[species]) / std[species], species, n_species, settings)
+    offsets = np.cumsum([0] + [len(c) for c in centres]).tolist()
+    n_columns = offsets[-1] + n_species * size
+    normal = torch.zeros((n_columns, n_columns), dtype=torch.float64)
+    rhs = torch.zeros(n_columns, dtype=torch.float64)
+    pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def update() -> None:
+        rows = torch.cat([r for r, _ in pending])
+        normal.addmm_(rows.T, rows)
+        rhs.add_(rows.T @ torch.cat([t for _, t in pending]))
+        pending.clear()
+
+    for frame in prepared:
+        rows, targets = _frame_rows(
+            frame, descriptor, mean, std, reference, centres, offsets, n_columns
+        )
+        scale = torch.full((len(rows),), 1.0 / settings.forces_sigma_ev_per_angstrom)
+        scale[0] = 1.0 / settings.energy_sigma_ev_per_atom
+        pending.append((rows * scale[:, None].double(), targets * scale.double()))
+        if sum(len(r) for r, _ in pending) >= ROWS_PER_UPDATE:
+            update()
+    if pending:
+        update()
+    prior = torch.zeros_like(normal)
+    for s, z in enumerate(centres):
+        block = slice(offsets[s], offsets[s + 1])
+        kernel = (z @ z.T / size) ** 2
+        jitter = 1e-8 * float(kernel.diagonal().mean()) if len(z) else 0.0
+        prior[block, block] = kernel + jitter * torch.eye(len(z), dtype=torch.float64)
+    linear = slice(offsets[-1], n_columns)
+    prior[linear, linear] = settings.linear_regularisation * torch.eye(
+        n_species * size, dtype=torch.float64
+    )
+    weights = torch.linalg.solve(normal + settings.regularisation * prior, rhs)
+    member = KernelMember(descriptor).double()
+    with torch.no_grad():
+        member.feature_mean.copy_(mean)
+        member.feature_std.copy_(std)
+        member.energy_reference_ev.copy_(reference)
+        member.linear_ev.copy_(weights[linear].reshape(n_species, size))
+        for s, z in enumerate(centres):
+            alpha = weights[offsets[s] : offsets[s + 1]]
+            member.quadratic_ev[s] = (z.T * alpha) @ z / size**2
+    summary = {
+        "descriptor_size": size,
+        "centres_per_element": dict(zip(descriptor.elements, map(len, centres), strict=True)),
+        "fit_time_s": time.perf_counter() - start,
+    }
+    if log:
+        log(
+            f"kernel member: {sum(map(len, centres))} centres, descriptor size {size}, "
+            f"fitted to {len(frames)} frames in {summary['fit_time_s']:.1f} s"
+        )
+    return member, summary
+
+
+def _prepare(frame: Frame, index: int, descriptor: DescriptorSpec) -> _PreparedFrame:
+    if frame.energy_ev is None or frame.forces_ev_per_angstrom is None:
+        raise ValueError(f"frame {index} has no energy or forces label")
+    positions = torch.tensor(frame.positions_angstrom, dtype=torch.float64)
+    cell = torch.tensor(frame.cell_angstrom, dtype=torch.float64)
+    species = descriptor.species_indices(frame.symbols)
+    neighbours = build_neighbours(positions, cell, frame.pbc, descriptor)
+    with torch.no_grad():
+        features = compute_descriptors(positions, cell, species, neighbours, descriptor)
+    forces = torch.tensor(np.asarray(frame.forces_ev_per_angstrom), dtype=torch.float64)
+    return _PreparedFrame(
+        positions, cell, species, neighbours, features, float(frame.energy_ev), forces
+    )
+
+
+def _centres(
+    normalised: torch.Tensor, species: torch.Tensor, n_species: int, settings: KernelFitSettings
+) -> list[torch.Tensor]:
+    """Kernel centres of every element: its standardised environments, or a seeded sample of
+    ``max_centres_per_element`` of them (in their original order)."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    centres = []
+    for s in range(n_species):
+        rows = normalised[species == s]
+        if len(rows) > settings.max_centres_per_element:
+            picked = torch.randperm(len(rows), generator=generator)
+            rows = rows[picked[: settings.max_centres_per_element].sort().values]
+        centres.append(rows)
+    return centres
+
+
+def _frame_rows(
+    frame: _PreparedFrame,
+    descriptor: DescriptorSpec,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    reference: torch.Tensor,
+    centres: list[torch.Tensor],
+    offsets: list[int],
+    n_columns: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Design rows (1 + 3N, n_columns) of one frame, energy per atom first then forces, and their
+    targets: the kernel weights of every element's centres, then the linear weights."""
+    species = frame.species
+    n_atoms, size = len(species), mean.shape[-1]
+    _, jac, _ = descriptor_jacobians(
+        frame.positions, frame.cell, species, frame.neighbours, descriptor
+    )
+    x = (frame.features - mean[species]) / std[species]
+    jac = jac / std[species][:, :, None, None]  # (N, D, N, 3)
+    energy_row = torch.zeros(n_columns, dtype=torch.float64)
+    force_rows = torch.zeros((n_atoms * 3, n_columns), dtype=torch.float64)
+    for s, z in enumerate(centres):
+        atoms = (species == s).nonzero()[:, 0]
+        if len(atoms) == 0:
+            continue
+        kernel = slice(offsets[s], offsets[s + 1])
+        dot = x[atoms] @ z.T / size  # (I, M)
+        energy_row[kernel] = (dot**2).sum(0) / n_atoms
+        # forces: -Σ_i (2 dot_im / D) z_m·∂x_i/∂r, the projections z_m·∂x_i/∂r in one product
+        jac_atoms = jac[atoms].transpose(0, 1).reshape(size, -1)  # (D, I·3N)
+        projected = (z @ jac_atoms).reshape(len(z), len(atoms), n_atoms * 3)
+        force_rows[:, kernel] = -torch.einsum("im,mik->km", 2 * dot / size, projected)
+        linear = slice(offsets[-1] + s * size, offsets[-1] + (s + 1) * size)
+        energy_row[linear] = x[atoms].sum(0) / n_atoms
+        force_rows[:, linear] = -jac[atoms].sum(0).reshape(size, n_atoms * 3).T
+    energy_target = (frame.energy_ev - float(reference[species].sum())) / n_atoms
+    targets = torch.cat(
+        [
+            torch.tensor([energy_target], dtype=torch.float64),
+            frame.forces_ev_per_angstrom.reshape(-1),
+        ]
+    )
+    return torch.cat([energy_row[None], force_rows]), targets
