@@ -92,6 +92,37 @@ def assess(model, frames, jacobians: bool = True) -> tuple[dict, dict]:
     return metrics, frame_errors(model, frames)
 
 
+def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
+    """Rows with the test errors of the committee's two parts: the networks alone (kernel weight
+    0, same networks) and the kernel member alone."""
+    weight = model.kernel_weight
+    model.kernel_weight = 0.0
+    try:
+        networks = error_metrics(featurise_committee(frames, model), model)
+    finally:
+        model.kernel_weight = weight
+    found = [model.kernel.predict_frame(f) for f in frames]
+    energy = np.array(
+        [(e - f.energy_ev) / f.n_atoms for (e, _), f in zip(found, frames, strict=True)]
+    )
+    forces = np.concatenate(
+        [(p - f.forces_ev_per_angstrom).ravel() for (_, p), f in zip(found, frames, strict=True)]
+    )
+    return [
+        (
+            "networks alone (kernel weight 0): energy / force RMSE",
+            f"{networks['energy_rmse_mev_per_atom']:.3f} / "
+            f"{networks['forces_rmse_mev_per_angstrom']:.1f}",
+            "-",
+        ),
+        (
+            f"kernel member alone (weight {weight:g} in the committee): energy / force RMSE",
+            f"{np.sqrt(np.mean(energy**2)) * 1e3:.3f} / {np.sqrt(np.mean(forces**2)) * 1e3:.1f}",
+            "-",
+        ),
+    ]
+
+
 def supercell(frame):
     from aiida_clathrate.mlp import frame_from_atoms, frame_to_atoms
 
@@ -318,6 +349,7 @@ def main() -> None:
         model.save(args.save)
 
     validation, on_test = assess(model, test)
+    kernel_rows = kernel_parts(model, test) if model.kernel is not None else []
     supercell_rows = []
     if args.supercell_test:
         big_frames = read_frames(args.supercell_test)
@@ -421,6 +453,7 @@ def main() -> None:
             f"{on_test['spread_error_correlation']:.2f}",
             "-",
         ),
+        *kernel_rows,
         *supercell_rows,
         (
             "training wall time (s), incl. descriptors",

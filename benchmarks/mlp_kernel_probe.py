@@ -1,12 +1,12 @@
-"""Compare descriptor settings in seconds with a closed-form kernel model.
+"""Compare descriptor settings in seconds with the committee's kernel member alone.
 
 For each descriptor variant (``TrainingSettings`` descriptor fields over the shipped defaults), fit
-a per-element polynomial-kernel ridge model ``E_atom = w_s·x + Σ_m α_m (x·z_m / D)²`` on energies
-per atom and forces of the benchmark's training split (every training atom of element ``s`` is a
-kernel centre ``z_m``; ``x`` the descriptor standardised per element, with the training code's
-feature floor; prior ``α^T K α`` on the kernel weights, a small ridge on ``w``), and print its
-test errors. No network, no training loop: a descriptor that lets this model fit
-better is a candidate for the committee, which takes ten minutes per trial.
+the kernel member (:mod:`aiida_clathrate.mlp.kernel`, a per-element polynomial-kernel ridge model
+``E_atom = w_s·x + Σ_m α_m (x·z_m / D)²`` on energies per atom and forces) to the benchmark's
+training split and print its test errors. No network, no training loop: a descriptor that lets
+this model fit better is a candidate for the kernel member or the networks, whose training takes
+ten minutes per trial. With ``--model`` (a committee saved by ``benchmarks/mlp.py --save``, with
+``"kernel_weight": 0`` for the networks alone) also the errors of weighted means of the two.
 
     .venv/bin/python benchmarks/mlp_kernel_probe.py --threads 2 [--seed S] \
         --variant '{}' --variant '{"angular_radial_order": 2, "angular_cutoff_angstrom": 3.5}'
@@ -24,106 +24,25 @@ from mlp import DATA, split
 
 from aiida_clathrate.mlp import load_potential, read_frames
 from aiida_clathrate.mlp.descriptors import DescriptorSpec
-from aiida_clathrate.mlp.potential import MemberPotential
-from aiida_clathrate.mlp.training import (
-    DESCRIPTOR_FIELDS,
-    FeatureGroup,
-    TrainingSettings,
-    _element_order,
-    _fit_normalisation,
-    featurise,
-)
+from aiida_clathrate.mlp.kernel import KernelFitSettings, fit_kernel_member
+from aiida_clathrate.mlp.training import DESCRIPTOR_FIELDS, TrainingSettings, _element_order
 
 
-def _standardisation(
-    group: FeatureGroup, spec: DescriptorSpec
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-element mean and deviation of the descriptor, as a committee member's training fits
-    them (deviations floored)."""
-    member = MemberPotential(spec, TrainingSettings().network_spec()).double()
-    _fit_normalisation(member, [group], spec.n_species)
-    return member.feature_mean, member.feature_std
-
-
-def kernel_design(
-    group: FeatureGroup, mean: torch.Tensor, std: torch.Tensor, centres: list[torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows of energy per atom (B, P) and of forces (B·N·3, P): first the kernel weights (those
-    of element ``s`` belong to the centres ``centres[s]``), then the linear weights per element."""
-    n_frames, n_atoms = group.species.shape
-    size = group.features.shape[-1]
-    offsets = np.cumsum([0] + [len(c) for c in centres])
-    n_columns = offsets[-1] + len(centres) * size
-    energy_rows = torch.zeros((n_frames, n_columns), dtype=torch.float64)
-    force_rows = torch.zeros((n_frames, n_atoms, 3, n_columns), dtype=torch.float64)
-    for b in range(n_frames):
-        species = group.species[b]
-        x = (group.features[b] - mean[species]) / std[species]
-        jac = group.jac_positions[b] / std[species][:, :, None, None]
-        for s, z in enumerate(centres):
-            atoms = (species == s).nonzero()[:, 0]
-            if len(atoms) == 0 or len(z) == 0:
-                continue
-            columns = slice(offsets[s], offsets[s + 1])
-            dot = x[atoms] @ z.T / size
-            energy_rows[b, columns] = (dot**2).sum(0) / n_atoms
-            z_jac = torch.einsum("md,idnc->imnc", z, jac[atoms])
-            force_rows[b, :, :, columns] = -torch.einsum("im,imnc->ncm", 2 * dot / size, z_jac)
-            linear = slice(offsets[-1] + s * size, offsets[-1] + (s + 1) * size)
-            energy_rows[b, linear] = x[atoms].sum(0) / n_atoms
-            force_rows[b, :, :, linear] = -jac[atoms].sum(0).permute(1, 2, 0)
-    return energy_rows, force_rows.reshape(-1, n_columns)
-
-
-def probe(
-    train_frames,
-    test_frames,
-    spec: DescriptorSpec,
-    energy_sigma_ev_per_atom: float,
-    force_sigma_ev_per_angstrom: float,
-    regularisation: float,
-    linear_regularisation: float,
-) -> dict:
-    """Fit the kernel model with descriptor ``spec`` and return its train and test errors."""
+def probe(train_frames, test_frames, spec: DescriptorSpec, settings: KernelFitSettings) -> dict:
+    """Fit the kernel member with descriptor ``spec`` and return its train and test errors."""
     start = time.perf_counter()
-    (train,) = featurise(train_frames, spec, "float64")
-    (test,) = featurise(test_frames, spec, "float64")
-    featurise_s = time.perf_counter() - start
-    n_species, n_atoms = spec.n_species, train.n_atoms
-    mean, std = _standardisation(train, spec)
-    x = ((train.features - mean[train.species]) / std[train.species]).reshape(-1, spec.size)
-    centres = [x[train.species.reshape(-1) == s] for s in range(n_species)]
-    reference = float((train.energy / n_atoms).mean())
-    energy_rows, force_rows = kernel_design(train, mean, std, centres)
-    design = torch.cat(
-        [energy_rows / energy_sigma_ev_per_atom, force_rows / force_sigma_ev_per_angstrom]
-    )
-    target = torch.cat(
-        [
-            (train.energy / n_atoms - reference) / energy_sigma_ev_per_atom,
-            train.forces.reshape(-1) / force_sigma_ev_per_angstrom,
-        ]
-    )
-    kernel = torch.block_diag(*[(z @ z.T / spec.size) ** 2 for z in centres])
-    kernel += 1e-8 * kernel.diagonal().mean() * torch.eye(len(kernel), dtype=torch.float64)
-    ridge = linear_regularisation * torch.eye(n_species * spec.size, dtype=torch.float64)
-    prior = torch.block_diag(kernel, ridge)
-    weights = torch.linalg.solve(design.T @ design + regularisation * prior, design.T @ target)
-    fit_s = time.perf_counter() - start - featurise_s
-
-    out = {"descriptor_size": spec.size, "featurise_s": featurise_s, "fit_s": fit_s}
-    # one group of one atom count (unpacked above): its frames are in the given order
-    for name, group, (rows_e, rows_f) in (
-        ("train", train, (energy_rows, force_rows)),
-        ("test", test, kernel_design(test, mean, std, centres)),
-    ):
-        energy = (rows_e @ weights + reference).numpy()
-        forces = (rows_f @ weights).reshape(group.forces.shape).numpy()
+    kernel, summary = fit_kernel_member(train_frames, spec, settings)
+    out = {"descriptor_size": spec.size, "fit_s": time.perf_counter() - start}
+    for name, frames in (("train", train_frames), ("test", test_frames)):
+        found = [kernel.predict_frame(f) for f in frames]
+        energy = np.array([e / f.n_atoms for (e, _), f in zip(found, frames, strict=True)])
+        forces = np.array([f for _, f in found])
         out[f"{name}_energy_ev_per_atom"], out[f"{name}_forces_ev_per_angstrom"] = energy, forces
-        out[f"{name}_energy_rmse_mev_per_atom"] = _rmse_milli(
-            energy - (group.energy / n_atoms).numpy()
+        labels = np.array([f.energy_ev / f.n_atoms for f in frames])
+        out[f"{name}_energy_rmse_mev_per_atom"] = _rmse_milli(energy - labels)
+        out[f"{name}_forces_rmse_mev_per_angstrom"] = _rmse_milli(
+            forces - np.array([f.forces_ev_per_angstrom for f in frames])
         )
-        out[f"{name}_forces_rmse_mev_per_angstrom"] = _rmse_milli(forces - group.forces.numpy())
     return out
 
 
@@ -143,13 +62,18 @@ def main() -> None:
         type=json.loads,
         help="descriptor fields over the shipped defaults, JSON (repeatable; default '{}')",
     )
-    parser.add_argument("--energy-sigma", type=float, default=5e-4, help="eV/atom")
-    parser.add_argument("--force-sigma", type=float, default=0.04, help="eV/Å")
-    parser.add_argument("--regularisation", type=float, default=1000.0)
+    shipped = KernelFitSettings()
+    parser.add_argument(
+        "--energy-sigma", type=float, default=shipped.energy_sigma_ev_per_atom, help="eV/atom"
+    )
+    parser.add_argument(
+        "--force-sigma", type=float, default=shipped.forces_sigma_ev_per_angstrom, help="eV/Å"
+    )
+    parser.add_argument("--regularisation", type=float, default=shipped.regularisation)
     parser.add_argument(
         "--linear-regularisation",
         type=float,
-        default=0.01,
+        default=shipped.linear_regularisation,
         help="ridge on the linear weights, relative to the kernel prior",
     )
     parser.add_argument(
@@ -183,7 +107,13 @@ def main() -> None:
             f"{_rmse_milli(committee[0] - label_energy):.3f} / "
             f"{_rmse_milli(committee[1] - label_forces):.1f}"
         )
-    print("| descriptor variant | D | test energy / force RMSE | train | descriptors, fit (s) |")
+    fit_settings = KernelFitSettings(
+        energy_sigma_ev_per_atom=args.energy_sigma,
+        forces_sigma_ev_per_angstrom=args.force_sigma,
+        regularisation=args.regularisation,
+        linear_regularisation=args.linear_regularisation,
+    )
+    print("| descriptor variant | D | test energy / force RMSE | train | fit (s) |")
     print("|---|---|---|---|---|")
     for variant in args.variant or [{}]:
         try:  # the training code's check of a descriptor variant
@@ -191,22 +121,14 @@ def main() -> None:
         except ValueError as exc:
             parser.error(f"--variant {json.dumps(variant)}: {exc}")
         spec = DescriptorSpec(elements=elements, **(base | variant))
-        out = probe(
-            train,
-            test,
-            spec,
-            args.energy_sigma,
-            args.force_sigma,
-            args.regularisation,
-            args.linear_regularisation,
-        )
+        out = probe(train, test, spec, fit_settings)
         print(
             f"| `{json.dumps(variant)}` | {out['descriptor_size']} | "
             f"{out['test_energy_rmse_mev_per_atom']:.3f} / "
             f"{out['test_forces_rmse_mev_per_angstrom']:.1f} | "
             f"{out['train_energy_rmse_mev_per_atom']:.3f} / "
             f"{out['train_forces_rmse_mev_per_angstrom']:.1f} | "
-            f"{out['featurise_s']:.0f}, {out['fit_s']:.0f} |",
+            f"{out['fit_s']:.0f} |",
             flush=True,
         )
         if committee is None:
