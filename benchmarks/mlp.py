@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from aiida_clathrate.mlp import TrainingResult, TrainingSettings, read_frames, train_committee
+from aiida_clathrate.mlp.allocator import keep_freed_memory
 from aiida_clathrate.mlp.training import error_metrics, featurise_committee
 
 DATA = (
@@ -309,8 +310,16 @@ def main() -> None:
         default=None,
         help="python of a venv with mace-torch: adds a MACE column",
     )
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="keep glibc's malloc thresholds (the default before 2026-12-05; see "
+        "aiida_clathrate.mlp.allocator)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.default_allocator:
+        keep_freed_memory()
 
     import ase.io
 

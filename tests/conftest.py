@@ -11,6 +11,14 @@ pytest_plugins = ["aiida.tools.pytest_fixtures"]
 SHARED_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def pytest_configure(config) -> None:
+    """The test process trains and evaluates potentials in-process and then ends: keep freed
+    memory for reuse, as the console script does (``aiida_clathrate.mlp.allocator``)."""
+    from aiida_clathrate.mlp.allocator import keep_freed_memory
+
+    keep_freed_memory()
+
+
 @pytest.fixture(scope="session")
 def aiida_profile(aiida_config, aiida_profile_factory):
     """The embedded default: SQLite storage and the ZeroMQ broker (so the daemon and ``submit`` work)."""

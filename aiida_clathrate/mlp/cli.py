@@ -14,6 +14,8 @@ import pathlib
 import sys
 import time
 
+from .allocator import keep_freed_memory
+
 
 def _set_threads(threads: int | None) -> None:
     import torch
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _set_threads(args.threads)
+        keep_freed_memory()  # a process that trains or evaluates, then ends
         return args.handler(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"aiida-clathrate-mlp: error: {exc}", file=sys.stderr)
