@@ -24,6 +24,7 @@ from mlp import DATA, split
 
 from aiida_clathrate.mlp import load_potential, read_frames
 from aiida_clathrate.mlp.descriptors import DescriptorSpec
+from aiida_clathrate.mlp.featurisation import featurise
 from aiida_clathrate.mlp.kernel import KernelFitSettings, fit_kernel_member
 from aiida_clathrate.mlp.training import DESCRIPTOR_FIELDS, TrainingSettings, _element_order
 
@@ -31,7 +32,7 @@ from aiida_clathrate.mlp.training import DESCRIPTOR_FIELDS, TrainingSettings, _e
 def probe(train_frames, test_frames, spec: DescriptorSpec, settings: KernelFitSettings) -> dict:
     """Fit the kernel member with descriptor ``spec`` and return its train and test errors."""
     start = time.perf_counter()
-    kernel, summary = fit_kernel_member(train_frames, spec, settings)
+    kernel, summary = fit_kernel_member(featurise(train_frames, spec, jacobians=False), settings)
     out = {"descriptor_size": spec.size, "fit_s": time.perf_counter() - start}
     for name, frames in (("train", train_frames), ("test", test_frames)):
         found = [kernel.predict_frame(f) for f in frames]

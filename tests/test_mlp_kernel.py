@@ -20,6 +20,7 @@ from aiida_clathrate.mlp import (
     read_frames,
     train_committee,
 )
+from aiida_clathrate.mlp.featurisation import featurise
 from aiida_clathrate.mlp.kernel import KernelFitSettings, KernelMember, fit_kernel_member
 from aiida_clathrate.mlp.training import error_metrics, featurise_committee
 
@@ -153,9 +154,10 @@ def test_committee_combines_networks_and_kernel_with_exact_gradients(data, messa
 
 def test_kernel_fit_learns_energies_and_forces_and_is_seeded(data):
     """The closed-form fit reproduces its training labels closely and predicts held-out frames
-    far better than the mean; a centre cap samples centres by seed."""
+    far better than the mean, the same from stored Jacobians (float32) as from recomputed ones;
+    a centre cap samples centres by seed."""
     train = data[:30]
-    kernel, summary = fit_kernel_member(train, KERNEL_SPEC)
+    kernel, summary = fit_kernel_member(featurise(train, KERNEL_SPEC, jacobians=False))
     assert summary["centres_per_element"] == {"K": 30, "Rb": 30, "B": 180, "C": 180}
     labels_e = np.array([f.energy_ev / f.n_atoms for f in data])
     labels_f = np.array([f.forces_ev_per_angstrom for f in data])
@@ -173,21 +175,29 @@ def test_kernel_fit_learns_energies_and_forces_and_is_seeded(data):
     assert rmse_f["train"] < 0.2 * force_rms and rmse_f["test"] < 0.5 * force_rms
     assert rmse_e["train"] < 0.2 * spread_e and rmse_e["test"] < 0.5 * spread_e
     assert rmse_f["train"] < rmse_f["test"]
+    stored, _ = fit_kernel_member(featurise(train, KERNEL_SPEC, "float32", jacobians=True))
+    stored_energies, stored_forces = _kernel_predictions(stored, data)
+    assert np.abs(stored_energies - energies).max() < 1e-3 * spread_e
+    assert np.abs(stored_forces - forces).max() < 1e-3 * force_rms
     # at most 20 centres per element: a seeded sample
     capped = KernelFitSettings(max_centres_per_element=20)
-    a, info = fit_kernel_member(train[:10], KERNEL_SPEC, capped)
+    few = featurise(train[:10], KERNEL_SPEC, jacobians=False)
+    a, info = fit_kernel_member(few, capped)
     assert info["centres_per_element"] == {"K": 10, "Rb": 10, "B": 20, "C": 20}
-    b, _ = fit_kernel_member(train[:10], KERNEL_SPEC, capped)
-    c, _ = fit_kernel_member(train[:10], KERNEL_SPEC, dataclasses.replace(capped, seed=1))
+    b, _ = fit_kernel_member(few, capped)
+    c, _ = fit_kernel_member(few, dataclasses.replace(capped, seed=1))
     assert torch.equal(a.quadratic_ev, b.quadratic_ev)
     assert not torch.equal(a.quadratic_ev[2], c.quadratic_ev[2])  # other B centres
     with pytest.raises(ValueError, match="regularisation must be positive"):
         KernelFitSettings(regularisation=0.0)
     with pytest.raises(ValueError, match="no frames"):
-        fit_kernel_member([], KERNEL_SPEC)
+        fit_kernel_member([])
+    other = dataclasses.replace(KERNEL_SPEC, angular_cutoff_angstrom=4.0)
+    with pytest.raises(ValueError, match="one descriptor"):
+        fit_kernel_member(few + featurise(train[:2], other, jacobians=False))
     unlabelled = dataclasses.replace(train[0], energy_ev=None)
     with pytest.raises(ValueError, match="frame 1 has no energy"):
-        fit_kernel_member([train[1], unlabelled], KERNEL_SPEC)
+        featurise([train[1], unlabelled], KERNEL_SPEC)
 
 
 def test_training_fits_kernel_on_training_frames_and_keeps_it_through_save(data, tmp_path):

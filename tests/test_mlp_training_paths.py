@@ -18,6 +18,7 @@ from aiida_clathrate.mlp import (
     train_committee,
     training,
 )
+from aiida_clathrate.mlp.featurisation import featurise, jacobian_memory_bytes
 from aiida_clathrate.mlp.training import (
     _fit_linear_term,
     _fit_normalisation,
@@ -25,9 +26,7 @@ from aiida_clathrate.mlp.training import (
     _loss_and_gradients,
     choose_force_training,
     error_metrics,
-    featurise,
     group_predictions,
-    jacobian_memory_bytes,
     jacobian_peak_bytes,
 )
 

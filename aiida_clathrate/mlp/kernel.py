@@ -10,8 +10,9 @@ energies per atom and forces (Gaussian likelihood with ``energy_sigma_ev_per_ato
 with ``K_mn = (z_m·z_n / D)²``); the model keeps only ``Q`` and ``w``.
 
 Its errors are less correlated with the networks' than the networks' with each other, so the
-committee averages the two (``kernel_weight``; see docs/mlp.md). The fit accumulates the normal
-equations frame by frame, holding the descriptor Jacobian of one frame at a time.
+committee averages the two (``kernel_weight``; see docs/mlp.md). The fit reads featurised frames
+(:func:`~.featurisation.featurise`, with stored Jacobians or without) and accumulates the normal
+equations frame by frame, so without stored Jacobians it holds one frame's at a time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, descriptor_jacobians
+from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors
+from .featurisation import FeatureGroup, frame_jacobians
 from .frames import Frame
 from .normalisation import energy_references, feature_standardisation
 
@@ -106,36 +108,28 @@ class KernelFitSettings:
             )
 
 
-@dataclasses.dataclass
-class _PreparedFrame:
-    positions: torch.Tensor
-    cell: torch.Tensor
-    species: torch.Tensor
-    neighbours: object
-    features: torch.Tensor
-    energy_ev: float
-    forces_ev_per_angstrom: torch.Tensor
-
-
 def fit_kernel_member(
-    frames: Sequence[Frame],
-    descriptor: DescriptorSpec,
+    groups: Sequence[FeatureGroup],
     settings: KernelFitSettings | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[KernelMember, dict]:
-    """Fit a :class:`KernelMember` (float64) to the energies and forces of ``frames``; returns it
-    and a summary (centres per element, times)."""
+    """Fit a :class:`KernelMember` (float64) to the energies and forces of featurised frames
+    (:func:`~.featurisation.featurise` with one descriptor, in float64 for full precision);
+    returns it and a summary (centres per element, times)."""
     settings = settings or KernelFitSettings()
-    if not frames:
+    groups = [g for g in groups if len(g.frame_indices)]
+    if not groups:
         raise ValueError("no frames to fit the kernel model to")
+    descriptor = groups[0].spec
+    if any(g.spec != descriptor for g in groups):
+        raise ValueError("the kernel member is fitted to frames featurised with one descriptor")
     start = time.perf_counter()
-    prepared = [_prepare(frame, index, descriptor) for index, frame in enumerate(frames)]
     n_species, size = descriptor.n_species, descriptor.size
-    features = torch.cat([p.features for p in prepared])
-    species = torch.cat([p.species for p in prepared])
+    features = torch.cat([g.features.reshape(-1, size) for g in groups]).double()
+    species = torch.cat([g.species.reshape(-1) for g in groups])
     mean, std = feature_standardisation(features, species, n_species)
-    counts = torch.stack([torch.bincount(p.species, minlength=n_species) for p in prepared])
-    energies = torch.tensor([p.energy_ev for p in prepared], dtype=torch.float64)
+    counts = torch.cat([nn.functional.one_hot(g.species, n_species).sum(1) for g in groups])
+    energies = torch.cat([g.energy for g in groups]).double()
     reference = energy_references(counts.double(), energies)
     centres = _centres((features - mean[species]) / std[species], species, n_species, settings)
     offsets = np.cumsum([0] + [len(c) for c in centres]).tolist()
@@ -150,15 +144,20 @@ def fit_kernel_member(
         rhs.add_(rows.T @ torch.cat([t for _, t in pending]))
         pending.clear()
 
-    for frame in prepared:
-        rows, targets = _frame_rows(
-            frame, descriptor, mean, std, reference, centres, offsets, n_columns
+    for group in groups:
+        scale = torch.full(
+            (1 + 3 * group.n_atoms,),
+            1.0 / settings.forces_sigma_ev_per_angstrom,
+            dtype=torch.float64,
         )
-        scale = torch.full((len(rows),), 1.0 / settings.forces_sigma_ev_per_angstrom)
         scale[0] = 1.0 / settings.energy_sigma_ev_per_atom
-        pending.append((rows * scale[:, None].double(), targets * scale.double()))
-        if sum(len(r) for r, _ in pending) >= ROWS_PER_UPDATE:
-            update()
+        for row, jacobian in frame_jacobians(group):
+            rows, targets = _frame_rows(
+                group, row.start, jacobian[0], mean, std, reference, centres, offsets, n_columns
+            )
+            pending.append((rows * scale[:, None], targets * scale))
+            if sum(len(r) for r, _ in pending) >= ROWS_PER_UPDATE:
+                update()
     if pending:
         update()
     prior = torch.zeros_like(normal)
@@ -189,24 +188,10 @@ def fit_kernel_member(
     if log:
         log(
             f"kernel member: {sum(map(len, centres))} centres, descriptor size {size}, "
-            f"fitted to {len(frames)} frames in {summary['fit_time_s']:.1f} s"
+            f"fitted to {sum(len(g.frame_indices) for g in groups)} frames in "
+            f"{summary['fit_time_s']:.1f} s"
         )
     return member, summary
-
-
-def _prepare(frame: Frame, index: int, descriptor: DescriptorSpec) -> _PreparedFrame:
-    if frame.energy_ev is None or frame.forces_ev_per_angstrom is None:
-        raise ValueError(f"frame {index} has no energy or forces label")
-    positions = torch.tensor(frame.positions_angstrom, dtype=torch.float64)
-    cell = torch.tensor(frame.cell_angstrom, dtype=torch.float64)
-    species = descriptor.species_indices(frame.symbols)
-    neighbours = build_neighbours(positions, cell, frame.pbc, descriptor)
-    with torch.no_grad():
-        features = compute_descriptors(positions, cell, species, neighbours, descriptor)
-    forces = torch.tensor(np.asarray(frame.forces_ev_per_angstrom), dtype=torch.float64)
-    return _PreparedFrame(
-        positions, cell, species, neighbours, features, float(frame.energy_ev), forces
-    )
 
 
 def _centres(
@@ -226,8 +211,9 @@ def _centres(
 
 
 def _frame_rows(
-    frame: _PreparedFrame,
-    descriptor: DescriptorSpec,
+    group: FeatureGroup,
+    row: int,
+    jacobian: torch.Tensor,
     mean: torch.Tensor,
     std: torch.Tensor,
     reference: torch.Tensor,
@@ -235,15 +221,13 @@ def _frame_rows(
     offsets: list[int],
     n_columns: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Design rows (1 + 3N, n_columns) of one frame, energy per atom first then forces, and their
-    targets: the kernel weights of every element's centres, then the linear weights."""
-    species = frame.species
+    """Design rows (1 + 3N, n_columns) of frame ``row`` of a group, whose position Jacobian
+    (N, D, N, 3) is ``jacobian``, energy per atom first then forces, and their targets: the kernel
+    weights of every element's centres, then the linear weights."""
+    species = group.species[row]
     n_atoms, size = len(species), mean.shape[-1]
-    _, jac, _ = descriptor_jacobians(
-        frame.positions, frame.cell, species, frame.neighbours, descriptor
-    )
-    x = (frame.features - mean[species]) / std[species]
-    jac = jac / std[species][:, :, None, None]  # (N, D, N, 3)
+    x = (group.features[row].double() - mean[species]) / std[species]
+    jac = jacobian.double() / std[species][:, :, None, None]  # (N, D, N, 3)
     energy_row = torch.zeros(n_columns, dtype=torch.float64)
     force_rows = torch.zeros((n_atoms * 3, n_columns), dtype=torch.float64)
     for s, z in enumerate(centres):
@@ -260,11 +244,6 @@ def _frame_rows(
         linear = slice(offsets[-1] + s * size, offsets[-1] + (s + 1) * size)
         energy_row[linear] = x[atoms].sum(0) / n_atoms
         force_rows[:, linear] = -jac[atoms].sum(0).reshape(size, n_atoms * 3).T
-    energy_target = (frame.energy_ev - float(reference[species].sum())) / n_atoms
-    targets = torch.cat(
-        [
-            torch.tensor([energy_target], dtype=torch.float64),
-            frame.forces_ev_per_angstrom.reshape(-1),
-        ]
-    )
+    energy_target = (group.energy[row].double() - reference[species].sum()) / n_atoms
+    targets = torch.cat([energy_target[None], group.forces[row].double().reshape(-1)])
     return torch.cat([energy_row[None], force_rows]), targets

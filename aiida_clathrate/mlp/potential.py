@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
+from .featurisation import DTYPES
 from .frames import Frame
 from .kernel import KernelMember
 from .messages import FramePairs, PairBatch, pair_vectors
@@ -23,7 +24,6 @@ FILE_FORMAT_VERSION = 4
 #: 3: no kernel member)
 READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 UNITS = {"energy": "eV", "length": "angstrom", "forces": "eV/angstrom", "stress": "eV/angstrom^3"}
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class MemberPotential(nn.Module):
