@@ -114,8 +114,8 @@ def fit_kernel_member(
     log: Callable[[str], None] | None = None,
 ) -> tuple[KernelMember, dict]:
     """Fit a :class:`KernelMember` (float64) to the energies and forces of featurised frames
-    (:func:`~.featurisation.featurise` with one descriptor, in float64 for full precision);
-    returns it and a summary (centres per element, times)."""
+    (:func:`~.featurisation.featurise` with one descriptor, in either dtype: the fit runs in
+    float64); returns it and a summary (centres per element, times)."""
     settings = settings or KernelFitSettings()
     groups = [g for g in groups if len(g.frame_indices)]
     if not groups:
