@@ -446,6 +446,11 @@ def main() -> None:
             "not fitted",
         ),
         (
+            "validation deviatoric stress RMSE (GPa; free of the labels' Pulay stress)",
+            f"{validation.get('stress_deviatoric_rmse_gpa', float('nan')):.2f}",
+            "not fitted",
+        ),
+        (
             "train energy / force RMSE",
             f"{result.metrics['train']['energy_rmse_mev_per_atom']:.3f} meV/atom / "
             f"{result.metrics['train']['forces_rmse_mev_per_angstrom']:.1f} meV/Å",

@@ -389,3 +389,32 @@ def test_training_runs_with_deterministic_algorithms_and_restores_the_setting(fr
         assert not torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def test_deviatoric_stress_term_counts_only_the_traceless_error(frames):
+    """``deviatoric_stress_weight``: an isotropic stress error (like the labels' Pulay stress)
+    adds nothing to the loss, a traceless one adds weight · Σ error² / (9 · frames); the metrics
+    report the traceless part's RMSE."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=4, angular_order=3)
+    (group,) = featurise(frames[:4], spec)
+    committee = CommitteePotential(spec, NetworkSpec(8, 2, (16,)), n_members=1, dtype="float64")
+    stress = group_predictions(committee.members[0], group)[2].detach()
+    n = len(group.frame_indices)
+    settings = TrainingSettings(deviatoric_stress_weight=7.0)
+    energy, forces = group.energy, group.forces  # exact: only the stress term is left
+    plain = training._loss_terms((energy, forces, group.stress), group, settings, n, n)
+    assert float(plain) == 0.0
+    isotropic = group.stress + 0.01 * torch.eye(3, dtype=torch.float64)
+    traceless = [[0.01, 0.02, 0.0], [0.02, -0.01, 0.0], [0.0, 0.0, 0.0]]
+    shear = group.stress + torch.tensor(traceless, dtype=torch.float64)
+    for labels, extra in ((isotropic, 0.0), (shear, 7.0 * 1e-3 / 9)):
+        loss = training._loss_terms((energy, forces, labels), group, settings, n, n)
+        assert float(loss) == pytest.approx(extra, rel=1e-9, abs=1e-15)
+    with pytest.raises(ValueError, match="deviatoric_stress_weight must be non-negative"):
+        TrainingSettings(deviatoric_stress_weight=-1.0)
+    metrics = error_metrics([group], committee)
+    error = (stress - group.stress).numpy()
+    traceless = error - np.trace(error, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)
+    expected = np.sqrt(np.mean(traceless**2)) * training.EV_PER_ANGSTROM3_IN_GPA
+    assert metrics["stress_deviatoric_rmse_gpa"] == pytest.approx(expected, rel=1e-9)
+    assert metrics["stress_deviatoric_rmse_gpa"] < metrics["stress_rmse_gpa"]

@@ -122,6 +122,10 @@ class TrainingSettings:
     energy_weight: float = 100.0
     forces_weight: float = 1.0
     stress_weight: float = 0.0
+    #: weight of the traceless (deviatoric) part of the stress error, (eV/Å³)⁻²: free of the
+    #: isotropic Pulay stress of low-cutoff labels, and the only label on how the energy changes
+    #: under shear, which cubic cells at a few lattice parameters never sample
+    deviatoric_stress_weight: float = 0.0
     linear_ridge: float = 1e-8
     max_time_per_member_s: float | None = None
     elements: tuple[str, ...] | None = None
@@ -185,7 +189,13 @@ class TrainingSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.finetune_epochs < 0:
             raise ValueError(f"finetune_epochs must be non-negative, got {self.finetune_epochs}")
-        for name in ("energy_weight", "forces_weight", "stress_weight", "finetune_energy_weight"):
+        for name in (
+            "energy_weight",
+            "forces_weight",
+            "stress_weight",
+            "deviatoric_stress_weight",
+            "finetune_energy_weight",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -432,7 +442,7 @@ def error_metrics(
                 "frames were featurised with: use featurise_committee"
             )
         groups = {spec: groups for spec in committee.feature_specs}
-    de, df, ds, spread, force_spreads = [], [], [], [], []
+    de, df, ds, dd, spread, force_spreads = [], [], [], [], [], []
     for index, group in enumerate(next(iter(groups.values()))):
         if len(group.frame_indices) == 0:
             continue
@@ -457,9 +467,12 @@ def error_metrics(
         spread.append((energies.std(0, unbiased=False) / group.n_atoms).numpy() * 1e3)
         mask = group.has_stress
         ds.append(((stress - group.stress)[mask]).reshape(-1).numpy() * EV_PER_ANGSTROM3_IN_GPA)
+        dd.append(
+            deviatoric((stress - group.stress)[mask]).reshape(-1).numpy() * EV_PER_ANGSTROM3_IN_GPA
+        )
     if not de:
         return ({}, np.zeros(0)) if with_force_spreads else {}
-    de, df, ds = np.concatenate(de), np.concatenate(df), np.concatenate(ds)
+    de, df, ds, dd = (np.concatenate(d) for d in (de, df, ds, dd))
     out = {
         "n_configurations": int(len(de)),
         "energy_rmse_mev_per_atom": float(np.sqrt(np.mean(de**2))),
@@ -471,6 +484,8 @@ def error_metrics(
     if ds.size:
         out["stress_rmse_gpa"] = float(np.sqrt(np.mean(ds**2)))
         out["stress_mae_gpa"] = float(np.mean(np.abs(ds)))
+        # the traceless part: free of the isotropic Pulay stress of low-cutoff labels
+        out["stress_deviatoric_rmse_gpa"] = float(np.sqrt(np.mean(dd**2)))
     return (out, np.concatenate(force_spreads)) if with_force_spreads else out
 
 
@@ -577,10 +592,20 @@ def _loss_terms(
     loss = loss / n_frames
     errors = ((forces - group.forces) ** 2).sum()
     loss = loss + settings.forces_weight * errors / (n_frames * group.n_atoms * 3)
-    if settings.stress_weight > 0 and n_stress > 0 and bool(group.has_stress.any()):
-        errors = ((stress - group.stress)[group.has_stress] ** 2).sum()
-        loss = loss + settings.stress_weight * errors / (n_stress * 9)
+    if n_stress > 0 and bool(group.has_stress.any()):
+        difference = (stress - group.stress)[group.has_stress]
+        if settings.stress_weight > 0:
+            loss = loss + settings.stress_weight * (difference**2).sum() / (n_stress * 9)
+        if settings.deviatoric_stress_weight > 0:
+            errors = (deviatoric(difference) ** 2).sum()
+            loss = loss + settings.deviatoric_stress_weight * errors / (n_stress * 9)
     return loss
+
+
+def deviatoric(stress: torch.Tensor) -> torch.Tensor:
+    """The traceless part of stress tensors (..., 3, 3)."""
+    trace = torch.diagonal(stress, dim1=-2, dim2=-1).sum(-1)
+    return stress - trace[..., None, None] / 3 * torch.eye(3, dtype=stress.dtype)
 
 
 def _loss(member, group, settings, create_graph=True):
