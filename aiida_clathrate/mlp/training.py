@@ -466,10 +466,9 @@ def error_metrics(
         df.append((forces - group.forces).reshape(-1).numpy() * 1e3)
         spread.append((energies.std(0, unbiased=False) / group.n_atoms).numpy() * 1e3)
         mask = group.has_stress
-        ds.append(((stress - group.stress)[mask]).reshape(-1).numpy() * EV_PER_ANGSTROM3_IN_GPA)
-        dd.append(
-            deviatoric((stress - group.stress)[mask]).reshape(-1).numpy() * EV_PER_ANGSTROM3_IN_GPA
-        )
+        stress_errors = (stress - group.stress)[mask] * EV_PER_ANGSTROM3_IN_GPA
+        ds.append(stress_errors.reshape(-1).numpy())
+        dd.append(deviatoric(stress_errors).reshape(-1).numpy())
     if not de:
         return ({}, np.zeros(0)) if with_force_spreads else {}
     de, df, ds, dd = (np.concatenate(d) for d in (de, df, ds, dd))
@@ -592,7 +591,8 @@ def _loss_terms(
     loss = loss / n_frames
     errors = ((forces - group.forces) ** 2).sum()
     loss = loss + settings.forces_weight * errors / (n_frames * group.n_atoms * 3)
-    if n_stress > 0 and bool(group.has_stress.any()):
+    weighted = settings.stress_weight > 0 or settings.deviatoric_stress_weight > 0
+    if weighted and n_stress > 0 and bool(group.has_stress.any()):
         difference = (stress - group.stress)[group.has_stress]
         if settings.stress_weight > 0:
             loss = loss + settings.stress_weight * (difference**2).sum() / (n_stress * 9)
