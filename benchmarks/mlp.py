@@ -26,7 +26,12 @@ import torch
 
 from aiida_clathrate.mlp import TrainingResult, TrainingSettings, read_frames, train_committee
 from aiida_clathrate.mlp.allocator import keep_freed_memory
-from aiida_clathrate.mlp.training import error_metrics, featurise_committee
+from aiida_clathrate.mlp.stress import deviatoric
+from aiida_clathrate.mlp.training import (
+    EV_PER_ANGSTROM3_IN_GPA,
+    error_metrics,
+    featurise_committee,
+)
 
 DATA = (
     pathlib.Path(__file__).resolve().parents[2]
@@ -104,21 +109,31 @@ def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
         model.kernel_weight = weight
     found = [model.kernel.predict_frame(f) for f in frames]
     energy = np.array(
-        [(e - f.energy_ev) / f.n_atoms for (e, _), f in zip(found, frames, strict=True)]
+        [(e - f.energy_ev) / f.n_atoms for (e, _, _), f in zip(found, frames, strict=True)]
     )
     forces = np.concatenate(
-        [(p - f.forces_ev_per_angstrom).ravel() for (_, p), f in zip(found, frames, strict=True)]
+        [(p - f.forces_ev_per_angstrom).ravel() for (_, p, _), f in zip(found, frames, strict=True)]
     )
+    stress = deviatoric(
+        torch.from_numpy(
+            np.array(
+                [s - f.stress_ev_per_angstrom3 for (_, _, s), f in zip(found, frames, strict=True)]
+            )
+        )
+    ).numpy()
     return [
         (
-            "networks alone (kernel weight 0): energy / force RMSE",
+            "networks alone (kernel weight 0): energy / force RMSE, traceless stress (GPa)",
             f"{networks['energy_rmse_mev_per_atom']:.3f} / "
-            f"{networks['forces_rmse_mev_per_angstrom']:.1f}",
+            f"{networks['forces_rmse_mev_per_angstrom']:.1f}, "
+            f"{networks['stress_deviatoric_rmse_gpa']:.2f}",
             "-",
         ),
         (
-            f"kernel member alone (weight {weight:g} in the committee): energy / force RMSE",
-            f"{np.sqrt(np.mean(energy**2)) * 1e3:.3f} / {np.sqrt(np.mean(forces**2)) * 1e3:.1f}",
+            f"kernel member alone (weight {weight:g} in the committee): energy / force RMSE, "
+            "traceless stress (GPa)",
+            f"{np.sqrt(np.mean(energy**2)) * 1e3:.3f} / {np.sqrt(np.mean(forces**2)) * 1e3:.1f}, "
+            f"{np.sqrt(np.mean(stress**2)) * EV_PER_ANGSTROM3_IN_GPA:.2f}",
             "-",
         ),
     ]

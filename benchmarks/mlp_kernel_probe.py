@@ -5,8 +5,8 @@ the kernel member (:mod:`aiida_clathrate.mlp.kernel`, a per-element polynomial-k
 ``E_atom = w_s·x + Σ_m α_m (x·z_m / D)²`` on energies per atom and forces) to the benchmark's
 training split and print its test errors. No network, no training loop: a descriptor that lets
 this model fit better is a candidate for the kernel member or the networks, whose training takes
-ten minutes per trial. With ``--model`` (a committee saved by ``benchmarks/mlp.py --save``, with
-``"kernel_weight": 0`` for the networks alone) also the errors of weighted means of the two.
+ten minutes per trial. With ``--model`` (a committee saved by ``benchmarks/mlp.py --save`` on the
+same split; its networks alone are used) also the errors of weighted means of the two.
 
     .venv/bin/python benchmarks/mlp_kernel_probe.py --threads 2 [--seed S] \
         --variant '{}' --variant '{"angular_radial_order": 2, "angular_cutoff_angstrom": 3.5}'
@@ -26,7 +26,13 @@ from aiida_clathrate.mlp import load_potential, read_frames
 from aiida_clathrate.mlp.descriptors import DescriptorSpec
 from aiida_clathrate.mlp.featurisation import featurise
 from aiida_clathrate.mlp.kernel import KernelFitSettings, fit_kernel_member
-from aiida_clathrate.mlp.training import DESCRIPTOR_FIELDS, TrainingSettings, _element_order
+from aiida_clathrate.mlp.stress import deviatoric
+from aiida_clathrate.mlp.training import (
+    DESCRIPTOR_FIELDS,
+    EV_PER_ANGSTROM3_IN_GPA,
+    TrainingSettings,
+    _element_order,
+)
 
 
 def probe(train_frames, test_frames, spec: DescriptorSpec, settings: KernelFitSettings) -> dict:
@@ -36,15 +42,26 @@ def probe(train_frames, test_frames, spec: DescriptorSpec, settings: KernelFitSe
     out = {"descriptor_size": spec.size, "fit_s": time.perf_counter() - start}
     for name, frames in (("train", train_frames), ("test", test_frames)):
         found = [kernel.predict_frame(f) for f in frames]
-        energy = np.array([e / f.n_atoms for (e, _), f in zip(found, frames, strict=True)])
-        forces = np.array([f for _, f in found])
+        energy = np.array([e / f.n_atoms for (e, _, _), f in zip(found, frames, strict=True)])
+        forces = np.array([f for _, f, _ in found])
         out[f"{name}_energy_ev_per_atom"], out[f"{name}_forces_ev_per_angstrom"] = energy, forces
+        out[f"{name}_stress_ev_per_angstrom3"] = np.array([s for _, _, s in found])
         labels = np.array([f.energy_ev / f.n_atoms for f in frames])
         out[f"{name}_energy_rmse_mev_per_atom"] = _rmse_milli(energy - labels)
         out[f"{name}_forces_rmse_mev_per_angstrom"] = _rmse_milli(
             forces - np.array([f.forces_ev_per_angstrom for f in frames])
         )
+        out[f"{name}_stress_deviatoric_rmse_gpa"] = _deviatoric_rmse_gpa(
+            out[f"{name}_stress_ev_per_angstrom3"], frames
+        )
     return out
+
+
+def _deviatoric_rmse_gpa(stress: np.ndarray, frames) -> float:
+    """RMSE (GPa, all nine components) of the traceless part of predicted stresses (eV/Å³)."""
+    labels = np.array([f.stress_ev_per_angstrom3 for f in frames])
+    errors = deviatoric(torch.from_numpy(stress - labels)).numpy()
+    return float(np.sqrt(np.mean(errors**2)) * EV_PER_ANGSTROM3_IN_GPA)
 
 
 def _rmse_milli(errors: np.ndarray) -> float:
@@ -78,10 +95,16 @@ def main() -> None:
         help="ridge on the linear weights, relative to the kernel prior",
     )
     parser.add_argument(
+        "--deviatoric-stress-sigma",
+        type=float,
+        default=shipped.deviatoric_stress_sigma_ev_per_angstrom3,
+        help="eV/Å³, sigma of the traceless stress rows (0: none)",
+    )
+    parser.add_argument(
         "--model",
         help="a committee saved by benchmarks/mlp.py --save on the same split: also print how "
-        "its test energy errors correlate with each kernel model's, and the errors of weighted "
-        "means of the two",
+        "its networks' test energy errors correlate with each kernel model's, and the errors of "
+        "weighted means of the two",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,24 +121,31 @@ def main() -> None:
     committee = None
     if args.model:
         model = load_potential(args.model)
+        model.kernel_weight = 0.0  # its networks alone
         predictions = [model.predict_frame(f) for f in test]
         committee = (
             np.array([p.energy_ev / f.n_atoms for p, f in zip(predictions, test, strict=True)]),
             np.array([p.forces_ev_per_angstrom for p in predictions]),
+            np.array([p.stress_ev_per_angstrom3 for p in predictions]),
         )
         print(
             f"committee {args.model}: test energy / force RMSE "
             f"{_rmse_milli(committee[0] - label_energy):.3f} / "
-            f"{_rmse_milli(committee[1] - label_forces):.1f}"
+            f"{_rmse_milli(committee[1] - label_forces):.1f}, traceless stress "
+            f"{_deviatoric_rmse_gpa(committee[2], test):.2f} GPa"
         )
     fit_settings = KernelFitSettings(
         energy_sigma_ev_per_atom=args.energy_sigma,
         forces_sigma_ev_per_angstrom=args.force_sigma,
         regularisation=args.regularisation,
         linear_regularisation=args.linear_regularisation,
+        deviatoric_stress_sigma_ev_per_angstrom3=args.deviatoric_stress_sigma or None,
     )
-    print("| descriptor variant | D | test energy / force RMSE | train | fit (s) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| descriptor variant | D | test energy / force RMSE | test traceless stress (GPa) "
+        "| train | fit (s) |"
+    )
+    print("|---|---|---|---|---|---|")
     for variant in args.variant or [{}]:
         try:  # the training code's check of a descriptor variant
             TrainingSettings(descriptor_variants=(variant,))
@@ -127,6 +157,7 @@ def main() -> None:
             f"| `{json.dumps(variant)}` | {out['descriptor_size']} | "
             f"{out['test_energy_rmse_mev_per_atom']:.3f} / "
             f"{out['test_forces_rmse_mev_per_angstrom']:.1f} | "
+            f"{out['test_stress_deviatoric_rmse_gpa']:.2f} | "
             f"{out['train_energy_rmse_mev_per_atom']:.3f} / "
             f"{out['train_forces_rmse_mev_per_angstrom']:.1f} | "
             f"{out['fit_s']:.0f} |",
@@ -134,17 +165,22 @@ def main() -> None:
         )
         if committee is None:
             continue
-        kernel = (out["test_energy_ev_per_atom"], out["test_forces_ev_per_angstrom"])
+        kernel = (
+            out["test_energy_ev_per_atom"],
+            out["test_forces_ev_per_angstrom"],
+            out["test_stress_ev_per_angstrom3"],
+        )
         correlation = np.corrcoef(kernel[0] - label_energy, committee[0] - label_energy)[0, 1]
         print(f"  correlation of its test energy errors with the committee's: {correlation:.2f}")
         for weight in (0.2, 0.3, 0.4, 0.5):
-            energy, forces = (
+            energy, forces, stress = (
                 weight * k + (1 - weight) * c for k, c in zip(kernel, committee, strict=True)
             )
             print(
                 f"  {weight:.1f} kernel + {1 - weight:.1f} committee: test energy / force RMSE "
                 f"{_rmse_milli(energy - label_energy):.3f} / "
-                f"{_rmse_milli(forces - label_forces):.1f}"
+                f"{_rmse_milli(forces - label_forces):.1f}, traceless stress "
+                f"{_deviatoric_rmse_gpa(stress, test):.2f} GPa"
             )
 
 

@@ -199,18 +199,21 @@ def featurise(
     return groups
 
 
-def frame_jacobians(group: FeatureGroup) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Position Jacobian (1, N, D, N, 3) of each frame of the group: a view of the stored one, or
-    computed (autograd path) and dropped after use."""
+def frame_jacobians(
+    group: FeatureGroup,
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """Position (1, N, D, N, 3) and strain (1, N, D, 3, 3) Jacobians of each frame of the group:
+    views of the stored ones, or computed (autograd path) and dropped after use."""
     for row in range(len(group.frame_indices)):
         if group.has_jacobians:
-            yield slice(row, row + 1), group.jac_positions[row : row + 1]
+            rows = slice(row, row + 1)
+            yield rows, group.jac_positions[rows], group.jac_strain[rows]
             continue
-        _, jac, _ = descriptor_jacobians(
+        _, jac, jac_strain = descriptor_jacobians(
             group.positions[row],
             group.cells[row],
             group.species[row],
             group.neighbours[row].unpack(),
             group.spec,
         )
-        yield slice(row, row + 1), jac[None]
+        yield slice(row, row + 1), jac[None], jac_strain[None]

@@ -47,6 +47,7 @@ from .messages import PairBatch, batch_pairs, pair_vectors
 from .network import ANGULAR_TOKENS, NetworkSpec
 from .normalisation import FEATURE_STD_FLOOR, energy_references, feature_standardisation
 from .potential import CommitteePotential, MemberPotential
+from .stress import deviatoric
 from .uncertainty import reference_from_spreads
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
@@ -156,6 +157,9 @@ class TrainingSettings:
     kernel_forces_sigma_ev_per_angstrom: float = KernelFitSettings.forces_sigma_ev_per_angstrom
     kernel_regularisation: float = KernelFitSettings.regularisation
     kernel_linear_regularisation: float = KernelFitSettings.linear_regularisation
+    kernel_deviatoric_stress_sigma_ev_per_angstrom3: float | None = (
+        KernelFitSettings.deviatoric_stress_sigma_ev_per_angstrom3
+    )
     kernel_max_centres_per_element: int = KernelFitSettings.max_centres_per_element
 
     def __post_init__(self) -> None:
@@ -236,6 +240,9 @@ class TrainingSettings:
             forces_sigma_ev_per_angstrom=self.kernel_forces_sigma_ev_per_angstrom,
             regularisation=self.kernel_regularisation,
             linear_regularisation=self.kernel_linear_regularisation,
+            deviatoric_stress_sigma_ev_per_angstrom3=(
+                self.kernel_deviatoric_stress_sigma_ev_per_angstrom3
+            ),
             max_centres_per_element=self.kernel_max_centres_per_element,
             seed=self.seed,
         )
@@ -557,7 +564,7 @@ def _fit_linear_term(
     for group in groups:
         if not len(group.frame_indices):
             continue
-        for rows, jac_positions in frame_jacobians(group):
+        for rows, jac_positions, _ in frame_jacobians(group):
             species = group.species[rows]
             onehot = torch.nn.functional.one_hot(species, n_species).double()
             std = std_all[species]  # (b, N, D)
@@ -600,12 +607,6 @@ def _loss_terms(
             errors = (deviatoric(difference) ** 2).sum()
             loss = loss + settings.deviatoric_stress_weight * errors / (n_stress * 9)
     return loss
-
-
-def deviatoric(stress: torch.Tensor) -> torch.Tensor:
-    """The traceless part of stress tensors (..., 3, 3)."""
-    trace = torch.diagonal(stress, dim1=-2, dim2=-1).sum(-1)
-    return stress - trace[..., None, None] / 3 * torch.eye(3, dtype=stress.dtype)
 
 
 def _loss(member, group, settings, create_graph=True):
