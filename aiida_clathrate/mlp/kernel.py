@@ -271,10 +271,10 @@ def _frame_rows(
     jac = jacobian.double() / std[species][:, :, None, None]  # (N, D, N, 3)
     energy_row = torch.zeros(n_columns, dtype=torch.float64)
     force_rows = torch.zeros((n_atoms * 3, n_columns), dtype=torch.float64)
-    # the total energy's strain derivative (9 rows), made traceless per column at the end
-    strain_rows = torch.zeros((9, n_columns), dtype=torch.float64)
     if jacobian_strain is not None:
         jac_strain = jacobian_strain.double() / std[species][:, :, None, None]  # (N, D, 3, 3)
+        # the total energy's strain derivative (9 rows), made traceless per column at the end
+        strain_rows = torch.zeros((9, n_columns), dtype=torch.float64)
     for s, z in enumerate(centres):
         atoms = (species == s).nonzero()[:, 0]
         if len(atoms) == 0:
