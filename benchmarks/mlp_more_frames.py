@@ -83,16 +83,21 @@ def _scaled_input(cells: int) -> dict:
     return PW_INPUT | {"electrons": electrons}
 
 
-def label(job: tuple[int, object, str, str, int, int]):
-    index, atoms, workdir, command, repeat, kpoints = job
+def label(job: tuple):
+    """pw.x labels of one frame; ``job``: index, atoms, work folder, command, supercell repeat,
+    k-grid, and optionally a dict of SYSTEM overrides (e.g. ``{"nosym": False}``)."""
+    index, atoms, workdir, command, repeat, kpoints, *rest = job
     pseudo_dir = shipped_pseudo_folder()
     pseudos = {s: f"{s}.upf" for s in set(atoms.get_chemical_symbols())}
+    input_data = _scaled_input(repeat**3)
+    if rest:
+        input_data = input_data | {"system": input_data["system"] | rest[0]}
     atoms.calc = Espresso(
         profile=EspressoProfile(command=command, pseudo_dir=str(pseudo_dir)),
         directory=str(pathlib.Path(workdir) / f"frame_{index}"),
         pseudopotentials=pseudos,
         kpts=(kpoints,) * 3 if repeat == 1 else None,  # None: K_POINTS gamma
-        input_data=_scaled_input(repeat**3),
+        input_data=input_data,
     )
     start = time.perf_counter()
     atoms.get_potential_energy()

@@ -14,7 +14,9 @@ scatter about the cubic, and the models' RMS errors against the cubic's pressure
         --labels /tmp/krbb6c6_pv.xyz
 
 ``--labels`` keeps the pw.x results (generated data: keep it out of git) and reuses them when the
-file exists; about 20 s of pw.x per lattice parameter and worker.
+file exists; about 30 s of pw.x per lattice parameter and worker. ``--kpoints``, ``--ecutwfc`` (with
+``ecutrho`` four times it) and ``--symmetry`` label with other settings than the data set's, to
+see what the scatter of its E(V) comes from.
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ INTERNAL = (0.2487, 0.2515)
 TRAINED_ANGSTROM = (4.80, 5.00)
 
 
-def dft_labels(lattice_angstrom: np.ndarray, workers: int, command: str) -> list:
-    """The undisplaced cell at every lattice parameter, labelled by pw.x."""
+def dft_labels(
+    lattice_angstrom: np.ndarray, workers: int, command: str, kpoints: int, system: dict
+) -> list:
+    """The undisplaced cell at every lattice parameter, labelled by pw.x (the data set's settings
+    with a ``kpoints``^3 grid and the SYSTEM overrides ``system``)."""
     cells = [xyb6c6("K", "Rb", float(a), *INTERNAL) for a in lattice_angstrom]
     with tempfile.TemporaryDirectory(prefix="krbb6c6_pv_") as workdir:
-        jobs = [(i, atoms, workdir, command, 1, 2) for i, atoms in enumerate(cells)]
+        jobs = [(i, atoms, workdir, command, 1, kpoints, system) for i, atoms in enumerate(cells)]
         with ProcessPoolExecutor(workers) as pool:
             return list(pool.map(label, jobs))
 
@@ -75,6 +80,11 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.025, help="Å")
     parser.add_argument("--workers", type=int, default=1, help="pw.x processes at a time")
     parser.add_argument("--pw-command", default="pw.x", help="e.g. 'mpirun -np 2 pw.x'")
+    parser.add_argument("--kpoints", type=int, default=2, help="k-grid (data set: 2)")
+    parser.add_argument("--ecutwfc", type=float, default=30.0, help="Ry (data set: 30)")
+    parser.add_argument(
+        "--symmetry", action="store_true", help="let pw.x use symmetry (data set: nosym)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,7 +95,10 @@ def main() -> None:
         lattice = np.round([np.cbrt(atoms.get_volume()) for atoms in labelled], 6)
         print(f"pw.x labels read from {args.labels}")
     else:
-        labelled = dft_labels(lattice, args.workers, args.pw_command)
+        system = {"ecutwfc": args.ecutwfc, "ecutrho": 4 * args.ecutwfc}
+        if args.symmetry:
+            system["nosym"] = False
+        labelled = dft_labels(lattice, args.workers, args.pw_command, args.kpoints, system)
         if args.labels:
             ase.io.write(args.labels, labelled)
         wall = np.mean([atoms.info["wall_s"] for atoms in labelled])
