@@ -287,6 +287,18 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
     assert results["frequencies_cm1"].get_array("frequencies_cm1").shape == (3,)
 
 
+def test_cell_relaxation_on_an_mlp_is_noted_in_the_report():
+    """An MLP's pressure moves the cell only with the `mlp`/`active` engines and a target pressure;
+    the note points to the measured limit."""
+    from aiida_clathrate.workflows.sscha import cell_relaxation_note
+
+    for engine in ("mlp", "active"):
+        note = cell_relaxation_note(engine, relaxes_cell=True)
+        assert f"engine `{engine}`" in note and "docs/mlp.md" in note
+        assert cell_relaxation_note(engine, relaxes_cell=False) is None
+    assert cell_relaxation_note("dft", relaxes_cell=True) is None
+
+
 def test_a_minimisation_that_broke_the_sum_rule_is_retried_in_the_sqrt_representation():
     """Seen on one machine for KRbB6C6 with a Gamma-only k-mesh (test_sscha_clathrate.py): the
     first step broke the acoustic sum rule; the sqrt representation ran. One retry, no more,

@@ -176,6 +176,18 @@ def committee_is_accurate(metrics: dict, limit_mev_per_angstrom: float) -> tuple
 ASR_BROKEN_MESSAGE = "does not satisfy the acoustic sum rule"
 
 
+def cell_relaxation_note(engine: str, relaxes_cell: bool) -> str | None:
+    """The report line for a cell that follows a machine-learning potential's pressure (``None``
+    without cell relaxation or without the MLP)."""
+    if not relaxes_cell or engine not in ("mlp", "active"):
+        return None
+    return (
+        f"note: with engine `{engine}` the cell follows the MLP's pressure in MLP-labelled "
+        "populations; it is only as good as the volume dependence of its training labels "
+        "(converged cutoff and k-grid needed; docs/mlp.md, Limits)"
+    )
+
+
 def minimizer_retry_settings(
     exit_status: int | None, exit_message: str | None, settings: dict
 ) -> dict | None:
@@ -648,6 +660,9 @@ class SschaWorkChain(WorkChain):
         if "target_pressure_gpa" in self.inputs:
             settings["target_pressure_gpa"] = self.inputs.target_pressure_gpa.value
         self.ctx.settings = orm.Dict(settings)
+        note = cell_relaxation_note(self.inputs.engine.value, "target_pressure_gpa" in self.inputs)
+        if note:
+            self.report(note)
         self.ctx.cell_history = {"volumes": [], "pressures": [], "errors": []}
         self.ctx.training_sets = []
         self.ctx.needs_training = False
