@@ -43,6 +43,8 @@ from aiida_clathrate.pseudo_family import shipped_pseudo_folder
 from aiida_clathrate.structures import xyb6c6
 
 LATTICE_ANGSTROM = (4.80, 4.90, 5.00)
+#: internal coordinates x of B and C
+INTERNAL = (0.2487, 0.2515)
 SIGMA_ANGSTROM = {"B": 0.06, "C": 0.06, "K": 0.03, "Rb": 0.03}
 PW_INPUT = {
     "control": {"tprnfor": True, "tstress": True},
@@ -68,7 +70,7 @@ def displaced_cell(
     """Frame ``index``: the lattice parameters cycled, every atom displaced by the data set's
     Gaussian widths times ``displacement_scale``."""
     a = lattice_angstrom[index % len(lattice_angstrom)]
-    atoms = xyb6c6("K", "Rb", a, 0.2487, 0.2515).repeat(repeat)
+    atoms = xyb6c6("K", "Rb", a, *INTERNAL).repeat(repeat)
     sigma = displacement_scale * np.array([SIGMA_ANGSTROM[s] for s in atoms.get_chemical_symbols()])
     atoms.positions += rng.normal(size=atoms.positions.shape) * sigma[:, None]
     return atoms

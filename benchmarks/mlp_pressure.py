@@ -29,16 +29,14 @@ from concurrent.futures import ProcessPoolExecutor
 import ase.io
 import numpy as np
 import torch
-from mlp_more_frames import label
+from mlp_more_frames import INTERNAL, LATTICE_ANGSTROM, label
 
 from aiida_clathrate.mlp import frame_from_atoms, load_potential
 from aiida_clathrate.mlp.training import EV_PER_ANGSTROM3_IN_GPA
 from aiida_clathrate.structures import xyb6c6
 
-#: the data set's internal coordinates of B and C (its README)
-INTERNAL = (0.2487, 0.2515)
-#: the lattice parameters of the data set
-TRAINED_ANGSTROM = (4.80, 5.00)
+#: the range of the data set's lattice parameters
+TRAINED_ANGSTROM = (min(LATTICE_ANGSTROM), max(LATTICE_ANGSTROM))
 
 
 def dft_labels(
