@@ -172,7 +172,7 @@ def main() -> None:
         )
         correlation = np.corrcoef(kernel[0] - label_energy, committee[0] - label_energy)[0, 1]
         print(f"  correlation of its test energy errors with the committee's: {correlation:.2f}")
-        for weight in (0.2, 0.3, 0.4, 0.5):
+        for weight in (0.3, 0.4, 0.5, 0.6, 0.7):
             energy, forces, stress = (
                 weight * k + (1 - weight) * c for k, c in zip(kernel, committee, strict=True)
             )
