@@ -98,6 +98,13 @@ def assess(model, frames, jacobians: bool = True) -> tuple[dict, dict]:
     return metrics, frame_errors(model, frames)
 
 
+def deviatoric_rmse_gpa(stress_ev_per_angstrom3: np.ndarray, frames) -> float:
+    """RMSE (GPa, all nine components) of the traceless part of predicted stresses (eV/Å³)."""
+    labels = np.array([f.stress_ev_per_angstrom3 for f in frames])
+    errors = deviatoric(torch.from_numpy(stress_ev_per_angstrom3 - labels)).numpy()
+    return float(np.sqrt(np.mean(errors**2)) * EV_PER_ANGSTROM3_IN_GPA)
+
+
 def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
     """Rows with the test errors of the committee's two parts: the networks alone (kernel weight
     0, same networks) and the kernel member alone."""
@@ -114,13 +121,7 @@ def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
     forces = np.concatenate(
         [(p - f.forces_ev_per_angstrom).ravel() for (_, p, _), f in zip(found, frames, strict=True)]
     )
-    stress = deviatoric(
-        torch.from_numpy(
-            np.array(
-                [s - f.stress_ev_per_angstrom3 for (_, _, s), f in zip(found, frames, strict=True)]
-            )
-        )
-    ).numpy()
+    stress_rmse_gpa = deviatoric_rmse_gpa(np.array([s for _, _, s in found]), frames)
     return [
         (
             "networks alone (kernel weight 0): energy / force RMSE, traceless stress (GPa)",
@@ -133,7 +134,7 @@ def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
             f"kernel member alone (weight {weight:g} in the committee): energy / force RMSE, "
             "traceless stress (GPa)",
             f"{np.sqrt(np.mean(energy**2)) * 1e3:.3f} / {np.sqrt(np.mean(forces**2)) * 1e3:.1f}, "
-            f"{np.sqrt(np.mean(stress**2)) * EV_PER_ANGSTROM3_IN_GPA:.2f}",
+            f"{stress_rmse_gpa:.2f}",
             "-",
         ),
     ]

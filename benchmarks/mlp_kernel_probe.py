@@ -20,16 +20,14 @@ import time
 
 import numpy as np
 import torch
-from mlp import DATA, split
+from mlp import DATA, deviatoric_rmse_gpa, split
 
 from aiida_clathrate.mlp import load_potential, read_frames
 from aiida_clathrate.mlp.descriptors import DescriptorSpec
 from aiida_clathrate.mlp.featurisation import featurise
 from aiida_clathrate.mlp.kernel import KernelFitSettings, fit_kernel_member
-from aiida_clathrate.mlp.stress import deviatoric
 from aiida_clathrate.mlp.training import (
     DESCRIPTOR_FIELDS,
-    EV_PER_ANGSTROM3_IN_GPA,
     TrainingSettings,
     _element_order,
 )
@@ -51,17 +49,10 @@ def probe(train_frames, test_frames, spec: DescriptorSpec, settings: KernelFitSe
         out[f"{name}_forces_rmse_mev_per_angstrom"] = _rmse_milli(
             forces - np.array([f.forces_ev_per_angstrom for f in frames])
         )
-        out[f"{name}_stress_deviatoric_rmse_gpa"] = _deviatoric_rmse_gpa(
+        out[f"{name}_stress_deviatoric_rmse_gpa"] = deviatoric_rmse_gpa(
             out[f"{name}_stress_ev_per_angstrom3"], frames
         )
     return out
-
-
-def _deviatoric_rmse_gpa(stress: np.ndarray, frames) -> float:
-    """RMSE (GPa, all nine components) of the traceless part of predicted stresses (eV/Å³)."""
-    labels = np.array([f.stress_ev_per_angstrom3 for f in frames])
-    errors = deviatoric(torch.from_numpy(stress - labels)).numpy()
-    return float(np.sqrt(np.mean(errors**2)) * EV_PER_ANGSTROM3_IN_GPA)
 
 
 def _rmse_milli(errors: np.ndarray) -> float:
@@ -132,7 +123,7 @@ def main() -> None:
             f"committee {args.model}: test energy / force RMSE "
             f"{_rmse_milli(committee[0] - label_energy):.3f} / "
             f"{_rmse_milli(committee[1] - label_forces):.1f}, traceless stress "
-            f"{_deviatoric_rmse_gpa(committee[2], test):.2f} GPa"
+            f"{deviatoric_rmse_gpa(committee[2], test):.2f} GPa"
         )
     fit_settings = KernelFitSettings(
         energy_sigma_ev_per_atom=args.energy_sigma,
@@ -180,7 +171,7 @@ def main() -> None:
                 f"  {weight:.1f} kernel + {1 - weight:.1f} committee: test energy / force RMSE "
                 f"{_rmse_milli(energy - label_energy):.3f} / "
                 f"{_rmse_milli(forces - label_forces):.1f}, traceless stress "
-                f"{_deviatoric_rmse_gpa(stress, test):.2f} GPa"
+                f"{deviatoric_rmse_gpa(stress, test):.2f} GPa"
             )
 
 
