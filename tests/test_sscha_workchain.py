@@ -288,15 +288,17 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
 
 
 def test_cell_relaxation_on_an_mlp_is_noted_in_the_report():
-    """An MLP's pressure moves the cell only with the `mlp`/`active` engines and a target pressure;
-    the note points to the measured limit."""
+    """An MLP's pressure moves the cell only with the `mlp`/`active` engines and a target pressure
+    (an input of its own or a key of `minimizer_settings`: setup merges both into one dict); the
+    note points to the measured limit."""
     from aiida_clathrate.workflows.sscha import cell_relaxation_note
 
+    relaxing = {"kong_liu_ratio": 0.6, "target_pressure_gpa": 0.0}
     for engine in ("mlp", "active"):
-        note = cell_relaxation_note(engine, relaxes_cell=True)
+        note = cell_relaxation_note(engine, relaxing)
         assert f"engine `{engine}`" in note and "docs/mlp.md" in note
-        assert cell_relaxation_note(engine, relaxes_cell=False) is None
-    assert cell_relaxation_note("dft", relaxes_cell=True) is None
+        assert cell_relaxation_note(engine, {"kong_liu_ratio": 0.6}) is None
+    assert cell_relaxation_note("dft", relaxing) is None
 
 
 def test_a_minimisation_that_broke_the_sum_rule_is_retried_in_the_sqrt_representation():

@@ -176,10 +176,11 @@ def committee_is_accurate(metrics: dict, limit_mev_per_angstrom: float) -> tuple
 ASR_BROKEN_MESSAGE = "does not satisfy the acoustic sum rule"
 
 
-def cell_relaxation_note(engine: str, relaxes_cell: bool) -> str | None:
+def cell_relaxation_note(engine: str, minimizer_settings: dict) -> str | None:
     """The report line for a cell that follows a machine-learning potential's pressure (``None``
-    without cell relaxation or without the MLP)."""
-    if not relaxes_cell or engine not in ("mlp", "active"):
+    without cell relaxation, i.e. no ``target_pressure_gpa`` in the minimiser's settings, whether
+    it came as an input of its own or inside ``minimizer_settings``, or without the MLP)."""
+    if "target_pressure_gpa" not in minimizer_settings or engine not in ("mlp", "active"):
         return None
     return (
         f"note: with engine `{engine}` the cell follows the MLP's pressure in MLP-labelled "
@@ -660,7 +661,7 @@ class SschaWorkChain(WorkChain):
         if "target_pressure_gpa" in self.inputs:
             settings["target_pressure_gpa"] = self.inputs.target_pressure_gpa.value
         self.ctx.settings = orm.Dict(settings)
-        note = cell_relaxation_note(self.inputs.engine.value, "target_pressure_gpa" in self.inputs)
+        note = cell_relaxation_note(self.inputs.engine.value, settings)
         if note:
             self.report(note)
         self.ctx.cell_history = {"volumes": [], "pressures": [], "errors": []}
