@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
+from .derivatives import StrainedConfiguration
+from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors
 from .featurisation import FeatureGroup, frame_jacobians
 from .frames import Frame
 from .normalisation import energy_references, feature_standardisation
@@ -74,21 +75,23 @@ class KernelMember(nn.Module):
     def predict_frame(self, frame: Frame) -> tuple[float, np.ndarray, np.ndarray | None]:
         """This member alone on one configuration: energy (eV), forces (eV/Å) and, if periodic,
         stress ((1/V) ∂E/∂ε, eV/Å³), by autograd as the committee predicts them."""
-        dtype = self.feature_mean.dtype
-        positions = torch.tensor(frame.positions_angstrom, dtype=dtype, requires_grad=True)
-        cell = torch.tensor(frame.cell_angstrom, dtype=dtype)
-        strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
+        configuration = StrainedConfiguration.build(
+            frame.positions_angstrom, frame.cell_angstrom, frame.pbc, self.feature_mean.dtype
+        )
         species = self.descriptor.species_indices(frame.symbols)
-        neighbours = build_neighbours(positions.detach(), cell, frame.pbc, self.descriptor)
-        pos, lattice = strained(positions, cell, strain)
-        features = compute_descriptors(pos, lattice, species, neighbours, self.descriptor)
+        neighbours = build_neighbours(
+            configuration.positions.detach(), configuration.cell, frame.pbc, self.descriptor
+        )
+        features = compute_descriptors(
+            configuration.strained_positions,
+            configuration.strained_cell,
+            species,
+            neighbours,
+            self.descriptor,
+        )
         energy = self.atomic_energies(features, species).sum()
-        gradient, gradient_strain = torch.autograd.grad(energy, (positions, strain))
-        stress = None
-        if all(frame.pbc):
-            symmetric = 0.5 * (gradient_strain + gradient_strain.T)
-            stress = (symmetric / abs(float(torch.linalg.det(cell)))).numpy()
-        return float(energy.detach()), -gradient.numpy(), stress
+        forces, stress = configuration.forces_and_stress(energy)
+        return float(energy.detach()), forces, stress
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors, strained
+from .derivatives import StrainedConfiguration
+from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors
 from .featurisation import DTYPES
 from .frames import Frame
 from .kernel import KernelMember
@@ -186,14 +187,12 @@ class CommitteePotential(nn.Module):
         member_forces: bool = False,
     ) -> Prediction:
         """Energy, forces (−∂E/∂r) and stress ((1/V) ∂E/∂ε) of the committee mean, with spread."""
-        dtype = self.dtype
-        positions = torch.as_tensor(np.asarray(positions_angstrom), dtype=dtype).reshape(-1, 3)
-        cell = torch.as_tensor(np.asarray(cell_angstrom), dtype=dtype).reshape(3, 3)
-        pbc = tuple(bool(p) for p in np.broadcast_to(pbc, 3))
+        configuration = StrainedConfiguration.build(
+            positions_angstrom, cell_angstrom, pbc, self.dtype
+        )
+        positions, cell, pbc = configuration.positions, configuration.cell, configuration.pbc
+        pos, lattice = configuration.strained_positions, configuration.strained_cell
         species = self.descriptor.species_indices(symbols)
-        positions = positions.clone().requires_grad_(True)
-        strain = torch.zeros((3, 3), dtype=dtype, requires_grad=True)
-        pos, lattice = strained(positions, cell, strain)
         features, neighbour_lists = {}, {}
         for spec in self.feature_specs:
             cutoffs = (spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)
@@ -222,13 +221,7 @@ class CommitteePotential(nn.Module):
         if self.kernel is not None:
             kernel = self.kernel.atomic_energies(features[self.kernel.descriptor], species).sum()
         mean = self.combine(energies.mean(), kernel)
-        grad_pos, grad_strain = torch.autograd.grad(
-            mean, (positions, strain), retain_graph=member_forces
-        )
-        stress = None
-        if all(pbc):
-            volume = torch.abs(torch.linalg.det(cell))
-            stress = (0.5 * (grad_strain + grad_strain.T) / volume).detach().numpy()
+        forces, stress = configuration.forces_and_stress(mean, retain_graph=member_forces)
         forces_std = None
         if member_forces and len(self.members) > 1:
             per_member = [
@@ -238,7 +231,7 @@ class CommitteePotential(nn.Module):
         spread = energies.std(unbiased=False) if len(self.members) > 1 else energies.new_zeros(())
         return Prediction(
             energy_ev=float(mean.detach()),
-            forces_ev_per_angstrom=(-grad_pos).detach().numpy(),
+            forces_ev_per_angstrom=forces,
             stress_ev_per_angstrom3=stress,
             energy_std_ev=float(spread.detach()),
             member_energies_ev=energies.detach().numpy(),

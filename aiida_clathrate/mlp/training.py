@@ -47,7 +47,7 @@ from .messages import PairBatch, batch_pairs, pair_vectors
 from .network import ANGULAR_TOKENS, NetworkSpec
 from .normalisation import FEATURE_STD_FLOOR, energy_references, feature_standardisation
 from .potential import CommitteePotential, MemberPotential
-from .stress import deviatoric
+from .stress import deviatoric, virial_stress
 from .uncertainty import reference_from_spreads
 
 EV_PER_ANGSTROM3_IN_GPA = 160.21766208
@@ -373,8 +373,7 @@ def _autograd_predictions(
                 retain_graph=create_graph or m < len(members) - 1,
             )
             forces = -grad_pos.to(dtype)
-            d_strain = grad_strain.to(dtype)
-            stress = 0.5 * (d_strain + d_strain.transpose(1, 2)) / volume
+            stress = virial_stress(grad_strain.to(dtype), volume)
             if not create_graph:
                 energy, forces, stress = energy.detach(), forces.detach(), stress.detach()
             parts[m].append((energy, forces, stress))
@@ -408,7 +407,7 @@ def group_predictions(
     d_strain = torch.einsum("bnd,bndxy->bxy", d_energy, group.jac_strain)
     if with_pairs:
         forces, d_strain = _add_pair_gradients(forces, d_strain, pairs, d_vectors)
-    stress = 0.5 * (d_strain + d_strain.transpose(1, 2)) / group.volume[:, None, None]
+    stress = virial_stress(d_strain, group.volume[:, None, None])
     return energy, forces, stress
 
 
