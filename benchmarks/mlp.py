@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import subprocess
 import tempfile
 import time
@@ -60,22 +61,34 @@ def frame_errors(model, frames) -> dict:
     """One prediction per frame: the mean committee force spread (meV/Å, per component), the
     correlation over atoms of each atom's force spread with its force error (vector norms), and
     95 % bootstrap intervals of the energy (meV/atom) and force (meV/Å) RMSE over the frames."""
-    spread, error, energy_sq, forces_sq = [], [], [], []
+    spread, error, energy_mev, forces_sq = [], [], [], []
     for frame in frames:
         p = model.predict_frame(frame, member_forces=True)
         delta = p.forces_ev_per_angstrom - frame.forces_ev_per_angstrom
         spread.append(np.linalg.norm(p.forces_std_ev_per_angstrom, axis=1))
         error.append(np.linalg.norm(delta, axis=1))
-        energy_sq.append(((p.energy_ev - frame.energy_ev) / len(frame.symbols) * 1e3) ** 2)
+        energy_mev.append((p.energy_ev - frame.energy_ev) / len(frame.symbols) * 1e3)
         forces_sq.append(np.sum((delta * 1e3) ** 2))
     spread, error = np.concatenate(spread), np.concatenate(error)
     components = np.array([3.0 * len(f.symbols) for f in frames])
     return {
         "force_spread_mev_per_angstrom": float(np.sqrt(np.mean(spread**2) / 3) * 1e3),
         "spread_error_correlation": float(np.corrcoef(spread, error)[0, 1]),
-        "energy_rmse_interval_mev_per_atom": bootstrap_rmse(np.array(energy_sq)),
+        "energy_rmse_interval_mev_per_atom": bootstrap_rmse(np.array(energy_mev) ** 2),
+        "energy_rmse_within_volume_mev_per_atom": within_volume_rmse(
+            np.array(energy_mev), [abs(np.linalg.det(f.cell_angstrom)) for f in frames]
+        ),
         "forces_rmse_interval_mev_per_angstrom": bootstrap_rmse(np.array(forces_sq), components),
     }
+
+
+def within_volume_rmse(errors: np.ndarray, volumes) -> float:
+    """RMSE of per-frame errors after removing each cell volume's mean error (volumes equal to
+    0.001 Å³ form one group): what is left when a constant offset per lattice parameter, such as
+    the jumps of low-cutoff labels between volumes, is not counted."""
+    groups = np.unique(np.round(np.asarray(volumes, dtype=float), 3), return_inverse=True)[1]
+    means = np.bincount(groups, weights=errors) / np.bincount(groups)
+    return float(np.sqrt(np.mean((errors - means[groups]) ** 2)))
 
 
 def bootstrap_rmse(
@@ -177,6 +190,8 @@ print(json.dumps({
     "energy_mae_mev_per_atom": float(np.mean(np.abs(de))),
     "forces_rmse_mev_per_angstrom": float(np.sqrt(np.mean(df**2))),
     "forces_mae_mev_per_angstrom": float(np.mean(np.abs(df))),
+    "energy_errors_mev_per_atom": de.tolist(),
+    "volumes_angstrom3": [float(a.get_volume()) for a in test],
     "rate_14": rate(test, 40),
     "rate_112": rate(big, 6),
 }))
@@ -272,7 +287,32 @@ def run_mace(mace_python: pathlib.Path, train, test, budget_s: float, threads: i
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update({"train_wall_s": wall, "epochs": epochs, "workdir": str(work)})
+    result["validation_curve"] = mace_validation_curve(work / "logs" / "mace_run-0.log")
+    result["energy_rmse_within_volume_mev_per_atom"] = within_volume_rmse(
+        np.array(result.pop("energy_errors_mev_per_atom")), result.pop("volumes_angstrom3")
+    )
     return result
+
+
+#: MACE's per-epoch line on its own validation frames
+MACE_EPOCH = re.compile(
+    r"Epoch (\d+):.*RMSE_E_per_atom=\s*([\d.]+) meV, RMSE_F=\s*([\d.]+) meV / A"
+)
+
+
+def mace_validation_curve(log: pathlib.Path) -> list[tuple[int, float, float]]:
+    """(epoch, energy RMSE in meV/atom, force RMSE in meV/Å) on MACE's own validation frames,
+    from its training log (empty when the log is missing or has no such lines)."""
+    if not log.is_file():
+        return []
+    found = (MACE_EPOCH.search(line) for line in log.read_text().splitlines())
+    return [(int(m[1]), float(m[2]), float(m[3])) for m in found if m]
+
+
+def curve_summary(curve: list[tuple[int, float, float]]) -> str:
+    """The first and the last three epochs of a validation curve, ``epoch: E / F``."""
+    shown = curve if len(curve) <= 4 else [curve[0], None, *curve[-3:]]
+    return ", ".join("…" if c is None else f"{c[0]}: {c[1]:.1f} / {c[2]:.0f}" for c in shown)
 
 
 def main() -> None:
@@ -437,6 +477,11 @@ def main() -> None:
             "-",
         ),
         (
+            "energy RMSE within each cell volume (its mean error removed; meV/atom)",
+            f"{on_test['energy_rmse_within_volume_mev_per_atom']:.3f}",
+            m("energy_rmse_within_volume_mev_per_atom", ".3f"),
+        ),
+        (
             "validation energy MAE (meV/atom)",
             f"{validation['energy_mae_mev_per_atom']:.3f}",
             m("energy_mae_mev_per_atom", ".3f"),
@@ -500,6 +545,11 @@ def main() -> None:
             "speed-up over pw.x, 14-atom cell (float64)",
             f"{pw_s * rate_14:.0f}x",
             "not run" if mace is None else f"{pw_s * mace['rate_14']:.0f}x",
+        ),
+        (
+            "MACE's own validation frames by epoch: energy (meV/atom) / force (meV/Å) RMSE",
+            "-",
+            "not run" if mace is None else curve_summary(mace["validation_curve"]) or "no log",
         ),
     ]
     print()
