@@ -9,7 +9,9 @@ data set. Run by hand:
 
 With ``--mace-python`` (a separate virtual environment with mace-torch, which pins e3nn), MACE is
 trained on the same split for the same wall time as this potential (epochs set from a 2-epoch
-calibration run) and evaluated the same way, for a side-by-side column.
+calibration run, or for ``--mace-budget-s``) and evaluated the same way, for a side-by-side
+column; the table also gives each energy RMSE within each cell volume and MACE's own validation
+errors by epoch.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def throughput(model, frames, repeats: int) -> float:
 
 def frame_errors(model, frames) -> dict:
     """One prediction per frame: the mean committee force spread (meV/Å, per component), the
-    correlation over atoms of each atom's force spread with its force error (vector norms), and
-    95 % bootstrap intervals of the energy (meV/atom) and force (meV/Å) RMSE over the frames."""
+    correlation over atoms of each atom's force spread with its force error (vector norms), 95 %
+    bootstrap intervals of the energy (meV/atom) and force (meV/Å) RMSE over the frames, and the
+    energy RMSE within each cell volume (:func:`within_volume_rmse`)."""
     spread, error, energy_mev, forces_sq = [], [], [], []
     for frame in frames:
         p = model.predict_frame(frame, member_forces=True)
@@ -83,9 +86,9 @@ def frame_errors(model, frames) -> dict:
 
 
 def within_volume_rmse(errors: np.ndarray, volumes) -> float:
-    """RMSE of per-frame errors after removing each cell volume's mean error (volumes equal to
-    0.001 Å³ form one group): what is left when a constant offset per lattice parameter, such as
-    the jumps of low-cutoff labels between volumes, is not counted."""
+    """RMSE of per-frame errors after removing each cell volume's mean error (volumes that round
+    to the same 0.001 Å³ form one group): what is left when a constant offset per lattice
+    parameter, such as the jumps of low-cutoff labels between volumes, is not counted."""
     groups = np.unique(np.round(np.asarray(volumes, dtype=float), 3), return_inverse=True)[1]
     means = np.bincount(groups, weights=errors) / np.bincount(groups)
     return float(np.sqrt(np.mean((errors - means[groups]) ** 2)))
