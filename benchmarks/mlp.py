@@ -17,12 +17,14 @@ errors by epoch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pathlib
 import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -121,15 +123,23 @@ def deviatoric_rmse_gpa(stress_ev_per_angstrom3: np.ndarray, frames) -> float:
     return float(np.sqrt(np.mean(errors**2)) * EV_PER_ANGSTROM3_IN_GPA)
 
 
+@contextlib.contextmanager
+def networks_only(model) -> Iterator[None]:
+    """The committee's networks alone (kernel weight 0) inside the block; its weight after."""
+    weight = model.kernel_weight
+    model.kernel_weight = 0.0
+    try:
+        yield
+    finally:
+        model.kernel_weight = weight
+
+
 def kernel_parts(model, frames) -> list[tuple[str, str, str]]:
     """Rows with the test errors of the committee's two parts: the networks alone (kernel weight
     0, same networks) and the kernel member alone."""
     weight = model.kernel_weight
-    model.kernel_weight = 0.0
-    try:
+    with networks_only(model):
         networks = error_metrics(featurise_committee(frames, model), model)
-    finally:
-        model.kernel_weight = weight
     found = [model.kernel.predict_frame(f) for f in frames]
     energy = np.array(
         [(e - f.energy_ev) / f.n_atoms for (e, _, _), f in zip(found, frames, strict=True)]

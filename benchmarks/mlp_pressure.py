@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 import ase.io
 import numpy as np
 import torch
+from mlp import networks_only
 from mlp_more_frames import INTERNAL, LATTICE_ANGSTROM, label
 
 from aiida_clathrate.mlp import frame_from_atoms, load_potential
@@ -59,12 +60,8 @@ def pressure_gpa(stress_ev_per_angstrom3: np.ndarray) -> float:
 def model_pressures(model, frame) -> tuple[float, float, float]:
     """Pressure (GPa) of the committee, of its networks alone and of its kernel member alone."""
     committee = pressure_gpa(model.predict_frame(frame).stress_ev_per_angstrom3)
-    weight = model.kernel_weight
-    model.kernel_weight = 0.0
-    try:
+    with networks_only(model):
         networks = pressure_gpa(model.predict_frame(frame).stress_ev_per_angstrom3)
-    finally:
-        model.kernel_weight = weight
     kernel = pressure_gpa(model.kernel.predict_frame(frame)[2]) if model.kernel else np.nan
     return committee, networks, kernel
 
