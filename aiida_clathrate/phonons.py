@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
-THZ_TO_CM1 = 33.35640951981521
+from .units import THZ_TO_CM1 as THZ_TO_CM1  # re-exported: callers import it from here
 
 #: The path the study plots for the simple-cubic clathrates (ASE notation, ``,`` = jump).
 CUBIC_PATH = "GXMGRX,MR"

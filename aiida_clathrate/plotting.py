@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .eliashberg.plotting import plot_alpha2f_lambda, plot_gap_curve
-from .eliashberg.units import from_mev
+from .units import from_mev
 
 __all__ = [
     "BandSet",

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 from aiida import orm
 
+from .eliashberg.mustar import check_mustar_value
+
 COMPOUNDS_GROUP = "clathrate/compounds"
 STABLE_GROUP = "clathrate/stable"
 BRANCHES = ("harmonic", "anharmonic")
@@ -28,9 +30,7 @@ def mustar_key(branch: str, mustar: float) -> str:
     """Extras key of Tc at one mu*: ``tc_<branch>_kelvin_mustar_010`` for mu* = 0.10."""
     if branch not in BRANCHES:
         raise ValueError(f"branch must be one of {BRANCHES}, got {branch!r}")
-    value = float(mustar)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"mu* must lie in [0, 1), got {mustar!r}")
+    value = check_mustar_value(mustar)
     return f"tc_{branch}_kelvin_mustar_{round(value * 100):03d}"
 
 

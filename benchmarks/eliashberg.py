@@ -120,7 +120,7 @@ def main() -> None:
         t, mem, (delta0, t_gap) = measure(
             lambda tc=tc, spectrum=spectrum: delta_zero(spectrum, MUSTAR, tc.tc_kelvin, settings)
         )
-        ratio = 2 * delta0 / (0.08617333262 * tc.tc_kelvin)
+        ratio = 2 * delta0 / (KB_MEV_PER_KELVIN * tc.tc_kelvin)
         print(
             f"{name:<16}{'Delta_0 (0.2 Tc, Pade)':<34}{t:9.3f}{mem:10.1f}  "
             f"Delta_0 = {delta0:.3f} meV, 2 Delta_0 / k_B Tc = {ratio:.3f}"

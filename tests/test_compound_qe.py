@@ -19,10 +19,10 @@ MUSTAR = [0.10, 0.13, 0.15]
 
 
 def _tiny_overrides() -> dict:
-    return {
-        "harmonic": copy.deepcopy(TINY_HARMONIC_OVERRIDES),
-        "epc": copy.deepcopy(TINY_EPC_OVERRIDES),
-    }
+    """Harmonic and EPC settings that agree on the DFPT (one ph.x pass)."""
+    harmonic = copy.deepcopy(TINY_HARMONIC_OVERRIDES)
+    harmonic["degauss_ry"] = TINY_EPC_OVERRIDES["degauss_ry"]
+    return {"harmonic": harmonic, "epc": copy.deepcopy(TINY_EPC_OVERRIDES)}
 
 
 def test_helpers():
@@ -87,9 +87,7 @@ def test_builder_checks(aiida_profile, qe_codes, aluminium):
     assert active.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
 
 
-@pytest.fixture(scope="module")
-def compound_al(aiida_profile, qe_codes):
-    """One full run (harmonic -> EPC -> Eliashberg -> tags) shared by the tests below."""
+def _compound_al(qe_codes, one_pass: bool):
     from ase.build import bulk
 
     structure = orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
@@ -100,9 +98,44 @@ def compound_al(aiida_profile, qe_codes):
         overrides=_tiny_overrides(),
         run_sscha=False,
         mustar=MUSTAR,
+        one_pass=one_pass,
     )
     _, node = run_get_node(builder)
     return node
+
+
+@pytest.fixture(scope="module")
+def compound_al(aiida_profile, qe_codes):
+    """One full run (harmonic -> EPC -> Eliashberg -> tags) shared by the tests below."""
+    return _compound_al(qe_codes, one_pass=True)
+
+
+PH_PROCESS_TYPE = "aiida.calculations:quantumespresso.ph"
+
+
+def _ph_runs(node) -> list:
+    return [n for n in node.called_descendants if n.process_type == PH_PROCESS_TYPE]
+
+
+@pytest.mark.qe
+def test_one_ph_pass_gives_the_two_pass_result(compound_al, qe_codes):
+    """Phonons and gamma matrices from the same ph.x runs: the q-point list and one job per
+    irreducible q-point (3 on the 2x2x2 mesh) once, against twice with ``one_pass=False``; the
+    same frequencies, lambda and Tc."""
+    two_pass = _compound_al(qe_codes, one_pass=False)
+    assert compound_al.is_finished_ok and two_pass.is_finished_ok, two_pass.exit_message
+    assert "one ph.x pass" in compound_al.description
+    assert "two ph.x passes" in two_pass.description
+    assert len(_ph_runs(compound_al)) == 1 + 3
+    assert len(_ph_runs(two_pass)) == 2 * (1 + 3)
+    assert "elph_folder" in compound_al.outputs.harmonic
+    assert "elph_folder" not in two_pass.outputs.harmonic
+    one, two = compound_al.outputs.summary.get_dict(), two_pass.outputs.summary.get_dict()
+    print("one pass:", one)
+    print("two passes:", two)
+    for key in ("harmonic_min_frequency_cm1", "lambda_harmonic", "omega_log_harmonic_mev"):
+        assert one[key] == pytest.approx(two[key], rel=1e-4), key
+    np.testing.assert_allclose(one["tc_harmonic_kelvin"], two["tc_harmonic_kelvin"], rtol=1e-4)
 
 
 @pytest.mark.qe

@@ -88,7 +88,7 @@ def test_epc_qmesh_must_be_a_multiple_of_the_sscha_qmesh():
 
     assert sscha_epc_mesh_error(mesh(2), mesh(6)) is None
     assert sscha_epc_mesh_error(mesh(1), mesh(3)) is None
-    assert "[3, 3, 3] (`epc.ph.qpoints`) is not a multiple" in sscha_epc_mesh_error(
+    assert "[3, 3, 3] (`epc.dfpt.ph.qpoints`) is not a multiple" in sscha_epc_mesh_error(
         mesh(2), mesh(3)
     )
     explicit = orm.KpointsData()

@@ -68,7 +68,7 @@ def test_epc_qmesh_must_be_a_multiple_of_the_sscha_qmesh(aiida_profile, qe_codes
     )
     assert builder.sscha.minimizer_settings.get_dict()["meaningful_factor"] == 100.0
     # the SSCHA's pw.x takes the harmonic scf's cutoffs and smearing, the supercell's k-mesh
-    harmonic_system = builder.harmonic.scf.pw.parameters.get_dict()["SYSTEM"]
+    harmonic_system = builder.harmonic.dfpt.scf.pw.parameters.get_dict()["SYSTEM"]
     sscha_system = builder.sscha.dft.pw.parameters.get_dict()["SYSTEM"]
     for key in ("ecutwfc", "ecutrho", "smearing", "degauss"):
         assert sscha_system[key] == harmonic_system[key], key
@@ -76,7 +76,7 @@ def test_epc_qmesh_must_be_a_multiple_of_the_sscha_qmesh(aiida_profile, qe_codes
     assert builder.sscha.dft.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
     qpoints = orm.KpointsData()
     qpoints.set_kpoints_mesh([3, 3, 3])
-    builder.epc.ph.qpoints = qpoints
+    builder.epc.dfpt.ph.qpoints = qpoints
     before = orm.QueryBuilder().append(orm.ProcessNode).count()
     with pytest.raises(ValueError, match="not a multiple of the SSCHA q-mesh"):
         run_get_node(builder)
@@ -216,15 +216,18 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
         "lowest anharmonic frequency on the EPC grid:", summary["anharmonic_lowest_frequency_cm1"]
     )
 
-    # the anharmonic EPC: given-matrices branch on the harmonic EPC's ph.x folder, no second ph.x
+    # the anharmonic EPC: given-matrices branch on the harmonic EPC's gamma matrices, no ph.x
     epc_anharmonic = _called(node, "epc_anharmonic")
     assert epc_anharmonic.inputs.dynamical_matrices.uuid == given.uuid
-    assert epc_anharmonic.inputs.parent_ph_folder.uuid == epc_harmonic.outputs.ph_remote_folder.uuid
+    assert epc_anharmonic.inputs.parent_elph_folder.uuid == epc_harmonic.outputs.elph_folder.uuid
     assert not [n for n in epc_anharmonic.called_descendants if n.process_type == PH_PROCESS_TYPE]
     ph_runs = [n for n in node.called_descendants if n.process_type == PH_PROCESS_TYPE]
-    assert len(ph_runs) == 2  # harmonic phonons and the harmonic electron-phonon run
-    assert {"q2r", "q2r_given", "matdyn"} <= {
-        link.link_label for link in epc_anharmonic.base.links.get_outgoing().all()
+    # two passes (the harmonic and EPC protocols differ in degauss here), each the q-point list
+    # and one job per irreducible q-point of the 2x2x2 mesh
+    assert len(ph_runs) == 2 * (1 + 3)
+    dfpt = _called(epc_anharmonic, "dfpt")
+    assert {"q2r", "matdyn_dos", "matdyn_bands"} <= {
+        link.link_label for link in dfpt.base.links.get_outgoing().all()
     }
 
 
@@ -282,14 +285,14 @@ def test_extras_report_and_show(compound_sscha_al):
 
 @pytest.mark.qe
 @pytest.mark.slow
-def test_ph_step_outputs_of_the_harmonic_run(compound_sscha_al):
+def test_elph_outputs_of_the_harmonic_run(compound_sscha_al):
     """The fallback used when the harmonic EPC (run only for the anharmonic branch) fails after
-    ph.x: the same folder and the same matrices as the finished run's outputs."""
-    from aiida_clathrate.workflows.compound import ph_step_outputs
+    its DFPT: the same folder and the same matrices as the finished run's outputs."""
+    from aiida_clathrate.workflows.compound import elph_outputs
 
     epc = _called(compound_sscha_al, "epc_harmonic")
-    outputs = ph_step_outputs(epc)
-    assert outputs["ph_remote_folder"].uuid == epc.outputs.ph_remote_folder.uuid
+    outputs = elph_outputs(epc)
+    assert outputs["elph_folder"].uuid == epc.outputs.elph_folder.uuid
     expected = epc.outputs.dynamical_matrices
     assert outputs["dynamical_matrices"].base.attributes.all == expected.base.attributes.all
     for name in expected.base.repository.list_object_names():
@@ -315,16 +318,16 @@ def test_plot_dispersion_with_linewidths(compound_sscha_al, tmp_path):
         widths = table.get_array("linewidths_ghz")
         assert widths.shape == (len(bands.get_kpoints()), 3) and widths.min() >= 0.0
         tables[branch] = table
-        epc = _called(node, f"epc_{branch}")
+        dfpt = _called(_called(node, f"epc_{branch}"), "dfpt")
         steps = {
-            label: (_called(epc, label).mtime - _called(epc, label).ctime).total_seconds()
-            for label in ("matdyn", "matdyn_linewidths")
+            label: (_called(dfpt, label).mtime - _called(dfpt, label).ctime).total_seconds()
+            for label in ("matdyn_dos", "matdyn_bands")
         }
         print(
             f"{branch}: linewidths {widths.min():.3f}..{widths.max():.3f} GHz at "
             f"{table.base.attributes.get('broadening_ry')} Ry, lambda_qnu max "
-            f"{table.get_array('lambda_qnu').max():.3f}; matdyn DOS {steps['matdyn']:.1f} s, "
-            f"band path {steps['matdyn_linewidths']:.1f} s (concurrent)"
+            f"{table.get_array('lambda_qnu').max():.3f}; matdyn DOS {steps['matdyn_dos']:.1f} s, "
+            f"band path {steps['matdyn_bands']:.1f} s (concurrent)"
         )
     # One atom per cell: the linewidths summed over the modes (the trace of the gamma matrix) do
     # not depend on the phonons, so both branches agree where they chose the same broadening.

@@ -100,8 +100,11 @@ def test_calcfunction_bad_input_exit_codes(aiida_profile):
     _, process = eliashberg.run_get_node(alpha2f=bad)
     assert process.exit_status == 300 and "non-negative" in process.exit_message
     good = alpha2f_xydata(*einstein_spectrum(30.0, 1.0), "meV")
-    _, process = eliashberg.run_get_node(alpha2f=good, mustar=orm.List([0.6]))
-    assert process.exit_status == 300 and "mu*" in process.exit_message
+    # a bad mu* is refused by the port validator before the function runs (no node is made)
+    before = orm.QueryBuilder().append(orm.CalcFunctionNode).count()
+    with pytest.raises(ValueError, match=r"mu\* must lie in \[0, 0.5\), got 0.6"):
+        eliashberg.run_get_node(alpha2f=good, mustar=orm.List([0.6]))
+    assert orm.QueryBuilder().append(orm.CalcFunctionNode).count() == before
     _, process = eliashberg.run_get_node(alpha2f=good, settings=orm.Dict({"bogus": 1}))
     assert process.exit_status == 300 and "bogus" in process.exit_message
 

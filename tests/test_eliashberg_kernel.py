@@ -26,7 +26,7 @@ from aiida_clathrate.eliashberg import (
     validate_spectrum,
 )
 from aiida_clathrate.eliashberg import matsubara as matsubara_module
-from aiida_clathrate.eliashberg.units import KB_MEV_PER_KELVIN
+from aiida_clathrate.units import KB_MEV_PER_KELVIN
 
 
 def test_moments_of_einstein_spectrum():

@@ -115,21 +115,23 @@ def test_meshes_must_be_commensurate():
 
 def test_builder_sets_the_recipe(qe_codes, aluminium):
     builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
-    assert builder.scf_dense.pw.parameters["SYSTEM"]["la2f"] is True
-    assert builder.scf_dense.kpoints.get_kpoints_mesh()[0] == [4, 4, 4]
-    assert builder.scf.pw.parameters["ELECTRONS"]["startingpot"] == "file"
-    inputph = builder.ph.ph.parameters["INPUTPH"]
+    dfpt = builder.dfpt
+    assert dfpt.scf_dense.pw.parameters["SYSTEM"]["la2f"] is True
+    assert dfpt.scf_dense.kpoints.get_kpoints_mesh()[0] == [4, 4, 4]
+    assert dfpt.scf.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
+    assert dfpt.max_concurrent_qpoints.value == 4
+    inputph = dfpt.ph.ph.parameters["INPUTPH"]
     assert inputph["electron_phonon"] == "interpolated" and inputph["fildvscf"]
     assert inputph["nmix_ph"] <= 5 and inputph["el_ph_nsigma"] == 10
-    assert builder.q2r.q2r.parameters["INPUT"]["la2f"] is True
-    assert builder.matdyn.matdyn.parameters["INPUT"]["dos"] is True
+    assert dfpt.q2r.q2r.parameters["INPUT"]["la2f"] is True
+    assert dfpt.matdyn.matdyn.parameters["INPUT"]["la2f"] is True
     assert list(builder.mustar) == [0.10, 0.13, 0.15]
     # the linewidth run on the band path: on by default, off by override
-    assert builder.compute_linewidths.value is True and builder.bands_npoints.value == 120
+    assert builder.compute_linewidths.value is True and dfpt.bands_npoints.value == 120
     off = ElectronPhononWorkChain.get_builder_from_protocol(
         qe_codes, aluminium, "fast", overrides={"compute_linewidths": False, "bands_npoints": 60}
     )
-    assert off.compute_linewidths.value is False and off.bands_npoints.value == 60
+    assert off.compute_linewidths.value is False and off.dfpt.bands_npoints.value == 60
     stringent = ElectronPhononWorkChain.get_protocol_inputs("stringent")
     assert stringent["kpoints_mesh"] == [24, 24, 24] and stringent["qpoints_mesh"] == [6, 6, 6]
 
@@ -152,9 +154,9 @@ def test_spec_rejects_missing_fildvscf(qe_codes, aluminium):
     from aiida.engine import run_get_node
 
     builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
-    parameters = builder.ph.ph.parameters.get_dict()
+    parameters = builder.dfpt.ph.ph.parameters.get_dict()
     del parameters["INPUTPH"]["fildvscf"]
-    builder.ph.ph.parameters = orm.Dict(parameters)
+    builder.dfpt.ph.ph.parameters = orm.Dict(parameters)
     with pytest.raises(ValueError, match="DeltaVscf"):
         run_get_node(builder)
 
@@ -207,11 +209,38 @@ def test_spec_refuses_given_matrices_off_the_ph_mesh(qe_codes, aluminium):
 
     builder = ElectronPhononWorkChain.get_builder_from_protocol(qe_codes, aluminium, "fast")
     builder.dynamical_matrices = _synthetic_matrices(mesh=(2, 2, 2))  # fast: q-mesh 1x1x1
-    with pytest.raises(ValueError, match=r"`ph.qpoints` is \[1, 1, 1\]"):
+    with pytest.raises(ValueError, match="go together"):
+        run_get_node(builder)
+    remote = _elph_folder_stub(mesh=(1, 1, 1))
+    builder.parent_elph_folder = remote
+    with pytest.raises(ValueError, match=r"electron-phonon q-mesh .* is \[1, 1, 1\]"):
         run_get_node(builder)
 
 
-def test_spec_refuses_a_parent_folder_not_from_ph(qe_codes, aluminium, clathrate_setup):
+def _elph_folder_stub(mesh) -> orm.RemoteData:
+    """A RemoteData made by a (stored, unrun) q2r.x node with la2F on a gathered folder."""
+    from aiida.common.links import LinkType
+
+    parent = orm.FolderData()
+    parent.base.repository.put_object_from_bytes(
+        (" ".join(f"{n:4d}" for n in mesh) + "\n   1\n").encode(), "DYN_MAT/dynamical-matrix-0"
+    )
+    parent.store()
+    q2r = orm.CalcJobNode(
+        computer=orm.load_computer("localhost"),
+        process_type="aiida.calculations:clathrate.q2r",
+    )
+    q2r.base.links.add_incoming(parent, LinkType.INPUT_CALC, "parent_folder")
+    q2r.base.links.add_incoming(
+        orm.Dict({"INPUT": {"la2f": True}}).store(), LinkType.INPUT_CALC, "parameters"
+    )
+    q2r.store()
+    remote = orm.RemoteData(computer=orm.load_computer("localhost"), remote_path="/tmp")
+    remote.base.links.add_incoming(q2r, LinkType.CREATE, "remote_folder")
+    return remote.store()
+
+
+def test_spec_refuses_a_parent_folder_not_from_q2r(qe_codes, aluminium, clathrate_setup):
     from aiida.engine import run_get_node
 
     remote = orm.RemoteData(computer=orm.load_computer("localhost"), remote_path="/tmp").store()
@@ -220,9 +249,9 @@ def test_spec_refuses_a_parent_folder_not_from_ph(qe_codes, aluminium, clathrate
         aluminium,
         "fast",
         dynamical_matrices=_synthetic_matrices(mesh=(1, 1, 1), nqirr=1),
-        parent_ph_folder=remote,
+        parent_elph_folder=remote,
     )
-    with pytest.raises(ValueError, match="is not the folder of a ph.x calculation"):
+    with pytest.raises(ValueError, match="is not the folder of a q2r.x run"):
         run_get_node(builder)
 
 

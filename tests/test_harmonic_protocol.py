@@ -35,13 +35,13 @@ def test_protocols(qe_codes, krb_structure, protocol, ecut, kmesh, qmesh):
     assert parameters["CELL"]["cell_dofree"] == "all"
     assert parameters["SYSTEM"]["nosym"] is False
     assert relax.kpoints.get_kpoints_mesh()[0] == kmesh
-    assert builder.scf.kpoints.get_kpoints_mesh()[0] == kmesh
-    assert builder.ph.qpoints.get_kpoints_mesh()[0] == qmesh
-    assert builder.ph.ph.parameters["INPUTPH"]["nmix_ph"] <= 5
+    assert builder.dfpt.scf.kpoints.get_kpoints_mesh()[0] == kmesh
+    assert builder.dfpt.ph.qpoints.get_kpoints_mesh()[0] == qmesh
+    assert builder.dfpt.ph.ph.parameters["INPUTPH"]["nmix_ph"] <= 5
     assert builder.pressure_gpa.value == 15.0
     assert builder.relax.meta_convergence.value is (protocol != "fast")
     assert "parameters" not in builder.relax.base_init_relax.pw  # no initial relaxation
-    assert builder.scf.pw.metadata.options.withmpi is False
+    assert builder.dfpt.scf.pw.metadata.options.withmpi is False
 
 
 def test_overrides_and_mpi(qe_codes, krb_structure):
@@ -58,11 +58,11 @@ def test_overrides_and_mpi(qe_codes, krb_structure):
         relax=False,
     )
     assert "parameters" not in builder.relax.base_relax.pw
-    assert builder.ph.qpoints.get_kpoints_mesh()[0] == [2, 2, 2]
+    assert builder.dfpt.ph.qpoints.get_kpoints_mesh()[0] == [2, 2, 2]
     assert builder.stability_tolerance_cm1.value == 3.0
-    assert builder.ph.ph.parameters["INPUTPH"]["alpha_mix(1)"] == 0.3
-    assert builder.scf.pw.metadata.options.withmpi is True
-    assert builder.scf.pw.metadata.options.resources["num_mpiprocs_per_machine"] == 2
+    assert builder.dfpt.ph.ph.parameters["INPUTPH"]["alpha_mix(1)"] == 0.3
+    assert builder.dfpt.scf.pw.metadata.options.withmpi is True
+    assert builder.dfpt.scf.pw.metadata.options.resources["num_mpiprocs_per_machine"] == 2
 
 
 def test_bad_inputs(qe_codes, krb_structure):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiida_clathrate.sscha.units import RY_TO_EV
+from aiida_clathrate.units import RY_TO_EV
 
 POPULATION_SIZES = [8, 12]
 
@@ -40,18 +40,11 @@ def sscha_krb(harmonic_krb):
     from aiida import orm
     from aiida.engine import run_get_node
 
-    from aiida_clathrate.cli.cmd_launch_sscha import sscha_builder
-    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
+    from aiida_clathrate.workflows.sscha_inputs import sscha_builder_on_harmonic
 
-    builder = sscha_builder(
-        harmonic_krb,
-        "fast",
-        "dft",
-        None,
-        0.0,
-        relax_cell=True,
-        pseudo_family=SHIPPED_FAMILY_LABEL,
-        num_mpiprocs=1,
+    # four pw.x at a time, as before the fast protocol's two (protocols/sscha.yaml)
+    builder = sscha_builder_on_harmonic(
+        harmonic_krb, "fast", "dft", relax_cell=True, overrides={"max_concurrent_dft": 4}
     )
     builder.population_sizes = orm.List(POPULATION_SIZES)
     builder.max_populations = orm.Int(2)

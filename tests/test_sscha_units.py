@@ -1,11 +1,12 @@
-"""Unit conversions between python-sscha (Ry, Ry/Å, Ry/bohr³ with inverted sign) and ASE/AiiDA."""
+"""``aiida_clathrate.units``: python-sscha (Ry, Ry/Å, Ry/bohr³ with inverted sign) <-> ASE/AiiDA,
+and the factors the other modules import from it (kbar, eV/Å³ -> GPa, THz, cm⁻¹, meV)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from aiida_clathrate.sscha import units
+from aiida_clathrate import units
 
 
 def test_known_values():
@@ -72,12 +73,42 @@ def test_python_sscha_uses_the_same_constants():
     assert units.BOHR_TO_ANGSTROM == pytest.approx(float(ccu.BOHR_TO_ANGSTROM), rel=1e-6)
 
 
+def test_one_units_module():
+    """The old per-package modules are gone and the other modules take their factors from here."""
+    import importlib
+
+    from aiida_clathrate import phonons
+    from aiida_clathrate.eliashberg import models
+
+    for old in ("aiida_clathrate.sscha.units", "aiida_clathrate.eliashberg.units"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(old)
+    assert units.KBAR_PER_GPA == 10.0
+    assert units.EV_PER_ANGSTROM3_IN_GPA == units.EV_PER_ANGSTROM3_TO_GPA
+    assert units.EV_PER_ANGSTROM3_IN_GPA == pytest.approx(160.21766208, rel=1e-10)
+    assert units.THZ_TO_CM1 == pytest.approx(1e12 / 29979245800.0, rel=1e-12)
+    assert units.CM1_TO_MEV == units.MEV_PER_UNIT["cm-1"]
+    assert units.to_mev(1.0, "Ry") == pytest.approx(13605.693122994)  # CODATA 2018, as QE
+    assert units.MEV_PER_UNIT["thz"] / units.MEV_PER_UNIT["cm-1"] == pytest.approx(
+        units.THZ_TO_CM1, rel=1e-9
+    )
+    assert phonons.THZ_TO_CM1 is units.THZ_TO_CM1
+    assert models.CM1_TO_MEV is units.CM1_TO_MEV
+
+
+def test_mlp_stress_factor_is_the_units_one():
+    from aiida_clathrate.mlp import training
+
+    assert training.EV_PER_ANGSTROM3_IN_GPA is units.EV_PER_ANGSTROM3_IN_GPA
+
+
 def test_sscha_helpers_import_nothing_from_aiida():
     import subprocess
     import sys
 
     code = (
-        "import sys, aiida_clathrate.sscha, aiida_clathrate.sscha.cli; "
+        "import sys, aiida_clathrate.units, aiida_clathrate.eliashberg.mustar, "
+        "aiida_clathrate.sscha, aiida_clathrate.sscha.cli; "
         "print(any(m == 'aiida' or m.startswith('aiida.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

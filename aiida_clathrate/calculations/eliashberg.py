@@ -7,12 +7,13 @@ from aiida import orm
 from aiida.engine import ExitCode, calcfunction
 
 from aiida_clathrate.eliashberg import (
-    DEFAULT_MUSTAR,
     EliashbergSettings,
     GapConvergenceError,
     run_eliashberg,
     to_mev,
 )
+from aiida_clathrate.eliashberg.mustar import DEFAULT_MUSTAR
+from aiida_clathrate.validators import validate_mustar
 
 ALPHA2F_Y_NAME = "alpha2F"
 
@@ -53,7 +54,10 @@ def eliashberg(
     Inputs:
         alpha2f: XyData, x = frequency with its unit in the node (meV, THz, cm-1, Ry), first y
             (or the one named 'alpha2F') = alpha^2F.
-        mustar: List of mu* values (default 0.10, 0.13, 0.15), applied as given at omega_c unless
+        mustar: List of mu* values (default ``eliashberg.mustar.DEFAULT_MUSTAR``), each in
+            ``MUSTAR_RANGE`` = [0, 0.5) (checked by the port validator
+            :func:`aiida_clathrate.validators.validate_mustar`: a bad list is refused before the
+            function runs), applied as given at omega_c unless
             settings['mustar_reference_cutoff_mev'] asks for the Allen-Mitrovic rescaling.
         settings: Dict of :class:`aiida_clathrate.eliashberg.EliashbergSettings` fields.
 
@@ -91,3 +95,7 @@ def eliashberg(
         ["meV"] * len(deltas),
     )
     return {"result": result, "gap_curve": curve}
+
+
+# A bad mu* list is refused when the process is built (ValueError), before anything runs.
+eliashberg.spec().inputs["mustar"].validator = validate_mustar

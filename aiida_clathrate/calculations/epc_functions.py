@@ -24,8 +24,8 @@ from aiida_quantumespresso.calculations.ph import PhCalculation
 
 from ..data.dynamical_matrices import validate_dynamical_matrices
 from ..eliashberg import read_matdyn_lambda, read_qe_a2f_dos, spectral_moments
-from ..eliashberg.units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
 from ..phonons import THZ_TO_CM1
+from ..units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
 from .eliashberg import ALPHA2F_Y_NAME
 from .epc_linewidths import ELPH_GAMMA_NAME, GAM_LINES_NAME, mode_lambdas, read_linewidths_folder
 

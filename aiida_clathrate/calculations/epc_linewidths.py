@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..eliashberg.units import MEV_PER_UNIT
+from ..units import MEV_PER_UNIT
 
 #: GHz per Rydberg (QE's RY_TO_GHZ).
 GHZ_PER_RY = MEV_PER_UNIT["ry"] / MEV_PER_UNIT["thz"] * 1000.0

@@ -100,3 +100,45 @@ def _walk(folder: orm.FolderData, prefix: str = "") -> list[str]:
         else:
             paths.append(path)
     return paths
+
+
+#: The electron-phonon files ph.x writes per irreducible q-point ``iq`` into ``elph_dir/``.
+_ELPH_FILE_PATTERN = re.compile(r"^elph_dir/(a2Fq2r\.\d+|elph\.inp_lambda)\.(\d+)$")
+
+
+@calcfunction
+def gather_qpoint_outputs(**retrieved: orm.FolderData) -> orm.FolderData:
+    """One ph.x output folder from the q-points that ran as separate jobs.
+
+    Inputs are the retrieved folders labelled ``q_<iq>`` (``iq`` = ph.x's index of the irreducible
+    q-point, ``start_q = last_q = iq``). The result holds ``DYN_MAT/dynamical-matrix-0`` (grid and
+    q-point list, identical in every job) and each job's ``dynamical-matrix-<iq>``, and, where the
+    jobs computed electron-phonon coupling, their ``elph_dir/a2Fq2r.<51+s>.<iq>`` and
+    ``elph_dir/elph.inp_lambda.<iq>``: the layout of one ph.x run over all q-points, for q2r.x.
+    """
+    if not retrieved:
+        raise ValueError("no q-point outputs to gather")
+    gathered = orm.FolderData()
+    indices = sorted(int(label.split("_", 1)[1]) for label in retrieved)
+    if indices != list(range(1, len(indices) + 1)):
+        raise ValueError(f"q-point jobs {indices} are not the complete set 1..{len(indices)}")
+    for iq in indices:
+        folder = retrieved[f"q_{iq}"]
+        names = set(_walk(folder))
+        wanted = [f"DYN_MAT/dynamical-matrix-{iq}"]
+        if iq == 1:
+            wanted.append("DYN_MAT/dynamical-matrix-0")
+        for name in wanted:
+            if name not in names:
+                raise ValueError(f"the ph.x job of q-point {iq} left no {name}")
+        wanted += [
+            name
+            for name in sorted(names)
+            if (match := _ELPH_FILE_PATTERN.match(name)) and int(match.group(2)) == iq
+        ]
+        for name in wanted:
+            gathered.base.repository.put_object_from_bytes(
+                folder.base.repository.get_object_content(name, mode="rb"), name
+            )
+    gathered.base.attributes.set("nqirr", len(indices))
+    return gathered

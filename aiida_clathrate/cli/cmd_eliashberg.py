@@ -7,12 +7,14 @@ from aiida.cmdline.params.options.multivalue import MultipleValueOption
 
 from aiida_clathrate.cli import cmd_root
 from aiida_clathrate.eliashberg import (
-    DEFAULT_MUSTAR,
     KB_MEV_PER_KELVIN,
     EliashbergSettings,
     read_alpha2f,
     run_eliashberg,
 )
+from aiida_clathrate.eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
+
+from .params import mustar_list_callback
 
 
 def format_table(summary, header: str) -> str:
@@ -48,7 +50,8 @@ def format_table(summary, header: str) -> str:
     type=float,
     default=DEFAULT_MUSTAR,
     show_default=True,
-    help="One or more mu* values.",
+    callback=mustar_list_callback,
+    help=f"One or more mu* values, each in [{MUSTAR_RANGE[0]:g}, {MUSTAR_RANGE[1]:g}).",
 )
 @click.option(
     "--units",

@@ -7,7 +7,9 @@ import time
 import click
 from aiida.cmdline.utils import decorators, echo
 
+from ..eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+from .params import mustar_list_callback
 
 QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 
@@ -41,7 +43,11 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
     "--mustar",
     type=float,
     multiple=True,
-    help="Coulomb pseudopotential (repeat the option); default 0.10, 0.13, 0.15.",
+    callback=mustar_list_callback,
+    help="Coulomb pseudopotential (repeat the option), each in "
+    f"[{MUSTAR_RANGE[0]:g}, {MUSTAR_RANGE[1]:g}); default "
+    + ", ".join(f"{m:.2f}" for m in DEFAULT_MUSTAR)
+    + ".",
 )
 @click.option(
     "--daemon", is_flag=True, help="Submit to the daemon instead of running in this shell."
@@ -93,7 +99,7 @@ def cmd_launch_compound(
             pressure_gpa=pressure_gpa,
             run_sscha=not no_sscha,
             sscha_engine=sscha_engine,
-            mustar=list(mustar) or [0.10, 0.13, 0.15],
+            mustar=list(mustar) or list(DEFAULT_MUSTAR),
             metals=metals,
             pseudo_family=family,
             num_mpiprocs=num_mpiprocs,

@@ -5,6 +5,8 @@ workchain's ``relaxed_structure`` and ``dynamical_matrices`` nodes as inputs, so
 graph joins the two anyway; a finished harmonic run (``--harmonic PK``) can feed several SSCHA
 runs (engines, temperatures); and a wrapper would repeat both workchains' protocol inputs.
 The harmonic step runs in this shell (unless reused); ``--daemon`` submits the SSCHA step.
+The SSCHA builder is ``workflows/sscha_inputs.py::sscha_builder_on_harmonic`` (the protocols of
+``workflows/protocols/sscha.yaml``, ``SschaWorkChain.get_builder_from_protocol``).
 """
 
 from __future__ import annotations
@@ -15,101 +17,6 @@ from aiida.cmdline.utils import decorators, echo
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
-
-#: Initial bulk-modulus guess for the SSCHA cell steps (GPa): the B-C framework is stiff (about
-#: 360 GPa measured between two KRbB6C6 populations); later steps use the secant estimate.
-CLATHRATE_BULK_MODULUS_GPA = 250.0
-
-#: SschaWorkChain settings per protocol (population sizes, committee); the spread threshold is
-#: the workchain's default (a factor of the committee's own spread on its training data).
-SSCHA_PROTOCOLS: dict[str, dict] = {
-    "fast": {
-        "population_sizes": [20, 40],
-        "max_populations": 4,
-        "committee_size": 4,
-        "n_dft_populations": 1,
-        "max_concurrent_dft": 4,
-    },
-    "balanced": {
-        "population_sizes": [100, 200, 400],
-        "max_populations": 8,
-        "committee_size": 4,
-        "n_dft_populations": 2,
-        "max_concurrent_dft": 8,
-    },
-    "stringent": {
-        "population_sizes": [1000, 10000, 40000],
-        "max_populations": 10,
-        "committee_size": 4,
-        "n_dft_populations": 2,
-        "max_concurrent_dft": 16,
-    },
-}
-
-
-def _dft_inputs(harmonic, protocol: str, pseudo_family: str, num_mpiprocs: int) -> dict:
-    """PwBaseWorkChain inputs for the supercell configurations of a finished harmonic run (its
-    scf's cutoffs, smearing and k-mesh; ``dft_engine_inputs``)."""
-    from aiida import orm
-
-    from ..workflows.sscha import dft_engine_inputs
-
-    links = harmonic.base.links.get_incoming()
-    mesh, _ = links.get_node_by_label("scf__kpoints").get_kpoints_mesh()
-    return dft_engine_inputs(
-        orm.load_code("pw@localhost"),
-        harmonic.outputs.relaxed_structure,
-        protocol,
-        pseudo_family,
-        links.get_node_by_label("scf__pw__parameters").get_dict()["SYSTEM"],
-        mesh,
-        harmonic.outputs.dynamical_matrices.base.attributes.get("qpoints_mesh"),
-        num_mpiprocs,
-    )
-
-
-def sscha_builder(
-    harmonic,
-    protocol: str,
-    engine: str,
-    model,
-    temperature_kelvin: float,
-    relax_cell: bool = False,
-    **dft,
-):
-    """A ``SschaWorkChain`` builder on a finished ``HarmonicPhononWorkChain`` node; with
-    ``relax_cell`` the SSCHA relaxes the cell to the harmonic run's pressure."""
-    from aiida import orm
-
-    from ..workflows.sscha import SschaWorkChain
-
-    settings = SSCHA_PROTOCOLS[protocol]
-    builder = SschaWorkChain.get_builder()
-    builder.structure = harmonic.outputs.relaxed_structure
-    builder.dynamical_matrices = harmonic.outputs.dynamical_matrices
-    builder.temperature_kelvin = orm.Float(temperature_kelvin)
-    builder.engine = orm.Str(engine)
-    builder.population_sizes = orm.List(settings["population_sizes"])
-    builder.max_populations = orm.Int(settings["max_populations"])
-    builder.max_concurrent_dft = orm.Int(settings["max_concurrent_dft"])
-    builder.minimize.code = orm.load_code("clathrate-sscha@localhost")
-    if relax_cell:
-        builder.target_pressure_gpa = orm.Float(harmonic.inputs.pressure_gpa.value)
-        builder.minimizer_settings = orm.Dict({"bulk_modulus_gpa": CLATHRATE_BULK_MODULUS_GPA})
-    if engine in ("dft", "active"):
-        builder.dft = _dft_inputs(harmonic, protocol, **dft)
-    if engine in ("mlp", "active"):
-        builder.mlp.code = orm.load_code("clathrate-mlp@localhost")
-    if engine == "mlp":
-        builder.mlp.model = model
-    if engine == "active":
-        builder.train.code = orm.load_code("clathrate-mlp@localhost")
-        builder.committee_size = orm.Int(settings["committee_size"])
-        builder.n_dft_populations = orm.Int(settings["n_dft_populations"])
-    formula = harmonic.outputs.relaxed_structure.get_formula()
-    builder.metadata.label = f"sscha {formula} {harmonic.inputs.pressure_gpa.value:g} GPa {engine}"
-    builder.metadata.description = f"protocol={protocol}, harmonic<{harmonic.pk}>"
-    return builder
 
 
 def _load_harmonic(pk: int):
@@ -186,6 +93,7 @@ def cmd_launch_sscha(
     from ..pseudo_family import SHIPPED_FAMILY_LABEL
     from ..summary import format_summary, sscha_summary
     from ..workflows.harmonic import HarmonicPhononWorkChain
+    from ..workflows.sscha_inputs import sscha_builder_on_harmonic
 
     if engine == "mlp" and model_pk is None:
         echo.echo_critical("engine mlp needs --model PK (a trained MlpModelData)")
@@ -214,12 +122,12 @@ def cmd_launch_sscha(
                 f"HarmonicPhononWorkChain<{harmonic.pk}> failed: {harmonic.exit_message}"
             )
     setup_localhost(family)
-    builder = sscha_builder(
+    builder = sscha_builder_on_harmonic(
         harmonic,
         protocol,
         engine,
-        model,
-        temperature_kelvin,
+        mlp_model=model,
+        temperature_kelvin=temperature_kelvin,
         relax_cell=relax_cell,
         pseudo_family=family,
         num_mpiprocs=num_mpiprocs,

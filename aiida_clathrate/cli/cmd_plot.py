@@ -69,7 +69,7 @@ def _frequencies_cm1(values, unit: str):
     """Frequencies in cm^-1 from an array in ``unit`` (matdyn writes 'cm^(-1)' and THz)."""
     import numpy as np
 
-    from ..eliashberg.units import from_mev, to_mev
+    from ..units import from_mev, to_mev
 
     if unit.replace("(", "").replace(")", "").replace(" ", "").lower() in ("cm^-1", "cm-1"):
         return np.asarray(values, dtype=float)

@@ -6,6 +6,7 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
+from .params import mustar_value_callback
 
 
 @cmd_root.command("query")
@@ -25,6 +26,7 @@ from . import cmd_root
     "--mustar",
     type=float,
     default=None,
+    callback=mustar_value_callback,
     help="Filter and show Tc at this mu* (default: the largest Tc over the mu* values).",
 )
 @click.option(

@@ -87,7 +87,7 @@ class EnsembleData(orm.ArrayData):
         stresses_ev_per_angstrom3=None,
     ) -> None:
         """Energies (eV), forces (eV/Å) and optional stresses (eV/Å³, ASE sign, 3x3 or Voigt)."""
-        from aiida_clathrate.sscha.units import stress_ase_to_sscha, stress_sscha_to_ase
+        from aiida_clathrate.units import stress_ase_to_sscha, stress_sscha_to_ase
 
         n, n_atoms = self.n_configurations, self.base.attributes.get("n_atoms")
         energies = np.asarray(energies_ev, dtype=float)

@@ -5,10 +5,19 @@ Energies are in meV, temperatures in K.  mu* is applied as given to |omega_n| <=
 Allen-Mitrovic rescaling from a reference cutoff.
 """
 
+from ..units import KB_MEV_PER_KELVIN, from_mev, to_mev
 from .formulas import allen_dynes_factors, allen_dynes_tc, mcmillan_tc
 from .gap import GapConvergenceError, GapCurve, GapSolution, gap_curve, solve_gap_at_temperature
 from .matsubara import MatsubaraSystem, PreparedSpectrum, matsubara_count
 from .models import clathrate_like_spectrum, einstein_spectrum, gaussian_bands, low_tc_spectrum
+from .mustar import (
+    DEFAULT_MUSTAR,
+    MUSTAR_RANGE,
+    check_mustar,
+    check_mustar_value,
+    mustar_error,
+    mustar_value_error,
+)
 from .pade import PadeContinuation, edge_gap
 from .readers import (
     Alpha2F,
@@ -20,7 +29,7 @@ from .readers import (
     read_two_column,
 )
 from .settings import EliashbergSettings, rescale_mustar
-from .solver import DEFAULT_MUSTAR, EliashbergSummary, MustarResult, delta_zero, run_eliashberg
+from .solver import EliashbergSummary, MustarResult, delta_zero, run_eliashberg
 from .spectrum import (
     SpectralMoments,
     cumulative_lambda,
@@ -30,11 +39,11 @@ from .spectrum import (
     validate_spectrum,
 )
 from .tc import TcResult, linearized_eigenvalue, solve_tc
-from .units import KB_MEV_PER_KELVIN, from_mev, to_mev
 
 __all__ = [
     "DEFAULT_MUSTAR",
     "KB_MEV_PER_KELVIN",
+    "MUSTAR_RANGE",
     "Alpha2F",
     "EliashbergSettings",
     "EliashbergSummary",
@@ -49,6 +58,8 @@ __all__ = [
     "TcResult",
     "allen_dynes_factors",
     "allen_dynes_tc",
+    "check_mustar",
+    "check_mustar_value",
     "clathrate_like_spectrum",
     "cumulative_lambda",
     "delta_zero",
@@ -62,6 +73,8 @@ __all__ = [
     "matsubara_count",
     "mcmillan_tc",
     "mode_lambdas",
+    "mustar_error",
+    "mustar_value_error",
     "read_alpha2f",
     "read_lambda_x_alpha2f",
     "read_lambda_x_table",

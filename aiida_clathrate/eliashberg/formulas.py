@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..units import KB_MEV_PER_KELVIN
 from .spectrum import validate_mustar
-from .units import KB_MEV_PER_KELVIN
 
 
 def _check(lambda_: float, omega_log_mev: float, mustar: float) -> float:

@@ -21,8 +21,8 @@ from scipy import fft as sp_fft
 from scipy import linalg as sp_linalg
 from scipy.sparse import linalg as sp_sparse_linalg
 
+from ..units import KB_MEV_PER_KELVIN
 from .spectrum import quadrature_weights, spectral_moments, validate_spectrum
-from .units import KB_MEV_PER_KELVIN
 
 DENSE_EIGEN_LIMIT = 200
 """Above this many Matsubara frequencies the linearized problem uses Lanczos on FFT products."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..units import CM1_TO_MEV
 from .spectrum import spectral_moments
 
 
@@ -25,9 +26,6 @@ def einstein_spectrum(
     width = relative_width * omega_e_mev
     omega = np.linspace(omega_e_mev - 5 * width, omega_e_mev + 5 * width, points)
     return omega, gaussian_bands(omega, [omega_e_mev], [width], [lambda_])
-
-
-CM1_TO_MEV = 0.1239841984
 
 
 def clathrate_like_spectrum(points: int = 1200) -> tuple[np.ndarray, np.ndarray]:

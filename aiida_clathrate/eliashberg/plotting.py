@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..units import from_mev
 from .spectrum import cumulative_lambda
-from .units import from_mev
 
 
 def plot_alpha2f_lambda(omega_mev, a2f, unit: str = "cm-1", ax=None, label: str | None = None):

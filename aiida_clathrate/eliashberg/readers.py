@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import normalize_unit, to_mev
+from ..units import normalize_unit, to_mev
 
 _MISSING_E = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([+-]\d{2,3})$")
 

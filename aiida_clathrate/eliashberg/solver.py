@@ -6,15 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..units import KB_MEV_PER_KELVIN
 from .formulas import allen_dynes_tc, mcmillan_tc
 from .gap import GapCurve, gap_curve, solve_gap_at_temperature
 from .matsubara import PreparedSpectrum
+from .mustar import DEFAULT_MUSTAR, check_mustar
 from .settings import EliashbergSettings
-from .spectrum import validate_mustar
 from .tc import solve_tc
-from .units import KB_MEV_PER_KELVIN
-
-DEFAULT_MUSTAR = (0.10, 0.13, 0.15)
 
 
 @dataclass(frozen=True)
@@ -124,9 +122,7 @@ def run_eliashberg(
     coupling, where few Matsubara points lie below the phonon scale).
     """
     settings = settings or EliashbergSettings()
-    mustars = [validate_mustar(mu) for mu in np.atleast_1d(mustar_values)]
-    if not mustars:
-        raise ValueError("at least one mu* is needed")
+    mustars = check_mustar(np.atleast_1d(mustar_values).tolist())
     spectrum = PreparedSpectrum.from_arrays(omega_mev, a2f)
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     results = []

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mustar import check_mustar_value
+
 
 @dataclass(frozen=True)
 class SpectralMoments:
@@ -73,11 +75,9 @@ def validate_spectrum(omega_mev, a2f) -> tuple[np.ndarray, np.ndarray]:
 
 
 def validate_mustar(mustar: float) -> float:
-    """Return mu* as float if it lies in [0, 0.5), else raise ``ValueError``."""
-    value = float(mustar)
-    if not np.isfinite(value) or value < 0.0 or value >= 0.5:
-        raise ValueError(f"mu* must lie in [0, 0.5), got {mustar!r}")
-    return value
+    """Return mu* as float if it lies in :data:`~aiida_clathrate.eliashberg.mustar.MUSTAR_RANGE`
+    ([0, 0.5)), else raise ``ValueError`` (one value; lists: :func:`.mustar.check_mustar`)."""
+    return check_mustar_value(mustar)
 
 
 def quadrature_weights(omega_mev: np.ndarray) -> np.ndarray:

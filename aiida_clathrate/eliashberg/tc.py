@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from ..units import KB_MEV_PER_KELVIN
 from .matsubara import MatsubaraSystem, PreparedSpectrum
 from .settings import EliashbergSettings
-from .units import KB_MEV_PER_KELVIN
 
 
 @dataclass(frozen=True)

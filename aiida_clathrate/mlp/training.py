@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..units import EV_PER_ANGSTROM3_IN_GPA
 from .descriptors import (
     DescriptorSpec,
     compute_descriptors,
@@ -50,7 +51,6 @@ from .potential import CommitteePotential, MemberPotential
 from .stress import deviatoric, virial_stress
 from .uncertainty import reference_from_spreads
 
-EV_PER_ANGSTROM3_IN_GPA = 160.21766208
 FORCE_TRAINING_MODES = ("auto", "jacobian", "autograd")
 #: TrainingSettings fields that define the descriptor (what ``descriptor_variants`` may change)
 DESCRIPTOR_FIELDS = (

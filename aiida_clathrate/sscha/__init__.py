@@ -1,8 +1,7 @@
 """Thin helpers over python-sscha / cellconstructor (no AiiDA import; python-sscha is imported
 only when a function needs it).
 
-Public API:
-    units                                       python-sscha <-> ASE/AiiDA unit conversions
+Public API (unit conversions live in :mod:`aiida_clathrate.units`):
     load_phonons, save_phonons                  QE dyn files <-> cellconstructor Phonons
     phonons_from_force_constants                Γ-only Phonons from a force-constant matrix (eV/Å²)
     supercell_frequencies_cm1                   frequencies without translations (cm^-1)
@@ -17,7 +16,6 @@ Public API:
     QuarticDimerCalculator                      model with a known SCHA answer
 """
 
-from . import units
 from .dynamical_matrix import (
     force_positive_definite,
     load_phonons,
@@ -55,6 +53,5 @@ __all__ = [
     "save_phonons",
     "stability_verdict",
     "supercell_frequencies_cm1",
-    "units",
     "v4_memory_bytes",
 ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
+from .. import units
 
 
 @dataclass

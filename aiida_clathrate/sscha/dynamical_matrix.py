@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
+from .. import units
 
 
 def _phonons_module():

@@ -14,7 +14,7 @@ import io
 
 import numpy as np
 
-from .units import frequency_ry_to_cm1
+from ..units import frequency_ry_to_cm1
 
 
 def _grid(phonons) -> tuple[int, int, int]:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from . import units
+from .. import units
 from .cell import CellStep, cell_step
 from .dynamical_matrix import supercell_frequencies_cm1, symmetrize_phonons
 

@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 
-from . import units
+from .. import units
 
 
 def _ensemble_class():

@@ -25,3 +25,19 @@ def calcjob_options(
         "max_wallclock_seconds": int(max_wallclock_seconds),
         "withmpi": num_mpiprocs > 1,
     }
+
+
+def clean_called_workdirs(process) -> None:
+    """With ``clean_workdir``, empty the remote folders of every CalcJob the process called."""
+    if not process.inputs.clean_workdir.value:
+        return
+    cleaned = []
+    for called in process.node.called_descendants:
+        if isinstance(called, orm.CalcJobNode):
+            try:
+                called.outputs.remote_folder._clean()
+                cleaned.append(called.pk)
+            except (OSError, KeyError, AttributeError):
+                pass
+    if cleaned:
+        process.report(f"cleaned remote folders of calculations: {' '.join(map(str, cleaned))}")

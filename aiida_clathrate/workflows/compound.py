@@ -5,16 +5,18 @@ harmonic phonons (``HarmonicPhononWorkChain``: relax at the pressure, DFPT, stab
 (``SschaWorkChain``, with the free-energy Hessian and its verdict) -> harmonic electron-phonon
 coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure) -> anharmonic
 electron-phonon coupling when the SSCHA verdict is ``stable``: the Hessian − harmonic difference
-is interpolated onto the electron-phonon q-mesh and added to the harmonic electron-phonon run's own
-matrices (calcfunction ``anharmonic_on_fine_grid``), and the same work chain is given those matrices
-and that run's ph.x folder: q2r.x/matdyn.x with ph.x's gamma matrices, no second ph.x (exact by
+is interpolated onto the electron-phonon q-mesh and added to the harmonic matrices there
+(calcfunction ``anharmonic_on_fine_grid``), and the same work chain is given those matrices and the
+real-space gamma matrices of the harmonic ph.x runs: q2r.x/matdyn.x only, no second ph.x (exact by
 construction, ``docs/epc.md``) -> a ``summary`` Dict and the searchable extras and groups of
 :func:`aiida_clathrate.query.tag_compound`.
 
-The harmonic ph.x run has no electron-phonon step, so the electron-phonon work chain runs its
-own DFPT on the relaxed structure. It runs whenever the harmonic phonons are stable or the
-anharmonic branch needs its ph.x folder and matrices; with unstable harmonic phonons its lambda and
-Tc are not results (not exposed, not in the summary).
+One ph.x pass: where the harmonic and electron-phonon protocols agree on every setting of the DFPT
+(:data:`DFPT_SETTING_KEYS`), the harmonic step's ``DfptWorkChain`` also computes the gamma
+matrices, and the harmonic electron-phonon step is q2r.x/matdyn.x on them. Otherwise (two passes)
+the electron-phonon work chain runs its own DFPT on the relaxed structure, whenever the harmonic
+phonons are stable or the anharmonic branch needs its matrices; with unstable harmonic phonons its
+lambda and Tc are not results (not exposed, not in the summary).
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 
 from ..calculations.anharmonic import anharmonic_on_fine_grid
-from ..calculations.phonon_functions import extract_dynamical_matrices
-from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family
+from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
+from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
+from ..validators import validate_mustar
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
-from .sscha import SschaWorkChain, dft_engine_inputs
+from .sscha import SschaWorkChain
 
 #: How the anharmonic branch obtains lambda, stored in the summary next to its numbers.
 ANHARMONIC_METHOD = (
@@ -66,29 +69,47 @@ def sscha_epc_mesh_error(harmonic_qpoints, epc_qpoints) -> str | None:
     q-mesh, i.e. the SSCHA supercell), so the SSCHA correction can be interpolated onto it."""
     sscha, epc = _qpoints_mesh(harmonic_qpoints), _qpoints_mesh(epc_qpoints)
     if sscha is None or epc is None:
-        return "with `run_sscha`, `harmonic.ph.qpoints` and `epc.ph.qpoints` must be q-meshes"
+        return "with `run_sscha`, `harmonic.dfpt.ph.qpoints` and `epc.dfpt.ph.qpoints` must be q-meshes"
     if any(e % s for e, s in zip(epc, sscha, strict=True)):
         return (
-            f"the electron-phonon q-mesh {epc} (`epc.ph.qpoints`) is not a multiple of the SSCHA "
-            f"q-mesh {sscha} (`harmonic.ph.qpoints`, the SSCHA supercell): the SSCHA correction "
+            f"the electron-phonon q-mesh {epc} (`epc.dfpt.ph.qpoints`) is not a multiple of the SSCHA "
+            f"q-mesh {sscha} (`harmonic.dfpt.ph.qpoints`, the SSCHA supercell): the SSCHA correction "
             "cannot be interpolated onto it; make each EPC q-mesh dimension a multiple of the "
             "harmonic one"
         )
     return None
 
 
-def ph_step_outputs(epc_node: orm.WorkflowNode) -> dict[str, orm.Data] | None:
-    """``ph_remote_folder`` and ``dynamical_matrices`` from the ``ph`` step of an
-    ``ElectronPhononWorkChain`` whether or not the work chain itself finished (e.g. its a2F/Eliashberg
-    steps failed on imaginary modes); ``None`` unless that ph.x run finished."""
-    for ph in epc_node.base.links.get_outgoing(link_label_filter="ph").all_nodes():
-        if ph.is_finished_ok:
-            return {
-                "ph_remote_folder": ph.outputs.remote_folder,
-                "dynamical_matrices": extract_dynamical_matrices(
-                    ph.outputs.retrieved, metadata={"call_link_label": "elph_dynamical_matrices"}
-                ),
-            }
+#: Protocol settings that define the DFPT run: where the harmonic and the electron-phonon
+#: protocols agree on all of them, one ph.x pass serves both steps.
+DFPT_SETTING_KEYS = (
+    "kpoints_mesh",
+    "qpoints_mesh",
+    "smearing",
+    "degauss_ry",
+    "conv_thr_per_atom",
+    "tr2_ph",
+    "nmix_ph",
+    "scf",
+    "ph",
+)
+
+
+def one_pass_mismatch(harmonic_settings: dict, epc_settings: dict) -> list[str]:
+    """The DFPT settings on which the harmonic and electron-phonon protocol inputs differ."""
+    return [key for key in DFPT_SETTING_KEYS if harmonic_settings.get(key) != epc_settings.get(key)]
+
+
+def elph_outputs(epc_node: orm.WorkflowNode) -> dict[str, orm.Data] | None:
+    """``elph_folder`` and ``dynamical_matrices`` of an ``ElectronPhononWorkChain`` whether or not
+    it finished (e.g. its a2F/Eliashberg steps failed on imaginary modes): it attaches both as soon
+    as its DFPT has run; ``None`` when they are not there."""
+    outputs = epc_node.outputs
+    if "elph_folder" in outputs and "dynamical_matrices" in outputs:
+        return {
+            "elph_folder": outputs.elph_folder,
+            "dynamical_matrices": outputs.dynamical_matrices,
+        }
     return None
 
 
@@ -185,7 +206,13 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             default=lambda: orm.Bool(True),
             help="Run the SSCHA (needs the `sscha` inputs) and, when stable, the anharmonic EPC.",
         )
-        spec.input("mustar", valid_type=orm.List, default=lambda: orm.List([0.10, 0.13, 0.15]))
+        spec.input(
+            "mustar",
+            valid_type=orm.List,
+            default=lambda: orm.List(list(DEFAULT_MUSTAR)),
+            validator=validate_mustar,
+            help="Coulomb pseudopotentials for the Eliashberg equations.",
+        )
         spec.input(
             "tag",
             valid_type=orm.Bool,
@@ -206,7 +233,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         spec.expose_inputs(
             ElectronPhononWorkChain,
             namespace="epc",
-            exclude=("structure", "mustar", "dynamical_matrices", "parent_ph_folder"),
+            exclude=("structure", "mustar", "dynamical_matrices", "parent_elph_folder"),
         )
         spec.inputs.validator = cls.validate_inputs
         spec.outline(
@@ -290,8 +317,8 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             if "engine" not in value.get("sscha", {}):
                 return "`run_sscha` is True but the `sscha` inputs (engine, ...) are missing"
             error = sscha_epc_mesh_error(
-                value.get("harmonic", {}).get("ph", {}).get("qpoints"),
-                value.get("epc", {}).get("ph", {}).get("qpoints"),
+                value.get("harmonic", {}).get("dfpt", {}).get("ph", {}).get("qpoints"),
+                value.get("epc", {}).get("dfpt", {}).get("ph", {}).get("qpoints"),
             )
             if error:
                 return error
@@ -319,12 +346,13 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         pressure_gpa: float = 0.0,
         run_sscha: bool = True,
         sscha_engine: str = "dft",
-        mustar: list[float] | tuple[float, ...] = (0.10, 0.13, 0.15),
+        mustar: list[float] | tuple[float, ...] = DEFAULT_MUSTAR,
         metals: tuple[str, ...] | list[str] | None = None,
         pseudo_family: str = SHIPPED_FAMILY_LABEL,
         num_mpiprocs: int = 1,
         relax: bool = True,
         mlp_model: orm.Data | None = None,
+        one_pass: bool = True,
     ):
         """A builder from the ``fast``/``balanced``/``stringent`` protocols of every step.
 
@@ -334,11 +362,13 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             EPC protocols' overrides, and this protocol's SSCHA keys (``population_sizes``, ...).
         :param metals: the guest pair (X,) or (X, Y) for the extras; default: from the structure.
         :param mlp_model: the trained model (``MlpModelData``) for the ``mlp`` engine.
+        :param one_pass: where the harmonic and electron-phonon protocols agree on the DFPT
+            settings, compute the phonons and the gamma matrices in the same ph.x runs (False:
+            two ph.x passes, as before).
         """
         if sscha_engine not in SSCHA_ENGINES:
             raise ValueError(f"sscha_engine must be one of {SSCHA_ENGINES}, got {sscha_engine!r}")
-        if list(mustar) == [] or any(not 0.0 <= float(m) < 1.0 for m in mustar):
-            raise ValueError(f"mustar values must lie in [0, 1), got {list(mustar)}")
+        mustar = check_mustar(mustar)
         overrides = dict(overrides or {})
         unknown = set(overrides) - {"harmonic", "epc", "sscha"}
         if unknown:
@@ -361,6 +391,10 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                 builder.metal_y = orm.Str(metals[1])
 
         harmonic_overrides = overrides.get("harmonic")
+        epc_settings = ElectronPhononWorkChain.get_protocol_inputs(protocol, overrides.get("epc"))
+        mismatch = one_pass_mismatch(
+            HarmonicPhononWorkChain.get_protocol_inputs(protocol, harmonic_overrides), epc_settings
+        )
         harmonic = HarmonicPhononWorkChain.get_builder_from_protocol(
             codes,
             structure,
@@ -370,6 +404,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             pseudo_family=pseudo_family,
             num_mpiprocs=num_mpiprocs,
             relax=relax,
+            electron_phonon_settings=epc_settings if one_pass and not mismatch else None,
         )
         builder.harmonic = _pruned(harmonic, "structure", "pressure_gpa", "metadata")
 
@@ -384,23 +419,26 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         builder.epc = _pruned(epc, "structure", "mustar", "metadata")
 
         if run_sscha:
-            error = sscha_epc_mesh_error(builder.harmonic.ph.qpoints, builder.epc.ph.qpoints)
+            error = sscha_epc_mesh_error(
+                builder.harmonic.dfpt.ph.qpoints, builder.epc.dfpt.ph.qpoints
+            )
             if error:
                 raise ValueError(error)
             harmonic_inputs = HarmonicPhononWorkChain.get_protocol_inputs(
                 protocol, harmonic_overrides
             )
             # The SSCHA correction is Hessian - harmonic: its forces need the harmonic scf's
-            # cutoffs and smearing (including any `harmonic.scf` override).
-            harmonic_system = harmonic.scf.pw.parameters.get_dict()["SYSTEM"]
-            sscha_inputs = cls.get_protocol_inputs(protocol, overrides.get("sscha"))
+            # cutoffs and smearing (including any override of it). The harmonic scf is
+            # `dfpt.scf` in the harmonic builder, `scf` before that namespace existed.
+            harmonic_scf = harmonic.dfpt.scf if "scf" in harmonic.get("dfpt", {}) else harmonic.scf
             builder.sscha = cls._sscha_inputs(
                 codes,
                 structure,
                 protocol,
-                sscha_inputs,
-                harmonic_inputs,
-                harmonic_system,
+                overrides.get("sscha"),
+                harmonic_scf.pw.parameters.get_dict()["SYSTEM"],
+                harmonic_inputs["kpoints_mesh"],
+                harmonic_inputs["qpoints_mesh"],
                 sscha_engine,
                 pseudo_family,
                 num_mpiprocs,
@@ -408,7 +446,10 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             )
         formula = structure.get_formula()
         builder.metadata.label = f"compound {formula} {pressure_gpa:g} GPa"
-        builder.metadata.description = f"protocol={protocol}, run_sscha={run_sscha}"
+        passes = "one ph.x pass" if one_pass and not mismatch else "two ph.x passes"
+        if one_pass and mismatch:
+            passes += f" (harmonic and electron-phonon settings differ in {', '.join(mismatch)})"
+        builder.metadata.description = f"protocol={protocol}, run_sscha={run_sscha}, {passes}"
         return builder
 
     @staticmethod
@@ -416,60 +457,34 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         codes,
         structure,
         protocol,
-        sscha_inputs,
-        harmonic_inputs,
+        sscha_overrides,
         harmonic_system,
+        kpoints_mesh,
+        qpoints_mesh,
         engine,
         family,
         nproc,
         model,
     ) -> dict:
-        """The ``sscha`` namespace: population settings, minimiser code and the force engine (the
-        DFT engine with the cutoffs and smearing of ``harmonic_system``, the harmonic scf's
-        ``SYSTEM`` namelist, and the harmonic k-mesh divided by the q-mesh)."""
-        if "sscha" not in codes:
-            raise ValueError("codes needs `sscha` (e.g. clathrate-sscha@localhost) for the SSCHA")
-        inputs = {
-            "engine": orm.Str(engine),
-            "temperature_kelvin": orm.Float(sscha_inputs["temperature_kelvin"]),
-            "population_sizes": orm.List([int(n) for n in sscha_inputs["population_sizes"]]),
-            "max_populations": orm.Int(sscha_inputs["max_populations"]),
-            "seed": orm.Int(sscha_inputs["seed"]),
-            "minimizer_settings": orm.Dict(sscha_inputs["minimizer_settings"]),
-            "max_concurrent_dft": orm.Int(sscha_inputs["max_concurrent_dft"]),
-            "stability_tolerance_cm1": orm.Float(sscha_inputs["stability_tolerance_cm1"]),
-            "minimize": {"code": codes["sscha"]},
-        }
-        if engine == "mlp":
-            if "mlp" not in codes or model is None:
-                raise ValueError("the `mlp` engine needs codes['mlp'] and mlp_model")
-            inputs["mlp"] = {"code": codes["mlp"], "model": model}
-            return inputs
-        inputs["dft"] = dft_engine_inputs(
-            codes["pw"],
+        """The ``sscha`` namespace: ``SschaWorkChain.get_builder_from_protocol`` (protocol of
+        ``sscha.yaml``, ``overrides["sscha"]``) without the structure and matrices given at run
+        time; the DFT engine on the energy surface of ``harmonic_system`` (the harmonic scf's
+        ``SYSTEM`` namelist) and the harmonic k-mesh divided by the q-mesh."""
+        sscha = SschaWorkChain.get_builder_from_protocol(
+            codes,
             structure,
+            None,
             protocol,
-            load_family(family).label,
-            harmonic_system,
-            harmonic_inputs["kpoints_mesh"],
-            harmonic_inputs["qpoints_mesh"],
-            nproc,
+            overrides=sscha_overrides,
+            engine=engine,
+            energy_surface=harmonic_system,
+            kpoints_mesh=kpoints_mesh,
+            qpoints_mesh=qpoints_mesh,
+            pseudo_family=family,
+            num_mpiprocs=nproc,
+            mlp_model=model,
         )
-        if engine == "active":
-            if "mlp" not in codes:
-                raise ValueError("the `active` engine needs codes['mlp'] (clathrate-mlp@localhost)")
-            inputs["mlp"] = {"code": codes["mlp"]}
-            inputs["train"] = {"code": codes["mlp"]}
-            for key, node_type in (
-                ("committee_size", orm.Int),
-                ("n_dft_populations", orm.Int),
-                ("spread_threshold_factor", orm.Float),
-                ("spread_threshold_ev_per_angstrom", orm.Float),
-                ("max_validation_force_rmse_mev_per_angstrom", orm.Float),
-            ):
-                if key in sscha_inputs:
-                    inputs[key] = node_type(sscha_inputs[key])
-        return inputs
+        return _pruned(sscha, "structure", "dynamical_matrices", "metadata")
 
     # ---- steps ------------------------------------------------------------------------
     def setup(self):
@@ -510,6 +525,16 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         )
         for key in ("structure_parameters", "dynamically_stable", "min_frequency_cm1"):
             self.ctx.summary_inputs[key] = node.outputs[key]
+        self.ctx.one_pass = "elph_folder" in node.outputs
+        if self.ctx.one_pass:
+            self.ctx.elph = {
+                "elph_folder": node.outputs.elph_folder,
+                "dynamical_matrices": node.outputs.dynamical_matrices,
+            }
+            self.report(
+                "one ph.x pass: the harmonic DFPT also computed the electron-phonon gamma matrices "
+                f"(RemoteData<{node.outputs.elph_folder.pk}>)"
+            )
 
     def should_run_sscha(self) -> bool:
         if not self.inputs.run_sscha.value:
@@ -563,9 +588,18 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
     def _anharmonic_wanted(self) -> bool:
         return "sscha" in self.ctx and self.ctx.anharmonic_skip_reason is None
 
+    def _one_pass(self) -> bool:
+        return bool(self.ctx.get("one_pass"))
+
     def should_run_epc_harmonic(self) -> bool:
         if self.ctx.harmonic_stable:
             return True
+        if self._anharmonic_wanted() and self._one_pass():
+            self.report(
+                "step 3/4 harmonic EPC: skipped (harmonic phonons unstable); the anharmonic branch "
+                "uses the gamma matrices of the harmonic ph.x runs"
+            )
+            return False
         if self._anharmonic_wanted():
             self.report(
                 "step 3/4 harmonic EPC: harmonic phonons unstable, run anyway for the anharmonic "
@@ -585,27 +619,45 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         inputs.metadata.call_link_label = label
         return inputs
 
+    def _given_matrices_inputs(self, label: str, matrices: orm.FolderData) -> AttributeDict:
+        """EPC inputs for q2r.x/matdyn.x on ``matrices`` with the harmonic run's gamma matrices."""
+        inputs = self._epc_inputs(label)
+        for namespace in ("scf_dense", "scf", "ph"):  # no DFPT: the gamma matrices are there
+            inputs.dfpt.pop(namespace, None)
+        inputs.dynamical_matrices = matrices
+        inputs.parent_elph_folder = self.ctx.elph["elph_folder"]
+        return inputs
+
     def run_epc_harmonic(self):
-        node = self.submit(ElectronPhononWorkChain, **self._epc_inputs("epc_harmonic"))
+        if self._one_pass():
+            inputs = self._given_matrices_inputs(
+                "epc_harmonic", self.ctx.elph["dynamical_matrices"]
+            )
+            detail = (
+                "the harmonic matrices with the gamma matrices of the harmonic ph.x runs "
+                "(q2r.x/matdyn.x, no second ph.x)"
+            )
+        else:
+            inputs = self._epc_inputs("epc_harmonic")
+            detail = "the relaxed structure (own DFPT with electron_phonon)"
+        node = self.submit(ElectronPhononWorkChain, **inputs)
         self.report(
-            f"step 3/4 harmonic EPC: launched ElectronPhononWorkChain<{node.pk}> on the relaxed "
-            "structure (own DFPT with electron_phonon: the harmonic ph.x run has none)"
+            f"step 3/4 harmonic EPC: launched ElectronPhononWorkChain<{node.pk}> on {detail}"
         )
         return ToContext(epc_harmonic=node)
 
     def inspect_epc_harmonic(self):
         node = self.ctx.epc_harmonic
         if node.is_finished_ok:
-            self.ctx.elph = {
-                "ph_remote_folder": node.outputs.ph_remote_folder,
-                "dynamical_matrices": node.outputs.dynamical_matrices,
-            }
+            if "elph" not in self.ctx:
+                self.ctx.elph = elph_outputs(node)
         else:
             self.report(f"harmonic ElectronPhononWorkChain<{node.pk}> failed: {node.exit_status}")
             if self.ctx.harmonic_stable:
                 return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
             # Run only for the anharmonic branch: its ph.x step is all that branch needs.
-            self.ctx.elph = ph_step_outputs(node)
+            if "elph" not in self.ctx:
+                self.ctx.elph = elph_outputs(node)
             if self.ctx.elph is None:
                 return self.exit_codes.ERROR_SUB_PROCESS_FAILED_EPC_HARMONIC
             self.report(
@@ -676,22 +728,20 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         return None
 
     def run_epc_anharmonic(self):
-        inputs = self._epc_inputs("epc_anharmonic")
-        for namespace in ("scf_dense", "scf"):  # no DFPT here: the harmonic run's ph.x is reused
-            inputs.pop(namespace, None)
-        inputs.dynamical_matrices = self.ctx.anharmonic_matrices
-        inputs.parent_ph_folder = self.ctx.elph["ph_remote_folder"]
+        inputs = self._given_matrices_inputs("epc_anharmonic", self.ctx.anharmonic_matrices)
         harmonic_summary = self.ctx.summary_inputs.get("epc_summary_harmonic")
-        if harmonic_summary is None and "epc_summary" in self.ctx.epc_harmonic.outputs:
-            harmonic_summary = self.ctx.epc_harmonic.outputs.epc_summary
+        epc_harmonic = self.ctx.get("epc_harmonic")
+        if harmonic_summary is None and epc_harmonic is not None:
+            if "epc_summary" in epc_harmonic.outputs:
+                harmonic_summary = epc_harmonic.outputs.epc_summary
         if harmonic_summary is not None:  # compare both branches at the same broadening
             inputs.broadening_index = orm.Int(harmonic_summary["chosen_index"])
         node = self.submit(ElectronPhononWorkChain, **inputs)
         self.report(
             f"step 4/4 ANHARMONIC EPC: launched ElectronPhononWorkChain<{node.pk}> on the "
             f"SSCHA-corrected matrices FolderData<{inputs.dynamical_matrices.pk}> with the gamma "
-            f"matrices of PhCalculation<{inputs.parent_ph_folder.creator.pk}> (q2r.x/matdyn.x, "
-            "no second ph.x)"
+            f"matrices of q2r.x<{inputs.parent_elph_folder.creator.pk}> (q2r.x/matdyn.x, no "
+            "second ph.x)"
         )
         return ToContext(epc_anharmonic=node)
 

@@ -1,35 +1,49 @@
 """``HarmonicPhononWorkChain``: relax at a target pressure, then harmonic phonons with Quantum ESPRESSO.
 
-relax (``PwRelaxWorkChain``, variable cell, symmetry kept) -> scf (``PwBaseWorkChain``) -> ph.x on a
-q-mesh (``PhBaseWorkChain``) -> q2r.x (``Q2rBaseWorkChain``) -> matdyn.x along the band path and on a
-DOS mesh (``MatdynBaseWorkChain``) -> stability verdict.
+relax (``PwRelaxWorkChain``, variable cell, symmetry kept) -> ``DfptWorkChain`` (scf, ph.x with the
+irreducible q-points as separate jobs, q2r.x, matdyn.x on the band path and a DOS mesh) ->
+stability verdict. With ``electron_phonon`` settings the same DFPT also computes the electron-phonon
+gamma matrices (``elph_folder``), so a compound needs one ph.x pass for phonons and linewidths.
 """
 
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_
-from aiida_quantumespresso.common.types import ElectronicType
-from aiida_quantumespresso.workflows.matdyn.base import MatdynBaseWorkChain
-from aiida_quantumespresso.workflows.ph.base import PhBaseWorkChain
-from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin, recursive_merge
-from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
+from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
-from aiida_quantumespresso.workflows.q2r.base import Q2rBaseWorkChain
 
-from ..calculations.phonon_functions import (
-    extract_dynamical_matrices,
-    phonon_band_path,
-    phonon_stability,
-    structure_summary,
-)
-from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
-from .common import calcjob_options, kpoints_mesh
+from ..calculations.phonon_functions import phonon_stability, structure_summary
+from ..pseudo_family import SHIPPED_FAMILY_LABEL
+from ..units import KBAR_PER_GPA
+from .common import clean_called_workdirs
+from .dfpt import DfptWorkChain, dfpt_inputs
+from .pw_inputs import merged, pw_overrides, pw_relax_inputs
 
-KBAR_PER_GPA = 10.0
+#: DfptWorkChain exit status -> this work chain's exit code label.
+DFPT_EXIT_CODES = {
+    401: "ERROR_SUB_PROCESS_FAILED_SCF_DENSE",
+    402: "ERROR_SUB_PROCESS_FAILED_SCF",
+    403: "ERROR_SUB_PROCESS_FAILED_PH",
+    404: "ERROR_SUB_PROCESS_FAILED_Q2R",
+    405: "ERROR_SUB_PROCESS_FAILED_MATDYN_BANDS",
+    406: "ERROR_SUB_PROCESS_FAILED_MATDYN_DOS",
+    407: "ERROR_SUB_PROCESS_FAILED_PH",
+}
+
+
+def load_codes(codes: dict[str, orm.AbstractCode | str], needed: set[str]) -> dict[str, Any]:
+    """Codes as nodes (labels are loaded); ``ValueError`` naming the missing ones."""
+    missing = needed - set(codes)
+    if missing:
+        raise ValueError(f"codes missing for: {sorted(missing)}")
+    return {
+        key: orm.load_code(code) if isinstance(code, str) else code for key, code in codes.items()
+    }
 
 
 class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
@@ -51,12 +65,6 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             default=lambda: orm.Float(10.0),
             help="Imaginary modes shallower than this (cm^-1) count as numerical noise.",
         )
-        spec.input("bands_npoints", valid_type=orm.Int, default=lambda: orm.Int(120))
-        spec.input(
-            "dos_qpoints",
-            valid_type=orm.KpointsData,
-            help="Mesh on which matdyn.x computes the phonon DOS.",
-        )
         spec.input("clean_workdir", valid_type=orm.Bool, default=lambda: orm.Bool(False))
         spec.expose_inputs(
             PwRelaxWorkChain,
@@ -69,30 +77,15 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             },
         )
         spec.expose_inputs(
-            PwBaseWorkChain, namespace="scf", exclude=("pw.structure", "clean_workdir")
-        )
-        spec.expose_inputs(
-            PhBaseWorkChain, namespace="ph", exclude=("ph.parent_folder", "clean_workdir")
-        )
-        spec.expose_inputs(
-            Q2rBaseWorkChain, namespace="q2r", exclude=("q2r.parent_folder", "clean_workdir")
-        )
-        spec.expose_inputs(
-            MatdynBaseWorkChain,
-            namespace="matdyn",
-            exclude=("matdyn.force_constants", "matdyn.kpoints", "clean_workdir"),
+            DfptWorkChain,
+            namespace="dfpt",
+            exclude=("structure", "clean_workdir", "dynamical_matrices", "parent_elph_folder"),
         )
         spec.outline(
             cls.setup,
             if_(cls.should_relax)(cls.run_relax, cls.inspect_relax),
-            cls.run_scf,
-            cls.inspect_scf,
-            cls.run_ph,
-            cls.inspect_ph,
-            cls.run_q2r,
-            cls.inspect_q2r,
-            cls.run_matdyn,
-            cls.inspect_matdyn,
+            cls.run_dfpt,
+            cls.inspect_dfpt,
             cls.results,
         )
         spec.output("relaxed_structure", valid_type=orm.StructureData)
@@ -115,6 +108,13 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             valid_type=orm.Dict,
             help="Lattice parameter and B-C bond lengths.",
         )
+        spec.output(
+            "elph_folder",
+            valid_type=orm.RemoteData,
+            required=False,
+            help="With `dfpt.electron_phonon`: the real-space gamma matrices of the same ph.x "
+            "runs (q2r.x with la2F), for ElectronPhononWorkChain's `parent_elph_folder`.",
+        )
         spec.exit_code(
             401, "ERROR_SUB_PROCESS_FAILED_RELAX", message="The PwRelaxWorkChain failed."
         )
@@ -122,11 +122,9 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             402, "ERROR_SUB_PROCESS_FAILED_SCF", message="The scf PwBaseWorkChain failed."
         )
         spec.exit_code(
-            403, "ERROR_SUB_PROCESS_FAILED_PH", message="The PhBaseWorkChain (ph.x) failed."
+            403, "ERROR_SUB_PROCESS_FAILED_PH", message="The ph.x step failed: {message}"
         )
-        spec.exit_code(
-            404, "ERROR_SUB_PROCESS_FAILED_Q2R", message="The Q2rBaseWorkChain (q2r.x) failed."
-        )
+        spec.exit_code(404, "ERROR_SUB_PROCESS_FAILED_Q2R", message="q2r.x failed.")
         spec.exit_code(
             405,
             "ERROR_SUB_PROCESS_FAILED_MATDYN_BANDS",
@@ -134,6 +132,11 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         )
         spec.exit_code(
             406, "ERROR_SUB_PROCESS_FAILED_MATDYN_DOS", message="matdyn.x on the DOS mesh failed."
+        )
+        spec.exit_code(
+            407,
+            "ERROR_SUB_PROCESS_FAILED_SCF_DENSE",
+            message="The la2F scf PwBaseWorkChain failed.",
         )
 
     @classmethod
@@ -151,114 +154,60 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         pseudo_family: str = SHIPPED_FAMILY_LABEL,
         num_mpiprocs: int = 1,
         relax: bool = True,
+        electron_phonon_settings: dict | None = None,
     ):
         """A builder filled from the ``fast``/``balanced``/``stringent`` protocol.
 
         :param codes: codes for ``pw``, ``ph``, ``q2r`` and ``matdyn`` (nodes or labels).
         :param overrides: nested overrides of this protocol's keys (``kpoints_mesh``, ``qpoints_mesh``,
-            ``dos_qpoints_mesh``, ``tr2_ph``, ...) and of the sub-builders (``relax``, ``scf``, ``ph``,
-            ``q2r``, ``matdyn`` as in aiida-quantumespresso).
+            ``dos_qpoints_mesh``, ``tr2_ph``, ``max_concurrent_qpoints``, ...) and of the sub-builders
+            (``relax``, ``scf``, ``ph``, ``q2r``, ``matdyn`` as in aiida-quantumespresso).
+        :param electron_phonon_settings: the electron-phonon protocol inputs
+            (``ElectronPhononWorkChain.get_protocol_inputs``): the DFPT then also computes the
+            gamma matrices with their dense k-mesh and broadenings (one ph.x pass for both).
         """
-        missing = {"pw", "ph", "q2r", "matdyn"} - set(codes)
-        if missing:
-            raise ValueError(f"codes missing for: {sorted(missing)}")
-        codes = {
-            key: orm.load_code(code) if isinstance(code, str) else code
-            for key, code in codes.items()
-        }
+        codes = load_codes(codes, {"pw", "ph", "q2r", "matdyn"})
         protocol = protocol or cls.get_default_protocol()
         inputs = cls.get_protocol_inputs(protocol, overrides)
-        family = load_family(pseudo_family)
-        ecutwfc, ecutrho = recommended_cutoffs_ry(family, structure, protocol)
-        options = calcjob_options(num_mpiprocs)
         n_atoms = len(structure.sites)
 
-        pw_overrides = {
-            "pseudo_family": family.label,
-            "meta_parameters": {"conv_thr_per_atom": inputs["conv_thr_per_atom"]},
-            "pw": {
-                "parameters": {
-                    "SYSTEM": {
-                        "ecutwfc": ecutwfc,
-                        "ecutrho": ecutrho,
-                        "occupations": "smearing",
-                        "smearing": inputs["smearing"],
-                        "degauss": inputs["degauss_ry"],
-                    }
-                }
-            },
-        }
-        kpoints = kpoints_mesh(inputs["kpoints_mesh"])
         builder = cls.get_builder()
         builder.structure = structure
         builder.pressure_gpa = orm.Float(pressure_gpa)
         builder.stability_tolerance_cm1 = orm.Float(inputs["stability_tolerance_cm1"])
-        builder.bands_npoints = orm.Int(inputs["bands_npoints"])
-        builder.dos_qpoints = kpoints_mesh(inputs["dos_qpoints_mesh"])
-
         if relax:
-            base_relax_overrides = recursive_merge(pw_overrides, inputs.get("relax", {}))
-            relax_builder = PwRelaxWorkChain.get_builder_from_protocol(
+            base = pw_overrides(
+                structure,
+                protocol,
+                pseudo_family,
+                inputs["smearing"],
+                inputs["degauss_ry"],
+                inputs["conv_thr_per_atom"],
+            )
+            builder.relax = pw_relax_inputs(
                 codes["pw"],
                 structure,
                 protocol,
-                overrides={
-                    "base_relax": base_relax_overrides,
-                    "base_init_relax": base_relax_overrides,
-                },
-                options=options,
-                electronic_type=ElectronicType.METAL,
+                merged(base, inputs.get("relax")),
+                inputs["kpoints_mesh"],
+                pressure_gpa,
+                inputs["relax_meta_convergence"],
+                num_mpiprocs,
             )
-            relax_builder.pop("base_init_relax", None)
-            relax_builder.base_relax.pop("kpoints_distance", None)
-            relax_builder.base_relax.kpoints = kpoints
-            parameters = relax_builder.base_relax.pw.parameters.get_dict()
-            parameters["CELL"]["press"] = pressure_gpa * KBAR_PER_GPA
-            relax_builder.base_relax.pw.parameters = orm.Dict(parameters)
-            relax_builder.meta_convergence = orm.Bool(inputs["relax_meta_convergence"])
-            relax_builder.pop("structure", None)
-            relax_builder.pop("clean_workdir", None)
-            builder.relax = relax_builder
-
-        scf_builder = PwBaseWorkChain.get_builder_from_protocol(
-            codes["pw"],
+        settings = dict(inputs)
+        if electron_phonon_settings is not None:
+            for key in ("dense_kpoints_mesh", "el_ph_sigma_ry", "el_ph_nsigma", "scf_dense"):
+                if key in electron_phonon_settings:
+                    settings[key] = electron_phonon_settings[key]
+        builder.dfpt = dfpt_inputs(
+            codes,
             structure,
             protocol,
-            overrides=recursive_merge(pw_overrides, inputs.get("scf", {})),
-            options=options,
-            electronic_type=ElectronicType.METAL,
+            settings,
+            pseudo_family,
+            num_mpiprocs,
+            electron_phonon=electron_phonon_settings is not None,
         )
-        scf_builder.pop("kpoints_distance", None)
-        scf_builder.kpoints = kpoints
-        scf_builder.pw.pop("structure", None)
-        scf_builder.pop("clean_workdir", None)
-        builder.scf = scf_builder
-
-        ph_overrides = recursive_merge(
-            {
-                "ph": {
-                    "parameters": {
-                        "INPUTPH": {"tr2_ph": inputs["tr2_ph"], "nmix_ph": inputs["nmix_ph"]}
-                    }
-                }
-            },
-            inputs.get("ph", {}),
-        )
-        ph_builder = PhBaseWorkChain.get_builder_from_protocol(
-            codes["ph"], protocol=protocol, overrides=ph_overrides, options=options
-        )
-        ph_builder.pop("qpoints_distance", None)
-        ph_builder.qpoints = kpoints_mesh(inputs["qpoints_mesh"])
-        ph_builder.pop("clean_workdir", None)
-        ph_builder.ph.metadata.options = options
-        builder.ph = ph_builder
-
-        builder.q2r.q2r.code = codes["q2r"]
-        builder.q2r.q2r.parameters = orm.Dict({"INPUT": {"zasr": "crystal"}})
-        builder.q2r.q2r.metadata.options = options
-        builder.matdyn.matdyn.code = codes["matdyn"]
-        builder.matdyn.matdyn.parameters = orm.Dict({"INPUT": {"asr": "crystal"}})
-        builder.matdyn.matdyn.metadata.options = options
         builder.metadata.label = f"harmonic {structure.get_formula()} {pressure_gpa:g} GPa"
         builder.metadata.description = f"protocol={protocol}, {n_atoms} atoms"
         return builder
@@ -280,7 +229,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         inputs.metadata.call_link_label = "relax"
         node = self.submit(PwRelaxWorkChain, **inputs)
         self.report(
-            f"step 1/5 relax: launched PwRelaxWorkChain<{node.pk}> at {self.inputs.pressure_gpa.value} GPa"
+            f"step 1/2 relax: launched PwRelaxWorkChain<{node.pk}> at {self.inputs.pressure_gpa.value} GPa"
         )
         return ToContext(relax=node)
 
@@ -291,95 +240,41 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             return self.exit_codes.ERROR_SUB_PROCESS_FAILED_RELAX
         self.ctx.structure = node.outputs.output_structure
         self.report(f"relaxed cell volume {self.ctx.structure.get_cell_volume():.3f} Å^3")
+        return None
 
-    def run_scf(self):
-        inputs = AttributeDict(self.exposed_inputs(PwBaseWorkChain, namespace="scf"))
-        inputs.pw.structure = self.ctx.structure
-        inputs.metadata.call_link_label = "scf"
-        node = self.submit(PwBaseWorkChain, **inputs)
-        self.report(f"step 2/5 scf: launched PwBaseWorkChain<{node.pk}>")
-        return ToContext(scf=node)
-
-    def inspect_scf(self):
-        node = self.ctx.scf
-        if not node.is_finished_ok:
-            self.report(
-                f"scf PwBaseWorkChain<{node.pk}> failed with exit status {node.exit_status}"
-            )
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_SCF
-
-    def run_ph(self):
-        inputs = AttributeDict(self.exposed_inputs(PhBaseWorkChain, namespace="ph"))
-        inputs.ph.parent_folder = self.ctx.scf.outputs.remote_folder
-        inputs.metadata.call_link_label = "ph"
-        node = self.submit(PhBaseWorkChain, **inputs)
-        self.report(f"step 3/5 ph.x: launched PhBaseWorkChain<{node.pk}>")
-        return ToContext(ph=node)
-
-    def inspect_ph(self):
-        node = self.ctx.ph
-        if not node.is_finished_ok:
-            self.report(f"PhBaseWorkChain<{node.pk}> failed with exit status {node.exit_status}")
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH
-
-    def run_q2r(self):
-        inputs = AttributeDict(self.exposed_inputs(Q2rBaseWorkChain, namespace="q2r"))
-        inputs.q2r.parent_folder = self.ctx.ph.outputs.retrieved
-        inputs.metadata.call_link_label = "q2r"
-        node = self.submit(Q2rBaseWorkChain, **inputs)
-        self.report(f"step 4/5 q2r.x: launched Q2rBaseWorkChain<{node.pk}>")
-        return ToContext(q2r=node)
-
-    def inspect_q2r(self):
-        node = self.ctx.q2r
-        if not node.is_finished_ok:
-            self.report(f"Q2rBaseWorkChain<{node.pk}> failed with exit status {node.exit_status}")
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_Q2R
-
-    def run_matdyn(self):
-        force_constants = self.ctx.q2r.outputs.force_constants
-        path = phonon_band_path(self.ctx.structure, self.inputs.bands_npoints)
-        launched = {}
-        for label, kpoints in (("matdyn_bands", path), ("matdyn_dos", self.inputs.dos_qpoints)):
-            inputs = AttributeDict(self.exposed_inputs(MatdynBaseWorkChain, namespace="matdyn"))
-            inputs.matdyn.force_constants = force_constants
-            inputs.matdyn.kpoints = kpoints
-            if label == "matdyn_dos":
-                parameters = (
-                    inputs.matdyn.parameters.get_dict() if "parameters" in inputs.matdyn else {}
-                )
-                parameters.setdefault("INPUT", {})["dos"] = True
-                inputs.matdyn.parameters = orm.Dict(parameters)
-            inputs.metadata.call_link_label = label
-            launched[label] = self.submit(MatdynBaseWorkChain, **inputs)
-        self.report(
-            "step 5/5 matdyn.x: launched MatdynBaseWorkChain<{}> (bands) and <{}> (DOS)".format(
-                launched["matdyn_bands"].pk, launched["matdyn_dos"].pk
-            )
+    def run_dfpt(self):
+        inputs = AttributeDict(self.exposed_inputs(DfptWorkChain, namespace="dfpt"))
+        inputs.structure = self.ctx.structure
+        inputs.metadata.call_link_label = "dfpt"
+        node = self.submit(DfptWorkChain, **inputs)
+        what = (
+            "phonons and electron-phonon gamma matrices"
+            if inputs.electron_phonon.value
+            else "phonons"
         )
-        return ToContext(**launched)
+        self.report(f"step 2/2 DFPT ({what}): launched DfptWorkChain<{node.pk}>")
+        return ToContext(dfpt=node)
 
-    def inspect_matdyn(self):
-        for label, exit_code in (
-            ("matdyn_bands", self.exit_codes.ERROR_SUB_PROCESS_FAILED_MATDYN_BANDS),
-            ("matdyn_dos", self.exit_codes.ERROR_SUB_PROCESS_FAILED_MATDYN_DOS),
-        ):
-            node = self.ctx[label]
-            if not node.is_finished_ok:
-                self.report(
-                    f"MatdynBaseWorkChain<{node.pk}> ({label}) failed with exit status {node.exit_status}"
-                )
-                return exit_code
+    def inspect_dfpt(self):
+        node = self.ctx.dfpt
+        if node.is_finished_ok:
+            return None
+        self.report(f"DfptWorkChain<{node.pk}> failed: {node.exit_status} {node.exit_message}")
+        label = DFPT_EXIT_CODES.get(node.exit_status, "ERROR_SUB_PROCESS_FAILED_PH")
+        exit_code = self.exit_codes[label]
+        if label == "ERROR_SUB_PROCESS_FAILED_PH":
+            return exit_code.format(message=node.exit_message or f"exit {node.exit_status}")
+        return exit_code
 
     def results(self):
-        bands = self.ctx.matdyn_bands.outputs.output_phonon_bands
-        verdict = phonon_stability(bands, self.inputs.stability_tolerance_cm1)
+        outputs = self.ctx.dfpt.outputs
+        verdict = phonon_stability(outputs.phonon_bands, self.inputs.stability_tolerance_cm1)
         self.out("relaxed_structure", self.ctx.structure)
         self.out("structure_parameters", structure_summary(self.ctx.structure))
-        self.out("dynamical_matrices", extract_dynamical_matrices(self.ctx.ph.outputs.retrieved))
-        self.out("force_constants", self.ctx.q2r.outputs.force_constants)
-        self.out("phonon_bands", bands)
-        self.out("phonon_dos", self.ctx.matdyn_dos.outputs.output_phonon_dos)
+        for name in ("dynamical_matrices", "force_constants", "phonon_bands", "phonon_dos"):
+            self.out(name, outputs[name])
+        if "elph_folder" in outputs:
+            self.out("elph_folder", outputs.elph_folder)
         self.out("min_frequency_cm1", verdict["min_frequency_cm1"])
         self.out("dynamically_stable", verdict["dynamically_stable"])
         state = (
@@ -391,15 +286,4 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
 
     def on_terminated(self):
         super().on_terminated()
-        if not self.inputs.clean_workdir.value:
-            return
-        cleaned = []
-        for called in self.node.called_descendants:
-            if isinstance(called, orm.CalcJobNode):
-                try:
-                    called.outputs.remote_folder._clean()
-                    cleaned.append(called.pk)
-                except (OSError, KeyError, AttributeError):
-                    pass
-        if cleaned:
-            self.report(f"cleaned remote folders of calculations: {' '.join(map(str, cleaned))}")
+        clean_called_workdirs(self)

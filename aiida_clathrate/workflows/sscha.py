@@ -28,10 +28,13 @@ the committee is retrained on it.
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, append_, calcfunction, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
+from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 
 from aiida_clathrate.calculations.anharmonic import anharmonic_on_fine_grid
 from aiida_clathrate.calculations.sscha import (
@@ -47,7 +50,9 @@ from aiida_clathrate.mlp.uncertainty import (
     REFERENCE_KEY,
     spread_threshold_ev_per_angstrom,
 )
+from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
+from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
 MlpTrainCalculation = CalculationFactory("clathrate.mlp.train")
@@ -58,6 +63,14 @@ ENGINES = ("mlp", "dft", "active")
 STUDY_FORCE_RMSE_MEV_PER_ANGSTROM = 50.0
 #: Lowest frequencies kept per population in ``populations.lowest_frequencies_cm1``.
 N_LOWEST = 6
+#: ``get_builder_from_protocol`` overrides that are inputs without a protocol value.
+PROTOCOL_OPTIONAL_KEYS = (
+    "spread_threshold_ev_per_angstrom",
+    "max_validation_force_rmse_mev_per_angstrom",
+    "compute_hessian",
+    "hessian_include_v4",
+    "hessian_memory_limit_gib",
+)
 
 
 def _validate_sizes(value, _ctx=None):
@@ -76,8 +89,8 @@ def _validate_engine(value, _ctx=None):
 
 
 #: pw.x SYSTEM keys the supercell configurations take from the harmonic scf: the correction
-#: Hessian − harmonic needs both at the same cutoffs and smearing.
-HARMONIC_SYSTEM_KEYS = ("ecutwfc", "ecutrho", "occupations", "smearing", "degauss")
+#: Hessian − harmonic needs both at the same cutoffs and smearing (the energy surface).
+HARMONIC_SYSTEM_KEYS = ENERGY_SURFACE_SYSTEM_KEYS
 
 
 def supercell_kpoints_mesh(kpoints_mesh: list[int], qpoints_mesh: list[int]) -> list[int]:
@@ -98,37 +111,27 @@ def dft_engine_inputs(
     """``dft`` namespace inputs (PwBaseWorkChain, no structure) for the supercell configurations:
     the harmonic scf's ``SYSTEM`` cutoffs and smearing (``harmonic_system``), forces and stress
     on, and the harmonic k-mesh divided by the q-mesh (the supercell)."""
-    from aiida_quantumespresso.common.types import ElectronicType
-
-    from .common import calcjob_options
-    from .common import kpoints_mesh as mesh_node
-
-    builder = PwBaseWorkChain.get_builder_from_protocol(
+    overrides = {
+        "pseudo_family": pseudo_family,
+        "pw": {
+            "parameters": {
+                "CONTROL": {"tprnfor": True, "tstress": True},
+                "SYSTEM": {
+                    key: harmonic_system[key]
+                    for key in ENERGY_SURFACE_SYSTEM_KEYS
+                    if key in harmonic_system
+                },
+            }
+        },
+    }
+    return pw_base_inputs(
         pw_code,
         structure,
         protocol,
-        overrides={
-            "pseudo_family": pseudo_family,
-            "pw": {
-                "parameters": {
-                    "CONTROL": {"tprnfor": True, "tstress": True},
-                    "SYSTEM": {
-                        key: harmonic_system[key]
-                        for key in HARMONIC_SYSTEM_KEYS
-                        if key in harmonic_system
-                    },
-                }
-            },
-        },
-        options=calcjob_options(num_mpiprocs),
-        electronic_type=ElectronicType.METAL,
+        overrides,
+        supercell_kpoints_mesh(kpoints_mesh, qpoints_mesh),
+        num_mpiprocs,
     )
-    inputs = builder._inputs(prune=True)
-    inputs["pw"].pop("structure", None)
-    inputs.pop("clean_workdir", None)
-    inputs.pop("kpoints_distance", None)
-    inputs["kpoints"] = mesh_node(supercell_kpoints_mesh(kpoints_mesh, qpoints_mesh))
-    return inputs
 
 
 def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) -> list[int]:
@@ -275,7 +278,7 @@ def collect_dft_results(ensemble: EnsembleData, **outputs) -> EnsembleData:
     ``trajectory_{i}`` (``output_trajectory``, forces in eV/Å, stress in GPa with Quantum
     ESPRESSO's sign, i.e. the opposite of ASE's) for each kept configuration index ``i``.
     """
-    from aiida_clathrate.sscha.units import stress_gpa_to_ev_per_angstrom3
+    from aiida_clathrate.units import stress_gpa_to_ev_per_angstrom3
 
     kept = sorted(int(key.split("_")[1]) for key in outputs if key.startswith("parameters_"))
     if not kept:
@@ -365,7 +368,7 @@ def sscha_verdict(
     )
 
 
-class SschaWorkChain(WorkChain):
+class SschaWorkChain(ProtocolMixin, WorkChain):
     """SSCHA population loop with forces from the MLP or from DFT."""
 
     @classmethod
@@ -647,6 +650,144 @@ class SschaWorkChain(WorkChain):
         if inputs.get("max_populations") is not None and inputs["max_populations"].value < 1:
             return "max_populations must be at least 1"
         return None
+
+    # ---- protocols ----------------------------------------------------------------------
+    @classmethod
+    def get_protocol_filepath(cls) -> pathlib.Path:
+        return pathlib.Path(__file__).parent / "protocols" / "sscha.yaml"
+
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        codes: dict[str, orm.AbstractCode | str],
+        structure: orm.StructureData,
+        dynamical_matrices: orm.FolderData | None,
+        protocol: str | None = None,
+        overrides: dict | None = None,
+        engine: str = "dft",
+        energy_surface: dict | None = None,
+        kpoints_mesh: list[int] | None = None,
+        pseudo_family: str = SHIPPED_FAMILY_LABEL,
+        num_mpiprocs: int = 1,
+        mlp_model: orm.Data | None = None,
+        target_pressure_gpa: float | None = None,
+        temperature_kelvin: float | None = None,
+        qpoints_mesh: list[int] | None = None,
+    ):
+        """A builder from the ``fast``/``balanced``/``stringent`` protocol of ``sscha.yaml``.
+
+        :param codes: ``sscha`` (the minimiser, e.g. ``clathrate-sscha@localhost``), ``pw`` for
+            the ``dft``/``active`` engines, ``mlp`` (e.g. ``clathrate-mlp@localhost``) for the
+            ``mlp``/``active`` engines; nodes or labels (only the engine's codes are loaded).
+        :param structure: the relaxed structure (provenance; the pw.x protocol's pseudopotentials).
+        :param dynamical_matrices: the starting matrices (their ``qpoints_mesh`` is the SSCHA
+            supercell), or ``None`` with ``qpoints_mesh`` (a parent work chain's namespace).
+        :param overrides: the protocol's keys (``population_sizes``, ``max_populations``, ``seed``,
+            ``minimizer_settings`` (merged with the protocol's), ``max_concurrent_dft``,
+            ``temperature_kelvin``, ``stability_tolerance_cm1``, ``committee_size``,
+            ``n_dft_populations``, ``spread_threshold_factor``, ``cell_bulk_modulus_gpa``) and
+            :data:`PROTOCOL_OPTIONAL_KEYS`.
+        :param energy_surface: ``dft``/``active``: the harmonic scf's ``SYSTEM`` namelist; its
+            cutoffs and smearing are the supercell pw.x's (Hessian − harmonic needs both alike).
+        :param kpoints_mesh: ``dft``/``active``: the harmonic scf's k-mesh, divided by the q-mesh
+            for the supercell. ``harmonic_scf_settings`` reads both from a finished harmonic run.
+        :param target_pressure_gpa: relax the cell to this pressure with the quantum stress
+            (initial bulk modulus: ``cell_bulk_modulus_gpa``); ``None``: the cell stays fixed.
+        :param temperature_kelvin: default: the protocol's.
+        """
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        data = cls._load_protocol_file()
+        known = set(data["default_inputs"]).union(*data["protocols"].values())
+        unknown = set(overrides or {}) - known - set(PROTOCOL_OPTIONAL_KEYS) - {"description"}
+        if unknown:
+            raise ValueError(f"unknown SSCHA override keys {sorted(unknown)}")
+        if "sscha" not in codes:
+            raise ValueError("codes needs `sscha` (e.g. clathrate-sscha@localhost) for the SSCHA")
+        if engine == "mlp" and ("mlp" not in codes or mlp_model is None):
+            raise ValueError("the `mlp` engine needs codes['mlp'] and mlp_model")
+        if engine == "active" and "mlp" not in codes:
+            raise ValueError("the `active` engine needs codes['mlp'] (clathrate-mlp@localhost)")
+        if qpoints_mesh is None and dynamical_matrices is not None:
+            qpoints_mesh = dynamical_matrices.base.attributes.get("qpoints_mesh", None)
+        if engine != "mlp":
+            missing = [
+                name
+                for name, value in (
+                    ("codes['pw']", codes.get("pw")),
+                    ("energy_surface", energy_surface),
+                    ("kpoints_mesh", kpoints_mesh),
+                    ("qpoints_mesh (or dynamical_matrices)", qpoints_mesh),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"the `{engine}` engine needs {', '.join(missing)}: the harmonic scf's SYSTEM "
+                    "namelist and k-mesh (harmonic_scf_settings) and the harmonic q-mesh"
+                )
+
+        def code(key: str) -> orm.AbstractCode:
+            value = codes[key]
+            return orm.load_code(value) if isinstance(value, str) else value
+
+        protocol = protocol or cls.get_default_protocol()
+        inputs = cls.get_protocol_inputs(protocol, overrides)
+        settings = dict(inputs["minimizer_settings"])
+        builder = cls.get_builder()
+        builder.structure = structure
+        if dynamical_matrices is not None:
+            builder.dynamical_matrices = dynamical_matrices
+        if target_pressure_gpa is not None:
+            builder.target_pressure_gpa = orm.Float(target_pressure_gpa)
+            settings.setdefault("bulk_modulus_gpa", float(inputs["cell_bulk_modulus_gpa"]))
+        if temperature_kelvin is None:
+            temperature_kelvin = inputs["temperature_kelvin"]
+        builder.engine = orm.Str(engine)
+        builder.temperature_kelvin = orm.Float(temperature_kelvin)
+        builder.population_sizes = orm.List([int(n) for n in inputs["population_sizes"]])
+        builder.max_populations = orm.Int(inputs["max_populations"])
+        builder.seed = orm.Int(inputs["seed"])
+        builder.minimizer_settings = orm.Dict(settings)
+        builder.max_concurrent_dft = orm.Int(inputs["max_concurrent_dft"])
+        builder.stability_tolerance_cm1 = orm.Float(inputs["stability_tolerance_cm1"])
+        builder.minimize.code = code("sscha")
+        for key, node_type in (
+            ("compute_hessian", orm.Bool),
+            ("hessian_include_v4", orm.Bool),
+            ("hessian_memory_limit_gib", orm.Float),
+        ):
+            if key in inputs:
+                builder[key] = node_type(inputs[key])
+        if engine == "mlp":
+            builder.mlp.code = code("mlp")
+            builder.mlp.model = mlp_model
+        else:
+            builder.dft = dft_engine_inputs(
+                code("pw"),
+                structure,
+                protocol,
+                load_family(pseudo_family).label,
+                energy_surface,
+                kpoints_mesh,
+                qpoints_mesh,
+                num_mpiprocs,
+            )
+        if engine == "active":
+            builder.mlp.code = code("mlp")
+            builder.train.code = code("mlp")
+            for key, node_type in (
+                ("committee_size", orm.Int),
+                ("n_dft_populations", orm.Int),
+                ("spread_threshold_factor", orm.Float),
+                ("spread_threshold_ev_per_angstrom", orm.Float),
+                ("max_validation_force_rmse_mev_per_angstrom", orm.Float),
+            ):
+                if key in inputs:
+                    builder[key] = node_type(inputs[key])
+        builder.metadata.label = f"sscha {structure.get_formula()} {engine}"
+        builder.metadata.description = f"protocol={protocol}"
+        return builder
 
     # ---- loop ---------------------------------------------------------------------------
     def setup(self):

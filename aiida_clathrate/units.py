@@ -1,4 +1,14 @@
-"""Unit conversions between python-sscha/cellconstructor and ASE/AiiDA (no AiiDA import).
+"""The package's one units module: physical constants and conversions (no AiiDA import).
+
+Two families of energy constants live here on purpose, each matching the program it talks to:
+
+* **Eliashberg kernel and Quantum ESPRESSO files** (``MEV_PER_UNIT``, ``to_mev``, ...): everything
+  is meV internally; the factors are CODATA 2018, as in Quantum ESPRESSO's ``constants.f90``
+  (1 Ry = 13605.693122994 meV), so a2F.dosN and matdyn outputs convert exactly.
+* **python-sscha / cellconstructor** (``RY_TO_EV``, ``stress_ase_to_sscha``, ...): the constants
+  python-sscha itself uses when it converts ASE results (``ase.units``, CODATA 2014) and
+  cellconstructor's Rydberg-to-cm⁻¹ factor, so round trips through python-sscha are exact to
+  machine precision.  They differ from the CODATA 2018 ones in the 8th digit.
 
 python-sscha (``Ensemble`` in its ``"default"`` units) and cellconstructor use:
 
@@ -15,11 +25,7 @@ frequencies (``DyagDinQ``)     Ry (ħω with ħ = 1); negative = imaginary
 ============================  ===========================================================
 
 ASE/AiiDA: eV, eV/Å, Å, stress in eV/Å³ with ASE's sign (positive = tensile; pressure is
-``-trace/3``) or GPa, masses in amu, frequencies in cm⁻¹.
-
-Constants are those python-sscha itself uses when it converts ASE results (``ase.units``,
-CODATA 2014) and cellconstructor's Rydberg-to-cm⁻¹ factor, so round trips through python-sscha
-are exact to machine precision.
+``-trace/3``) or GPa, masses in amu, frequencies in cm⁻¹.  Quantum ESPRESSO's ``press`` is in kbar.
 """
 
 from __future__ import annotations
@@ -27,12 +33,93 @@ from __future__ import annotations
 import numpy as np
 from ase import units as _ase_units
 
+# --------------------------------------------------------------------------------------------
+# Pressure and frequency factors
+# --------------------------------------------------------------------------------------------
+
+#: kbar per GPa (Quantum ESPRESSO's ``CELL.press`` is in kbar).
+KBAR_PER_GPA: float = 10.0
+#: GPa per eV/Å³ (1 / ase.units.GPa, CODATA 2014).
+EV_PER_ANGSTROM3_TO_GPA: float = 1.0 / float(_ase_units.GPa)
+#: Same factor under the name the MLP code uses: a stress in eV/Å³ times this is in GPa.
+EV_PER_ANGSTROM3_IN_GPA: float = EV_PER_ANGSTROM3_TO_GPA
+#: cm⁻¹ per THz (1e12 Hz / c in cm/s).
+THZ_TO_CM1: float = 33.35640951981521
+
+# --------------------------------------------------------------------------------------------
+# Energies for the Eliashberg kernel: everything is meV internally (CODATA 2018, as QE)
+# --------------------------------------------------------------------------------------------
+
+KB_MEV_PER_KELVIN = 0.08617333262
+"""Boltzmann constant in meV/K."""
+
+#: meV per cm⁻¹ (h c * 1 cm⁻¹).
+CM1_TO_MEV: float = 0.1239841984
+
+MEV_PER_UNIT: dict[str, float] = {
+    "mev": 1.0,
+    "ev": 1000.0,
+    "thz": 4.135667696,  # h * 1 THz
+    "cm-1": CM1_TO_MEV,  # h c * 1 cm^-1
+    "ry": 13605.693122994,  # 1 Rydberg
+    "k": KB_MEV_PER_KELVIN,  # k_B * 1 K
+}
+
+_ALIASES = {
+    "mev": "mev",
+    "ev": "ev",
+    "thz": "thz",
+    "cm-1": "cm-1",
+    "cm^-1": "cm-1",
+    "cm**-1": "cm-1",
+    "1/cm": "cm-1",
+    "cm^{-1}": "cm-1",
+    "invcm": "cm-1",
+    "ry": "ry",
+    "rydberg": "ry",
+    "k": "k",
+    "kelvin": "k",
+}
+
+
+def normalize_unit(unit: str) -> str:
+    """Return the canonical lower-case name of an energy unit, or raise ``ValueError``."""
+    key = str(unit).strip().lower().replace(" ", "")
+    if key not in _ALIASES:
+        raise ValueError(
+            f"unknown frequency unit {unit!r}; accepted: meV, eV, THz, cm-1 (cm^-1, 1/cm), Ry, K"
+        )
+    return _ALIASES[key]
+
+
+def to_mev(values, unit: str) -> np.ndarray:
+    """Convert energies/frequencies given in ``unit`` to meV."""
+    return np.asarray(values, dtype=float) * MEV_PER_UNIT[normalize_unit(unit)]
+
+
+def from_mev(values, unit: str) -> np.ndarray:
+    """Convert energies in meV to ``unit``."""
+    return np.asarray(values, dtype=float) / MEV_PER_UNIT[normalize_unit(unit)]
+
+
+def kelvin_to_mev(temperature_kelvin):
+    """k_B T in meV."""
+    return np.asarray(temperature_kelvin, dtype=float) * KB_MEV_PER_KELVIN
+
+
+def mev_to_kelvin(energy_mev):
+    """Energy in meV expressed as a temperature E / k_B in K."""
+    return np.asarray(energy_mev, dtype=float) / KB_MEV_PER_KELVIN
+
+
+# --------------------------------------------------------------------------------------------
+# python-sscha / cellconstructor <-> ASE / AiiDA (ase.units, CODATA 2014, as python-sscha)
+# --------------------------------------------------------------------------------------------
+
 #: eV per Rydberg (ase.units.Rydberg; python-sscha divides ASE energies by this).
 RY_TO_EV: float = float(_ase_units.Rydberg)
 #: Å per bohr (ase.units.Bohr).
 BOHR_TO_ANGSTROM: float = float(_ase_units.Bohr)
-#: GPa per eV/Å³.
-EV_PER_ANGSTROM3_TO_GPA: float = 1.0 / float(_ase_units.GPa)
 #: cm⁻¹ per Rydberg (cellconstructor.Units.RY_TO_CM).
 RY_TO_CM1: float = 109737.36034769034
 #: electron masses per atomic mass unit (cellconstructor.Units.ELECTRON_MASS_UMA).

@@ -1,0 +1,24 @@
+"""AiiDA port validators: a bad input fails when the process is built, before anything runs.
+
+Use them as ``spec.input("mustar", valid_type=orm.List, validator=validate_mustar, ...)``; the
+plain-Python checks they wrap live beside the kernels (:mod:`aiida_clathrate.eliashberg.mustar`).
+"""
+
+from __future__ import annotations
+
+from aiida import orm
+
+from .eliashberg.mustar import mustar_error
+
+
+def validate_mustar(value, _ctx=None) -> str | None:
+    """Port validator of a ``mustar`` input (an ``orm.List`` of mu* values; None passes).
+
+    Returns the message of :func:`aiida_clathrate.eliashberg.mustar.mustar_error`: an empty list,
+    a value that is not a finite number or one outside ``MUSTAR_RANGE`` ([0, 0.5)) fails.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, orm.List):
+        return f"mustar must be a List of numbers, got {type(value).__name__}"
+    return mustar_error(value.get_list())
