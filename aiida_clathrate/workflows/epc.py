@@ -31,7 +31,7 @@ from ..calculations.epc_functions import (
     parse_epc_linewidths,
     parse_epc_outputs,
 )
-from ..eliashberg.mustar import DEFAULT_MUSTAR
+from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..validators import validate_mustar
 from .common import clean_called_workdirs
@@ -328,7 +328,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
                 )
         builder = cls.get_builder()
         builder.structure = structure
-        builder.mustar = orm.List([float(m) for m in inputs["mustar"]])
+        builder.mustar = orm.List(check_mustar(inputs.get("mustar", DEFAULT_MUSTAR)))
         builder.plateau_tolerance = orm.Float(inputs["plateau_tolerance"])
         builder.compute_linewidths = orm.Bool(inputs["compute_linewidths"])
         if "eliashberg_settings" in inputs:
