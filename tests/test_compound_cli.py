@@ -30,3 +30,22 @@ def test_launch_compound_is_listed(clathrate_setup):
     result = CliRunner().invoke(cmd_root, ["launch", "--help"])
     assert result.exit_code == 0
     assert "compound" in result.output
+
+
+def test_two_passes_flag_reaches_the_builder(clathrate_setup, monkeypatch):
+    """``--two-passes`` asks the builder for separate ph.x runs (the run itself is not started)."""
+    from aiida_clathrate.workflows import compound
+
+    seen = {}
+
+    def fake_builder(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop before anything runs")
+
+    monkeypatch.setattr(
+        compound.ClathrateSuperconductorWorkChain, "get_builder_from_protocol", fake_builder
+    )
+    for flag, expected in (("--two-passes", False), ("--one-pass", True)):
+        result = CliRunner().invoke(cmd_root, ["launch", "compound", "K", "Rb", flag])
+        assert result.exit_code != 0 and "stop before anything runs" in result.output
+        assert seen["one_pass"] is expected

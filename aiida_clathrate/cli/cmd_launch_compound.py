@@ -29,6 +29,13 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
 @click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")
 @click.option(
+    "--one-pass/--two-passes",
+    default=True,
+    show_default=True,
+    help="Phonons and electron-phonon gamma matrices from the same ph.x runs where the harmonic "
+    "and electron-phonon protocols agree on the DFPT settings (--two-passes: separate ph.x runs).",
+)
+@click.option(
     "--sscha-engine",
     type=click.Choice(["dft", "mlp", "active"]),
     default="dft",
@@ -64,6 +71,7 @@ def cmd_launch_compound(
     pseudo_family: str | None,
     no_relax: bool,
     no_sscha: bool,
+    one_pass: bool,
     sscha_engine: str,
     mlp_model: int | None,
     mustar: tuple[float, ...],
@@ -105,6 +113,7 @@ def cmd_launch_compound(
             num_mpiprocs=num_mpiprocs,
             relax=not no_relax,
             mlp_model=model,
+            one_pass=one_pass,
         )
     except ValueError as exc:
         echo.echo_critical(str(exc))
