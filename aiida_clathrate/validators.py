@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiida import orm
 
-from .eliashberg.mustar import mustar_error
+from .eliashberg.mustar import DEFAULT_MUSTAR, mustar_error
 
 
 def validate_mustar(value, _ctx=None) -> str | None:
@@ -22,3 +22,13 @@ def validate_mustar(value, _ctx=None) -> str | None:
     if not isinstance(value, orm.List):
         return f"mustar must be a List of numbers, got {type(value).__name__}"
     return mustar_error(value.get_list())
+
+
+def mustar_port() -> dict:
+    """Keyword arguments of the ``mustar`` input port of every work chain that takes mu*."""
+    return {
+        "valid_type": orm.List,
+        "default": lambda: orm.List(list(DEFAULT_MUSTAR)),
+        "validator": validate_mustar,
+        "help": "Coulomb pseudopotentials for the Eliashberg equations, each in [0, 0.5).",
+    }

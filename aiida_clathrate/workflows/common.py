@@ -41,3 +41,13 @@ def clean_called_workdirs(process) -> None:
                 pass
     if cleaned:
         process.report(f"cleaned remote folders of calculations: {' '.join(map(str, cleaned))}")
+
+
+def load_codes(codes: dict[str, orm.AbstractCode | str], needed: set[str]) -> dict[str, Any]:
+    """Codes as nodes (labels are loaded); ``ValueError`` naming the missing ones."""
+    missing = needed - set(codes)
+    if missing:
+        raise ValueError(f"codes missing for: {sorted(missing)}")
+    return {
+        key: orm.load_code(code) if isinstance(code, str) else code for key, code in codes.items()
+    }

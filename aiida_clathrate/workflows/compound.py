@@ -32,7 +32,8 @@ from ..calculations.anharmonic import anharmonic_on_fine_grid
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
-from ..validators import validate_mustar
+from ..validators import mustar_port
+from .common import load_codes
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
 from .sscha import SschaWorkChain
@@ -206,13 +207,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             default=lambda: orm.Bool(True),
             help="Run the SSCHA (needs the `sscha` inputs) and, when stable, the anharmonic EPC.",
         )
-        spec.input(
-            "mustar",
-            valid_type=orm.List,
-            default=lambda: orm.List(list(DEFAULT_MUSTAR)),
-            validator=validate_mustar,
-            help="Coulomb pseudopotentials for the Eliashberg equations.",
-        )
+        spec.input("mustar", **mustar_port())
         spec.input(
             "tag",
             valid_type=orm.Bool,
@@ -374,10 +369,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         if unknown:
             raise ValueError(f"unknown override namespaces {sorted(unknown)}")
         protocol = protocol or cls.get_default_protocol()
-        codes = {
-            key: orm.load_code(code) if isinstance(code, str) else code
-            for key, code in codes.items()
-        }
+        codes = load_codes(codes, set())
         builder = cls.get_builder()
         builder.structure = structure
         builder.pressure_gpa = orm.Float(pressure_gpa)
@@ -391,10 +383,9 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
                 builder.metal_y = orm.Str(metals[1])
 
         harmonic_overrides = overrides.get("harmonic")
+        harmonic_inputs = HarmonicPhononWorkChain.get_protocol_inputs(protocol, harmonic_overrides)
         epc_settings = ElectronPhononWorkChain.get_protocol_inputs(protocol, overrides.get("epc"))
-        mismatch = one_pass_mismatch(
-            HarmonicPhononWorkChain.get_protocol_inputs(protocol, harmonic_overrides), epc_settings
-        )
+        mismatch = one_pass_mismatch(harmonic_inputs, epc_settings)
         harmonic = HarmonicPhononWorkChain.get_builder_from_protocol(
             codes,
             structure,
@@ -424,13 +415,9 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             )
             if error:
                 raise ValueError(error)
-            harmonic_inputs = HarmonicPhononWorkChain.get_protocol_inputs(
-                protocol, harmonic_overrides
-            )
             # The SSCHA correction is Hessian - harmonic: its forces need the harmonic scf's
-            # cutoffs and smearing (including any override of it). The harmonic scf is
-            # `dfpt.scf` in the harmonic builder, `scf` before that namespace existed.
-            harmonic_scf = harmonic.dfpt.scf if "scf" in harmonic.get("dfpt", {}) else harmonic.scf
+            # cutoffs and smearing (including any override of it).
+            harmonic_scf = harmonic.dfpt.scf
             builder.sscha = cls._sscha_inputs(
                 codes,
                 structure,

@@ -48,6 +48,26 @@ def _namespace_given(value: dict, namespace: str, leaf: tuple[str, ...]) -> bool
     return bool(node)
 
 
+def electron_phonon_inputph_error(inputph: dict[str, Any], where: str = "ph") -> str | None:
+    """Why ph.x's INPUTPH cannot give the interpolated electron-phonon gamma matrices, or None;
+    ``where`` names the ph namespace in the message."""
+    if inputph.get("electron_phonon") != "interpolated":
+        return f"{where}.parameters.INPUTPH.electron_phonon must be 'interpolated'"
+    if not inputph.get("fildvscf"):
+        return f"{where}.parameters.INPUTPH.fildvscf must be set (ph.x: 'El-ph needs a DeltaVscf file')"
+    nsigma = int(inputph.get("el_ph_nsigma", 10))
+    if not 2 <= nsigma <= MAX_EL_PH_NSIGMA:
+        return f"el_ph_nsigma must lie in 2..{MAX_EL_PH_NSIGMA}, got {nsigma}"
+    return None
+
+
+def with_retrieved(metadata: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """CalcJob ``metadata`` with ``names`` added to ``options.additional_retrieve_list``."""
+    options = dict(metadata.get("options", {}))
+    options["additional_retrieve_list"] = list(options.get("additional_retrieve_list", [])) + names
+    return {**metadata, "options": options}
+
+
 def validate_parent_elph_folder(folder: orm.RemoteData) -> str | None:
     """An error unless ``folder`` is the working folder of a q2r.x run with ``la2F``."""
     creator = folder.creator
@@ -245,13 +265,7 @@ class DfptWorkChain(WorkChain):
             if not system.get("la2f"):
                 return "`scf_dense.pw.parameters.SYSTEM.la2f` must be True"
             inputph = value["ph"]["ph"]["parameters"].get_dict().get("INPUTPH", {})
-            if inputph.get("electron_phonon") != "interpolated":
-                return "with `electron_phonon`, ph.parameters.INPUTPH.electron_phonon must be 'interpolated'"
-            if not inputph.get("fildvscf"):
-                return "ph.parameters.INPUTPH.fildvscf must be set (ph.x: 'El-ph needs a DeltaVscf file')"
-            nsigma = int(inputph.get("el_ph_nsigma", 10))
-            if not 2 <= nsigma <= MAX_EL_PH_NSIGMA:
-                return f"el_ph_nsigma must lie in 2..{MAX_EL_PH_NSIGMA}, got {nsigma}"
+            return electron_phonon_inputph_error(inputph)
         return None
 
     def _inputs_error(self) -> str | None:
@@ -279,11 +293,12 @@ class DfptWorkChain(WorkChain):
         if error:
             self.report(error)
             return self.exit_codes.ERROR_INVALID_INPUTS.format(message=error)
-        self.ctx.pending_qpoints = []
-        self.ctx.qpoint_jobs = {}
+        self.ctx.qpoint_jobs = []  # context keys ``ph_job_<key>`` of the ph.x work chains
         if self.should_run_dfpt():
-            mesh = self.inputs.ph.qpoints.get_kpoints_mesh()[0]
-            self.ctx.qpoints_mesh = [int(n) for n in mesh]
+            mesh = [int(n) for n in self.inputs.ph.qpoints.get_kpoints_mesh()[0]]
+            split = self.inputs.split_qpoints.value and mesh != [1, 1, 1]
+            # one ph.x run over the whole mesh, or the q-point list first (inspect_ph_init)
+            self.ctx.pending_qpoints = [] if split else [None]
             kind = "phonons and electron-phonon" if self.inputs.electron_phonon.value else "phonons"
             self.report(f"DFPT ({kind}) on the {'x'.join(map(str, mesh))} q-mesh")
         else:
@@ -301,10 +316,7 @@ class DfptWorkChain(WorkChain):
 
     def should_split_qpoints(self) -> bool:
         """Split unless asked not to or the mesh is Gamma only (one q-point, one job anyway)."""
-        split = self.inputs.split_qpoints.value and self.ctx.qpoints_mesh != [1, 1, 1]
-        if not split:
-            self.ctx.pending_qpoints = [None]  # one ph.x run over the whole mesh
-        return split
+        return self.ctx.pending_qpoints != [None]
 
     def run_scf_dense(self):
         inputs = AttributeDict(self.exposed_inputs(PwBaseWorkChain, namespace="scf_dense"))
@@ -356,10 +368,7 @@ class DfptWorkChain(WorkChain):
             for key in ELPH_INPUTPH_KEYS:  # the q-point list needs no electron-phonon set-up
                 inputph.pop(key, None)
         elif self.inputs.electron_phonon.value:
-            options = dict(inputs.ph.metadata.get("options", {}))
-            extra = list(options.get("additional_retrieve_list", []))
-            options["additional_retrieve_list"] = extra + [ELPH_FOLDER]
-            inputs.ph.metadata = {**inputs.ph.metadata, "options": options}
+            inputs.ph.metadata = with_retrieved(inputs.ph.metadata, [ELPH_FOLDER])
         inputs.ph.parameters = orm.Dict(parameters)
         inputs.metadata = {**inputs.get("metadata", {}), "call_link_label": label}
         return inputs
@@ -402,13 +411,13 @@ class DfptWorkChain(WorkChain):
                 inputs = self._ph_inputs(f"ph_q_{iq}", {"start_q": iq, "last_q": iq})
                 key = f"q_{iq}"
             launched[key] = self.submit(PhBaseWorkChain, **inputs)
-        self.ctx.qpoint_jobs.update({key: node for key, node in launched.items()})
+        self.ctx.qpoint_jobs.extend(launched)
         names = ", ".join(f"{key}<{node.pk}>" for key, node in launched.items())
         self.report(f"ph.x: launched {names}")
         return ToContext(**{f"ph_job_{key}": node for key, node in launched.items()})
 
     def inspect_ph_batch(self):
-        for key, node in self.ctx.qpoint_jobs.items():
+        for key in self.ctx.qpoint_jobs:
             node = self.ctx[f"ph_job_{key}"]
             if not node.is_finished_ok:
                 return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH.format(
@@ -441,16 +450,15 @@ class DfptWorkChain(WorkChain):
         if self.should_run_dfpt():
             inputs.q2r.parent_folder = self.ctx.ph_files
             flags["la2f"] = self.inputs.electron_phonon.value
-            if not flags["la2f"]:
-                flags.pop("el_ph_nsigma", None)
             source = f"ph.x's matrices FolderData<{self.ctx.ph_files.pk}>"
         else:
             inputs.q2r.parent_folder = dynamical_matrices_for_q2r(
                 self.inputs.dynamical_matrices, metadata={"call_link_label": "given_dyn_for_q2r"}
             )
             flags["la2f"] = False
-            flags.pop("el_ph_nsigma", None)
             source = f"the given matrices FolderData<{self.inputs.dynamical_matrices.pk}>"
+        if not flags["la2f"]:
+            flags.pop("el_ph_nsigma", None)
         inputs.q2r.parameters = orm.Dict(parameters)
         inputs.metadata = {**inputs.get("metadata", {}), "call_link_label": "q2r"}
         node = self.submit(GatheredQ2rBaseWorkChain, **inputs)
@@ -481,11 +489,8 @@ class DfptWorkChain(WorkChain):
         if flags.get("la2f"):
             inputs.matdyn.parent_folder = self.ctx.elph_folder
             if not dos:
-                options = dict(inputs.matdyn.metadata.get("options", {}))
-                extra = list(options.get("additional_retrieve_list", []))
-                nsigma = int(flags.get("el_ph_nsigma", 10))
-                options["additional_retrieve_list"] = extra + retrieve_names(nsigma)
-                inputs.matdyn.metadata = {**inputs.matdyn.metadata, "options": options}
+                names = retrieve_names(int(flags.get("el_ph_nsigma", 10)))
+                inputs.matdyn.metadata = with_retrieved(inputs.matdyn.metadata, names)
         inputs.matdyn.parameters = orm.Dict(parameters)
         inputs.metadata = {**inputs.get("metadata", {}), "call_link_label": label}
         return inputs

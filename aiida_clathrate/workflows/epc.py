@@ -33,15 +33,15 @@ from ..calculations.epc_functions import (
 )
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
-from ..validators import validate_mustar
-from .common import clean_called_workdirs
+from ..validators import mustar_port
+from .common import clean_called_workdirs, load_codes
 from .dfpt import (
     MAX_EL_PH_NSIGMA,
     DfptWorkChain,
     dfpt_inputs,
+    electron_phonon_inputph_error,
     validate_parent_elph_folder,
 )
-from .harmonic import load_codes
 
 
 def validate_meshes(kpoints_mesh, dense_kpoints_mesh, qpoints_mesh) -> None:
@@ -97,13 +97,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
     def define(cls, spec):
         super().define(spec)
         spec.input("structure", valid_type=orm.StructureData, help="The (relaxed) structure.")
-        spec.input(
-            "mustar",
-            valid_type=orm.List,
-            default=lambda: orm.List(list(DEFAULT_MUSTAR)),
-            validator=validate_mustar,
-            help="Coulomb pseudopotentials for the Eliashberg equations.",
-        )
+        spec.input("mustar", **mustar_port())
         spec.input(
             "eliashberg_settings",
             valid_type=orm.Dict,
@@ -262,14 +256,9 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             ph = dfpt.get("ph", {}).get("ph", {}).get("parameters")
             if ph is None:
                 return "`dfpt.ph` inputs are required unless `parent_elph_folder` is given"
-            inputph = ph.get_dict().get("INPUTPH", {})
-            if inputph.get("electron_phonon") != "interpolated":
-                return "dfpt.ph.parameters.INPUTPH.electron_phonon must be 'interpolated'"
-            if not inputph.get("fildvscf"):
-                return "dfpt.ph.parameters.INPUTPH.fildvscf must be set (ph.x: 'El-ph needs a DeltaVscf file')"
-            nsigma = int(inputph.get("el_ph_nsigma", 10))
-            if not 2 <= nsigma <= MAX_EL_PH_NSIGMA:
-                return f"el_ph_nsigma must lie in 2..{MAX_EL_PH_NSIGMA}, got {nsigma}"
+            error = electron_phonon_inputph_error(ph.get_dict().get("INPUTPH", {}), where="dfpt.ph")
+            if error:
+                return error
             q2r = dfpt.get("q2r", {}).get("q2r", {}).get("parameters")
             if q2r is None or not q2r.get_dict().get("INPUT", {}).get("la2f"):
                 return "dfpt.q2r.parameters.INPUT needs la2f set to True"
@@ -389,10 +378,10 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
     def inspect_dfpt(self):
         node = self.ctx.dfpt
         outputs = node.outputs
-        if "elph_folder" in outputs or self.should_use_given_matrices():
-            folder = outputs.elph_folder if "elph_folder" in outputs else None
-            self.ctx.elph_folder = folder or self.inputs.parent_elph_folder
-            self.out("elph_folder", self.ctx.elph_folder)
+        if self.should_use_given_matrices():
+            self.out("elph_folder", self.inputs.parent_elph_folder)
+        elif "elph_folder" in outputs:
+            self.out("elph_folder", outputs.elph_folder)
         if "dynamical_matrices" in outputs and not self.should_use_given_matrices():
             self.out("dynamical_matrices", outputs.dynamical_matrices)
         if node.is_finished_ok:

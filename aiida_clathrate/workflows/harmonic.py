@@ -9,7 +9,6 @@ gamma matrices (``elph_folder``), so a compound needs one ph.x pass for phonons 
 from __future__ import annotations
 
 import pathlib
-from typing import Any
 
 from aiida import orm
 from aiida.common import AttributeDict
@@ -20,7 +19,7 @@ from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 from ..calculations.phonon_functions import phonon_stability, structure_summary
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..units import KBAR_PER_GPA
-from .common import clean_called_workdirs
+from .common import clean_called_workdirs, load_codes
 from .dfpt import DfptWorkChain, dfpt_inputs
 from .pw_inputs import merged, pw_overrides, pw_relax_inputs
 
@@ -34,16 +33,6 @@ DFPT_EXIT_CODES = {
     406: "ERROR_SUB_PROCESS_FAILED_MATDYN_DOS",
     407: "ERROR_SUB_PROCESS_FAILED_PH",
 }
-
-
-def load_codes(codes: dict[str, orm.AbstractCode | str], needed: set[str]) -> dict[str, Any]:
-    """Codes as nodes (labels are loaded); ``ValueError`` naming the missing ones."""
-    missing = needed - set(codes)
-    if missing:
-        raise ValueError(f"codes missing for: {sorted(missing)}")
-    return {
-        key: orm.load_code(code) if isinstance(code, str) else code for key, code in codes.items()
-    }
 
 
 class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
