@@ -24,7 +24,7 @@ def _numbers(text: str) -> np.ndarray:
     return np.array([float(x.replace("D", "E")) for x in NUMBER.findall(body)])
 
 
-def _inputs(qe_codes, structure, **extra):
+def _inputs(qe_codes, structure, electron_phonon=True, num_mpiprocs=1, **extra):
     settings = ElectronPhononWorkChain.get_protocol_inputs("fast", TINY_EPC_OVERRIDES)
     settings["bands_npoints"] = 20
     codes = {key: orm.load_code(label) for key, label in qe_codes.items()}
@@ -34,8 +34,9 @@ def _inputs(qe_codes, structure, **extra):
         "fast",
         settings,
         SHIPPED_FAMILY_LABEL,
-        electron_phonon=True,
-        matdyn_la2f=True,
+        num_mpiprocs=num_mpiprocs,
+        electron_phonon=electron_phonon,
+        matdyn_la2f=electron_phonon,
     )
     inputs.update(extra)
     return inputs
@@ -161,3 +162,57 @@ def test_lambda_agrees(dfpt_al):
     assert len(lambda_split) == 10
     # broadenings >= 0.05 Ry, where lambda has settled (0.476 -> 0.460 here)
     np.testing.assert_allclose(lambda_split[4:], lambda_single[4:], rtol=0.025)
+
+
+@pytest.fixture(scope="module")
+def dfpt_al_two_processes(aiida_profile, qe_codes):
+    """Phonons only, 2 MPI processes, q-points 2 at a time on the direct scheduler."""
+    from ase.build import bulk
+
+    structure = orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
+    _, node = run_get_node(
+        DfptWorkChain,
+        structure=structure,
+        **_inputs(
+            qe_codes,
+            structure,
+            electron_phonon=False,
+            num_mpiprocs=2,
+            max_concurrent_qpoints=orm.Int(2),
+        ),
+    )
+    return node
+
+
+def test_concurrent_qpoints_share_the_cores_and_ph_gets_pools(dfpt_al, dfpt_al_two_processes):
+    """Jobs launched together on one machine split its processes (no mpirun for one process);
+    a ph.x job on 2 processes gets 2 k-point pools; the matrices stay those of one ph.x run."""
+    node = dfpt_al_two_processes
+    assert node.is_finished_ok, node.exit_message
+    parallel = {}
+    for job in _ph_jobs(node):
+        calc = next(child for child in job.called if isinstance(child, orm.CalcJobNode))
+        options = calc.get_options()
+        settings = calc.inputs.settings.get_dict() if "settings" in calc.inputs else {}
+        parallel[_call_label(job)] = (
+            options["resources"]["num_mpiprocs_per_machine"],
+            options["withmpi"],
+            settings.get("CMDLINE", []),
+        )
+    assert parallel == {
+        "ph_init": (2, True, ["-nk", "2"]),
+        "ph_q_1": (1, False, []),  # launched with q_2: one process each
+        "ph_q_2": (1, False, []),
+        "ph_q_3": (2, True, ["-nk", "2"]),  # alone in its batch
+    }
+    report = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert "(1 MPI process each)" in report and "(2 MPI processes -nk 2 each)" in report
+    single = dfpt_al[1]
+    for index in range(1, 4):
+        x = _numbers(
+            node.outputs.dynamical_matrices.base.repository.get_object_content(f"dyn{index}")
+        )
+        y = _numbers(
+            single.outputs.dynamical_matrices.base.repository.get_object_content(f"dyn{index}")
+        )
+        assert np.max(np.abs(x - y)) <= 1e-3 * np.max(np.abs(y))

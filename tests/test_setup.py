@@ -55,3 +55,44 @@ def test_unknown_family_gives_install_hint(clathrate_setup):
     result = runner.invoke(cmd_root, ["setup", "--pseudo-family", "SSSP/1.3/PBE/efficiency"])
     assert result.exit_code != 0
     assert "aiida-pseudo install" in result.output
+
+
+def test_localhost_mpirun_does_not_bind_cores(clathrate_setup):
+    """Jobs of the direct scheduler run side by side; bound, each mpirun would start at core 0."""
+    from aiida_clathrate.localhost import DEFAULT_MPIRUN_COMMAND, MPIRUN_COMMAND, setup_localhost
+
+    computer = orm.load_computer("localhost")
+    assert computer.get_mpirun_command() == MPIRUN_COMMAND
+    computer.set_mpirun_command(DEFAULT_MPIRUN_COMMAND)  # as `verdi presto` leaves it
+    items = setup_localhost()
+    assert computer.get_mpirun_command() == MPIRUN_COMMAND
+    assert next(item for item in items if item.kind == "computer").created
+    computer.set_mpirun_command(["srun"])  # a user's own command is kept
+    setup_localhost()
+    assert computer.get_mpirun_command() == ["srun"]
+    computer.set_mpirun_command(MPIRUN_COMMAND)
+
+
+def test_cores_shared_only_on_one_machine(clathrate_setup):
+    from aiida_clathrate.workflows.common import calcjob_options, kpoint_pools, share_cores
+
+    localhost = orm.load_computer("localhost")
+    options = calcjob_options(4)
+    assert share_cores(options, localhost, 2)["resources"]["num_mpiprocs_per_machine"] == 2
+    assert share_cores(options, localhost, 2)["withmpi"] is True
+    single = share_cores(options, localhost, 8)
+    assert single["resources"]["num_mpiprocs_per_machine"] == 1 and single["withmpi"] is False
+    assert share_cores(options, localhost, 1) == options
+    assert options["resources"]["num_mpiprocs_per_machine"] == 4  # not modified in place
+    cluster = orm.Computer(
+        label="cluster-share-cores",
+        hostname="c",
+        transport_type="core.local",
+        scheduler_type="core.slurm",
+    )
+    assert share_cores(options, cluster, 4) == options
+    assert kpoint_pools(2, 4) == 2
+    assert kpoint_pools(6, 4) == 3
+    assert kpoint_pools(4, 1) == 1
+    with pytest.raises(ValueError):
+        kpoint_pools(0, 4)

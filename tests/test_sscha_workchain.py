@@ -223,7 +223,7 @@ def test_collect_dft_results_converts_quantum_espresso_units_and_sign(aiida_prof
 @pytest.mark.slow
 def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_codes):
     """One population of 8 configurations of a 2-atom Al cell with real pw.x (tiny settings), run
-    4 at a time; the results feed the minimisation and the table counts 8 DFT calculations."""
+    4 at a time (sharing the 2 MPI processes asked for); the results feed the minimisation and the table counts 8 DFT calculations."""
     from aiida import orm
     from aiida.engine import run_get_node
     from aiida_quantumespresso.common.types import ElectronicType
@@ -250,8 +250,8 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
                 },
                 "metadata": {
                     "options": {
-                        "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 1},
-                        "withmpi": False,
+                        "resources": {"num_machines": 1, "num_mpiprocs_per_machine": 2},
+                        "withmpi": True,
                     }
                 },
             },
@@ -278,6 +278,13 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
     assert node.is_finished_ok, node.exit_status
     pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
     assert len(pw_runs) == 8 and all(n.is_finished_ok for n in pw_runs)
+    # 4 at a time on the direct scheduler: the 2 processes asked for are shared, 1 each, no mpirun
+    for run in pw_runs:
+        options = next(c for c in run.called if isinstance(c, orm.CalcJobNode)).get_options()
+        assert options["resources"]["num_mpiprocs_per_machine"] == 1
+        assert options["withmpi"] is False
+    report = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert "population 1: 8 pw.x, 4 at a time (1 MPI process each)" in report
     table = results["populations"]
     np.testing.assert_array_equal(table.get_array("n_dft"), [8])
     np.testing.assert_array_equal(table.get_array("n_configurations"), [8])

@@ -27,6 +27,57 @@ def calcjob_options(
     }
 
 
+#: Schedulers that run every job on one machine, so that jobs launched together share its cores.
+SHARED_MACHINE_SCHEDULERS = ("core.direct",)
+
+
+def share_cores(
+    options: dict[str, Any], computer: orm.Computer, n_concurrent: int
+) -> dict[str, Any]:
+    """``metadata.options`` for each of ``n_concurrent`` jobs launched together.
+
+    On a computer whose scheduler runs every job on one machine (``core.direct``), the MPI
+    processes asked for are divided between the jobs (at least one each; one process runs without
+    mpirun): two pw.x of two MPI processes each on two cores busy-wait for each other and run 20x
+    slower than one after the other (docs/performance.md). A queueing scheduler gives every job
+    its own resources, so the options stay as they are.
+    """
+    resources = dict(options.get("resources", {}))
+    nproc = int(resources.get("num_mpiprocs_per_machine", 1))
+    if computer.scheduler_type not in SHARED_MACHINE_SCHEDULERS or n_concurrent <= 1 or nproc <= 1:
+        return dict(options)
+    share = max(1, nproc // n_concurrent)
+    resources["num_mpiprocs_per_machine"] = share
+    return {**options, "resources": resources, "withmpi": share > 1}
+
+
+def kpoint_pools(num_mpiprocs: int, n_kpoints: int) -> int:
+    """Pools for ``-nk``: the largest divisor of ``num_mpiprocs`` not above ``n_kpoints``.
+
+    ph.x of a 14-atom clathrate on 2 processes: 2 pools take 32 % less CPU time than plane-wave
+    parallelisation alone (docs/performance.md).
+    """
+    if num_mpiprocs < 1 or n_kpoints < 1:
+        raise ValueError(
+            f"need positive process and k-point counts, got {num_mpiprocs}, {n_kpoints}"
+        )
+    return max(d for d in range(1, num_mpiprocs + 1) if num_mpiprocs % d == 0 and d <= n_kpoints)
+
+
+#: Quantum ESPRESSO's command-line parallelisation flags (a CMDLINE with one of them is left alone).
+PARALLEL_FLAGS = ("-nk", "-npool", "-npools", "-ni", "-nimage", "-nt", "-ntg", "-nb", "-nd")
+
+
+def parallelisation(calcjob_inputs) -> str:
+    """'N MPI processes[, -nk P]' of a CalcJob's inputs, for reports."""
+    options = dict(calcjob_inputs.get("metadata", {})).get("options", {})
+    nproc = int(options.get("resources", {}).get("num_mpiprocs_per_machine", 1))
+    text = f"{nproc} MPI process{'es' if nproc > 1 else ''}"
+    settings = calcjob_inputs.get("settings")
+    cmdline = settings.get_dict().get("CMDLINE", []) if settings is not None else []
+    return f"{text} {' '.join(cmdline)}".strip()
+
+
 def clean_called_workdirs(process) -> None:
     """With ``clean_workdir``, empty the remote folders of every CalcJob the process called."""
     if not process.inputs.clean_workdir.value:

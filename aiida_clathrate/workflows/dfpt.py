@@ -32,7 +32,15 @@ from ..calculations.phonon_functions import (
     phonon_band_path,
 )
 from ..calculations.q2r import ELPH_FOLDER, GatheredQ2rBaseWorkChain
-from .common import calcjob_options, clean_called_workdirs, kpoints_mesh
+from .common import (
+    PARALLEL_FLAGS,
+    calcjob_options,
+    clean_called_workdirs,
+    kpoint_pools,
+    kpoints_mesh,
+    parallelisation,
+    share_cores,
+)
 from .pw_inputs import merged, pw_base_inputs, pw_overrides
 
 #: INPUTPH keys that switch on QE's interpolated electron-phonon coupling (the Wierzbowska method).
@@ -358,9 +366,12 @@ class DfptWorkChain(WorkChain):
             return self.exit_codes.ERROR_SUB_PROCESS_FAILED_SCF
         return None
 
-    def _ph_inputs(self, label: str, extra_inputph: dict[str, Any]) -> AttributeDict:
+    def _ph_inputs(
+        self, label: str, extra_inputph: dict[str, Any], n_concurrent: int = 1
+    ) -> AttributeDict:
         inputs = AttributeDict(self.exposed_inputs(PhBaseWorkChain, namespace="ph"))
         inputs.ph.parent_folder = self.ctx.scf.outputs.remote_folder
+        self._parallelise_ph(inputs, n_concurrent)
         parameters = inputs.ph.parameters.get_dict()
         inputph = parameters.setdefault("INPUTPH", {})
         inputph.update(extra_inputph)
@@ -372,6 +383,26 @@ class DfptWorkChain(WorkChain):
         inputs.ph.parameters = orm.Dict(parameters)
         inputs.metadata = {**inputs.get("metadata", {}), "call_link_label": label}
         return inputs
+
+    def _parallelise_ph(self, inputs: AttributeDict, n_concurrent: int) -> None:
+        """Share the cores between jobs launched together on one machine (``share_cores``) and
+        give ph.x k-point pools (``-nk``, :func:`kpoint_pools` of the scf's k-points) unless the
+        ``ph.settings`` CMDLINE sets its own parallelisation."""
+        metadata = dict(inputs.ph.get("metadata", {}))
+        options = share_cores(
+            dict(metadata.get("options", {})), inputs.ph.code.computer, n_concurrent
+        )
+        inputs.ph.metadata = {**metadata, "options": options}
+        nproc = int(options.get("resources", {}).get("num_mpiprocs_per_machine", 1))
+        settings = inputs.ph.settings.get_dict() if "settings" in inputs.ph else {}
+        cmdline = list(settings.get("CMDLINE", []))
+        if nproc <= 1 or set(cmdline) & set(PARALLEL_FLAGS):
+            return
+        n_kpoints = int(self.ctx.scf.outputs.output_parameters.get("number_of_k_points", 1))
+        pools = kpoint_pools(nproc, n_kpoints)
+        if pools > 1:
+            settings["CMDLINE"] = [*cmdline, "-nk", str(pools)]
+            inputs.ph.settings = orm.Dict(settings)
 
     def run_ph_init(self):
         inputs = self._ph_inputs("ph_init", {"start_irr": 0, "last_irr": 0})
@@ -408,12 +439,13 @@ class DfptWorkChain(WorkChain):
                 inputs = self._ph_inputs("ph", {})
                 key = "ph"
             else:
-                inputs = self._ph_inputs(f"ph_q_{iq}", {"start_q": iq, "last_q": iq})
+                extra = {"start_q": iq, "last_q": iq}
+                inputs = self._ph_inputs(f"ph_q_{iq}", extra, n_concurrent=len(batch))
                 key = f"q_{iq}"
             launched[key] = self.submit(PhBaseWorkChain, **inputs)
         self.ctx.qpoint_jobs.extend(launched)
         names = ", ".join(f"{key}<{node.pk}>" for key, node in launched.items())
-        self.report(f"ph.x: launched {names}")
+        self.report(f"ph.x: launched {names} ({parallelisation(inputs.ph)} each)")
         return ToContext(**{f"ph_job_{key}": node for key, node in launched.items()})
 
     def inspect_ph_batch(self):
@@ -603,8 +635,8 @@ def dfpt_inputs(
     ``settings`` holds the keys of ``harmonic.yaml``/``epc.yaml``: ``kpoints_mesh``,
     ``qpoints_mesh``, ``dos_qpoints_mesh``, ``smearing``, ``degauss_ry``, ``conv_thr_per_atom``,
     ``tr2_ph``, ``nmix_ph``, ``bands_npoints``, ``max_concurrent_qpoints``; with
-    ``electron_phonon`` also ``dense_kpoints_mesh``, ``el_ph_sigma_ry``, ``el_ph_nsigma``; with
-    ``matdyn_la2f`` also ``ndos``; and overrides of the sub-namespaces (``scf``, ``scf_dense``,
+    ``electron_phonon`` also ``dense_kpoints_mesh``, ``el_ph_sigma_ry``, ``el_ph_nsigma``;
+    ``ndos`` (the DOS grid's points; required with ``matdyn_la2f``); and overrides of the sub-namespaces (``scf``, ``scf_dense``,
     ``ph``, ``q2r``, ``matdyn``) as in aiida-quantumespresso.
     """
     options = calcjob_options(num_mpiprocs)
@@ -675,8 +707,10 @@ def dfpt_inputs(
         }
     }
     matdyn_flags: dict[str, Any] = {"asr": "crystal"}
+    if "ndos" in settings or matdyn_la2f:
+        matdyn_flags["ndos"] = int(settings["ndos"])
     if matdyn_la2f:
-        matdyn_flags.update({"la2f": True, "ndos": int(settings["ndos"]), "el_ph_nsigma": nsigma})
+        matdyn_flags.update({"la2f": True, "el_ph_nsigma": nsigma})
     inputs["matdyn"] = {
         "matdyn": {
             "code": codes["matdyn"],
