@@ -138,6 +138,57 @@ def test_generation_is_seeded_and_rebuilt_from_positions():
         generate_ensemble(phonons, 0.0, 7, seed=1)
 
 
+def _python_sscha_draws(phonons, temperature_kelvin: float, n: int, seed: int) -> np.ndarray:
+    """Positions from python-sscha's own generator (eigenvector basis), seeded globally."""
+    import contextlib
+    import io
+
+    import sscha.Ensemble
+
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        ensemble = sscha.Ensemble.Ensemble(phonons, temperature_kelvin)
+        with contextlib.redirect_stdout(io.StringIO()):
+            ensemble.generate(n, evenodd=True)
+    finally:
+        np.random.set_state(state)
+    return ensemble_positions_angstrom(ensemble)
+
+
+@pytest.mark.parametrize("temperature_kelvin", [0.0, 300.0])
+def test_draws_have_python_sscha_distribution(temperature_kelvin):
+    """Covariance of the displacements against python-sscha's generator, 4000 draws each."""
+    phonons = phonons_from_force_constants(dimer("C"), spring_force_constants(K_EV_PER_A2))
+    reference = dimer("C").get_positions()
+    ours = ensemble_positions_angstrom(generate_ensemble(phonons, temperature_kelvin, 8000, 1))
+    theirs = _python_sscha_draws(phonons, temperature_kelvin, 8000, 2)
+    covariances = [
+        np.cov((positions[::2] - reference).reshape(len(positions) // 2, 6).T)
+        for positions in (ours, theirs)
+    ]
+    # translations left out: equal masses move against each other
+    np.testing.assert_allclose(ours[:, 0] - reference[0], -(ours[:, 1] - reference[1]), atol=1e-9)
+    scale = np.max(np.abs(covariances[1]))
+    assert np.max(np.abs(covariances[0] - covariances[1])) < 0.06 * scale
+
+
+def test_draws_do_not_depend_on_the_basis_of_degenerate_modes():
+    """Matrices equal to 1e-9 whose three-fold optical eigenvectors are rotated: the same
+    configurations here (to 1e-6 Å), different ones from the eigenvector-basis draw."""
+    spring = spring_force_constants(K_EV_PER_A2)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=spring.shape)
+    perturbed = spring + 1e-9 * K_EV_PER_A2 * (noise + noise.T)
+    phonons = [phonons_from_force_constants(dimer(), fc) for fc in (spring, perturbed)]
+    ours = [ensemble_positions_angstrom(generate_ensemble(p, 0.0, 10, seed=3)) for p in phonons]
+    theirs = [_python_sscha_draws(p, 0.0, 10, seed=3) for p in phonons]
+    displacement = np.max(np.abs(ours[0] - dimer().get_positions()))
+    assert displacement > 0.01
+    assert np.max(np.abs(ours[0] - ours[1])) < 1e-6
+    assert np.max(np.abs(theirs[0] - theirs[1])) > 0.1 * displacement
+
+
 def test_results_in_ase_units_match_python_sscha_own_ase_path():
     """Our eV -> Ry conversion (stress sign included) equals python-sscha's get_energy_forces."""
     from ase.calculators.emt import EMT

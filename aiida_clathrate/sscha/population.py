@@ -16,11 +16,51 @@ def _ensemble_class():
     return sscha.Ensemble.Ensemble
 
 
+#: python-sscha's Kelvin-to-Rydberg factor for the thermal occupation (k_B in Ry/K).
+KELVIN_TO_RY = 6.336857346553283e-06
+
+
+def thermal_displacements_angstrom(
+    phonons, temperature_kelvin: float, n_draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Gaussian displacements (Å) of the supercell atoms, shape (n_draws, n_atoms_supercell, 3).
+
+    The distribution is python-sscha's (``ExtractRandomStructures``: width 1/sqrt(2 w tanh(w/2kT))
+    per mode, translations left out), drawn as ``M^-1/2 E diag(a) E^T xi`` with ``xi`` a standard
+    normal vector in Cartesian space: the symmetric square root of the covariance does not depend
+    on the basis chosen inside a degenerate set of modes, so matrices that differ by rounding
+    (another MPI layout, k-point pools) give the same configurations. With ``E diag(a) xi'``, the
+    eigenvectors' arbitrary rotation inside the three-fold modes of a cubic clathrate changed every
+    configuration by 0.1 Å for dynamical matrices equal to 1e-7.
+    """
+    from cellconstructor.Units import BOHR_TO_ANGSTROM
+
+    frequencies, vectors = phonons.DiagonalizeSupercell()
+    supercell = phonons.structure.generate_supercell(phonons.GetSupercell())
+    translations = supercell.get_asr_modes(vectors)
+    frequencies = np.asarray(frequencies)[~translations]
+    vectors = np.real_if_close(np.asarray(vectors)[:, ~translations])
+    if np.any(frequencies <= 0):
+        raise ValueError(
+            "the dynamical matrix is not positive definite: no Gaussian to draw from "
+            "(ForcePositiveDefinite first)"
+        )
+    if temperature_kelvin == 0:
+        occupation = np.ones_like(frequencies)
+    else:
+        occupation = np.tanh(frequencies / (2 * KELVIN_TO_RY * temperature_kelvin))
+    widths = BOHR_TO_ANGSTROM / np.sqrt(2 * frequencies * occupation)  # python-sscha's constant
+    root = (vectors * widths) @ vectors.T
+    masses = np.repeat(supercell.get_masses_array(), 3)
+    noise = rng.standard_normal((int(n_draws), 3 * supercell.N_atoms))
+    return (noise @ root.T / np.sqrt(masses)).reshape(int(n_draws), supercell.N_atoms, 3)
+
+
 def generate_ensemble(phonons, temperature_kelvin: float, n_configurations: int, seed: int):
     """A seeded ensemble of ``n_configurations`` supercells drawn from ``phonons`` at a temperature.
 
-    Configurations come in ± pairs (``evenodd``), so ``n_configurations`` must be even. python-sscha
-    draws from numpy's global generator: it is seeded here, and its previous state is restored.
+    Configurations come in ± pairs (2k: +u, 2k+1: -u), so ``n_configurations`` must be even; the
+    displacements are :func:`thermal_displacements_angstrom` with ``numpy.random.default_rng(seed)``.
     """
     if n_configurations < 2 or n_configurations % 2:
         raise ValueError(f"n_configurations must be even and at least 2, got {n_configurations}")
@@ -28,14 +68,20 @@ def generate_ensemble(phonons, temperature_kelvin: float, n_configurations: int,
         raise ValueError(f"temperature_kelvin must be >= 0, got {temperature_kelvin}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
-    state = np.random.get_state()
-    np.random.seed(int(seed))
-    try:
-        ensemble = _ensemble_class()(phonons, float(temperature_kelvin))
-        with contextlib.redirect_stdout(io.StringIO()):
-            ensemble.generate(int(n_configurations), evenodd=True)
-    finally:
-        np.random.set_state(state)
+    rng = np.random.default_rng(int(seed))
+    displacements = thermal_displacements_angstrom(
+        phonons, float(temperature_kelvin), n_configurations // 2, rng
+    )
+    reference = phonons.structure.generate_supercell(phonons.GetSupercell())
+    structures = []
+    for displacement in displacements:
+        for sign in (1.0, -1.0):
+            structure = reference.copy()
+            structure.coords = reference.coords + sign * displacement
+            structures.append(structure)
+    ensemble = _ensemble_class()(phonons, float(temperature_kelvin))
+    with contextlib.redirect_stdout(io.StringIO()):
+        ensemble.init_from_structures(structures)
     return ensemble
 
 
