@@ -140,7 +140,13 @@ def get_or_create_code(
 
 
 def setup_localhost(pseudo_family: str = SHIPPED_FAMILY_LABEL) -> list[SetupItem]:
-    """Create or reuse the computer, every code and the pseudopotential family; report what was done."""
+    """Create or reuse the computer, every code and the pseudopotential family; report what was done.
+
+    A family other than the shipped one must exist already: checked first, so that nothing is
+    stored when it does not (``ValueError`` with the install hint).
+    """
+    if pseudo_family != SHIPPED_FAMILY_LABEL:
+        load_family(pseudo_family)
     computer, state = get_or_create_localhost()
     detail = computer.get_workdir() + (" (mpirun settings updated)" if state == "updated" else "")
     items = [SetupItem("computer", computer.label, state != "exists", detail)]

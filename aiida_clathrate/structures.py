@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from .limits import lattice_parameter_error, raise_if
+
 #: Formal valence of each guest metal the study uses (electrons donated to the B–C framework).
 METAL_VALENCES: dict[str, int] = {
     "Na": 1,
@@ -116,10 +118,8 @@ def default_lattice_parameter(x: str, y: str | None = None) -> float:
 
 
 def _check_lattice_parameter(a: float) -> float:
-    value = float(a)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"lattice parameter must be positive and finite, got {a!r}")
-    return value
+    raise_if(lattice_parameter_error(a))
+    return float(a)
 
 
 def _check_internal(name: str, x: float) -> float:

@@ -42,6 +42,14 @@ def format_summary(summary: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+#: What the two lambdas of a compound summary are.
+LAMBDA_NOTE = (
+    "lambda_<branch>: Quantum ESPRESSO's (matdyn.x) at the chosen broadening; lambda_<branch>_tc: "
+    "2*int(alpha^2F/omega) of the spectrum the Eliashberg solver took, whose negative parts are "
+    "clipped: the lambda behind Tc"
+)
+
+
 def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
     """Key results of a ``ClathrateSuperconductorWorkChain`` node (missing outputs give ``None``)."""
     outputs = node.outputs
@@ -65,6 +73,7 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
     }
     for branch in ("harmonic", "anharmonic"):
         result[f"lambda_{branch}"] = summary.get(f"lambda_{branch}")
+        result[f"lambda_{branch}_tc"] = summary.get(f"lambda_from_a2f_{branch}")
         result[f"omega_log_{branch}_mev"] = summary.get(f"omega_log_{branch}_mev")
         result[f"dos_ef_{branch}_states_per_ev_spin"] = summary.get(
             f"dos_ef_{branch}_states_per_ev_spin"
@@ -73,6 +82,8 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
         result[f"tc_{branch}_kelvin"] = (
             None if tcs is None else ", ".join(f"{tc:.2f}" for tc in tcs)
         )
+    if any(result.get(f"lambda_{branch}_tc") is not None for branch in ("harmonic", "anharmonic")):
+        result["lambda_note"] = LAMBDA_NOTE
     # anharmonic_caveat: only in summaries of the removed ph.x trans=.false. path
     for key in ("anharmonic_lowest_frequency_cm1", "anharmonic_method", "anharmonic_caveat"):
         if key in summary:

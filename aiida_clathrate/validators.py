@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiida import orm
 
 from .eliashberg.mustar import DEFAULT_MUSTAR, mustar_error
+from .limits import pressure_error
 
 
 def validate_mustar(value, _ctx=None) -> str | None:
@@ -32,3 +33,19 @@ def mustar_port() -> dict:
         "validator": validate_mustar,
         "help": "Coulomb pseudopotentials for the Eliashberg equations, each in [0, 0.5).",
     }
+
+
+def validate_pressure(value, _ctx=None) -> str | None:
+    """Port validator of a target pressure (``orm.Float``, GPa; None passes):
+    :func:`aiida_clathrate.limits.pressure_error`."""
+    return None if value is None else pressure_error(value.value)
+
+
+def pressure_port(help_text: str, default: float | None = 0.0) -> dict:
+    """Keyword arguments of a target-pressure input port (GPa), checked against ``PRESSURE_RANGE_GPA``."""
+    port = {"valid_type": orm.Float, "validator": validate_pressure, "help": help_text}
+    if default is not None:
+        port["default"] = lambda: orm.Float(default)
+    else:
+        port["required"] = False
+    return port

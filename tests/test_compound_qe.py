@@ -221,3 +221,7 @@ def test_show_prints_the_compound_summary(compound_al):
     assert "ClathrateSuperconductorWorkChain" in result.output
     assert f"{summary['lambda_harmonic']:.4f}" in result.output
     assert f"{summary['tc_harmonic_kelvin'][0]:.2f}" in result.output
+    # the lambda behind Tc (alpha^2F given to the solver) beside QE's, with the difference named
+    line = next(row for row in result.output.splitlines() if row.startswith("lambda_harmonic_tc"))
+    assert f"{summary['lambda_from_a2f_harmonic']:.4f}" in line
+    assert "the lambda behind Tc" in result.output

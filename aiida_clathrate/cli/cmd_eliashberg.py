@@ -13,6 +13,7 @@ from aiida_clathrate.eliashberg import (
     run_eliashberg,
 )
 from aiida_clathrate.eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
+from aiida_clathrate.eliashberg.readers import detect_format
 
 from .params import mustar_list_callback
 
@@ -56,15 +57,25 @@ def format_table(summary, header: str) -> str:
 @click.option(
     "--units",
     default=None,
-    help="Frequency unit of a two-column file: meV (default), eV, THz, cm-1, Ry. "
-    "QE a2F.dosN (Ry) and lambda.x alpha2F.dat (THz) carry their own.",
+    help="Frequency unit of a two-column file: meV, eV, THz, cm-1, Ry; default: the unit in its "
+    "header ('# omega (eV) ...'), else meV. QE a2F.dosN (Ry) and lambda.x alpha2F.dat (THz) "
+    "carry their own. A spectrum that cannot be phonons in the unit (highest frequency outside "
+    "1-1000 meV) is refused.",
 )
-@click.option("--column", default=2, show_default=True, help="alpha^2F column of a text file.")
+@click.option(
+    "--column",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="alpha^2F column of a text file.",
+)
 @click.option(
     "--broadening",
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Broadening column (1-based) of a lambda.x alpha2F.dat file.",
+    help="Broadening (1-based): the column of a lambda.x alpha2F.dat file, or column N+1 of a "
+    "text file with one alpha^2F column per broadening.",
 )
 @click.option(
     "--cutoff-factor",
@@ -108,6 +119,25 @@ def cmd_eliashberg(
     FILENAME is a Quantum ESPRESSO matdyn a2F.dosN file, a lambda.x alpha2F.dat file or a
     two-column text file (omega, alpha^2F). Without --store no AiiDA profile is used.
     """
+    context = click.get_current_context()
+    given = {
+        name: context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        for name in ("column", "broadening")
+    }
+    if given["broadening"]:
+        fmt = detect_format(filename)
+        if fmt == "qe_a2f_dos":
+            raise click.BadParameter(
+                "a matdyn a2F.dosN file holds one broadening (its N): choose the file instead",
+                param_hint="--broadening",
+            )
+        if fmt == "two_column":
+            if given["column"]:
+                raise click.BadParameter(
+                    "give --column or --broadening (column = broadening + 1), not both",
+                    param_hint="--broadening",
+                )
+            column = broadening + 1
     try:
         spectrum = read_alpha2f(filename, units, column, broadening)
         settings = EliashbergSettings(

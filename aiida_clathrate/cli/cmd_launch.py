@@ -6,6 +6,7 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
+from .params import NUM_MPIPROCS, lattice_parameter_callback, pressure_callback
 
 PROTOCOLS = click.Choice(["fast", "balanced", "stringent"])
 
@@ -30,13 +31,29 @@ def _structure_node(x: str, y: str | None, lattice_parameter: float | None):
 @cmd_launch.command("harmonic")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option(
+    "--pressure",
+    "pressure_gpa",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=pressure_callback,
+    help="GPa.",
+)
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option(
-    "--lattice-parameter", type=float, default=None, help="Å; default: estimate from the guests."
+    "--lattice-parameter",
+    type=float,
+    default=None,
+    callback=lattice_parameter_callback,
+    help="Å; default: estimate from the guests.",
 )
 @click.option(
-    "--num-mpiprocs", type=int, default=1, show_default=True, help="MPI processes per calculation."
+    "--num-mpiprocs",
+    type=NUM_MPIPROCS,
+    default=1,
+    show_default=True,
+    help="MPI processes per calculation (shared by the jobs that run together on this machine).",
 )
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
@@ -59,28 +76,29 @@ def cmd_launch_harmonic(
     from aiida.engine import run_get_node, submit
 
     from ..localhost import setup_localhost
-    from ..pseudo_family import SHIPPED_FAMILY_LABEL
     from ..summary import format_summary, harmonic_summary
     from ..workflows.harmonic import HarmonicPhononWorkChain
+    from .checks import require_daemon, require_pseudo_family
 
+    if daemon:
+        require_daemon()
+    family = require_pseudo_family(pseudo_family)
     structure = _structure_node(x, y, lattice_parameter)
-    family = pseudo_family or SHIPPED_FAMILY_LABEL
     setup_localhost(family)
     codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
-    builder = HarmonicPhononWorkChain.get_builder_from_protocol(
-        codes,
-        structure,
-        protocol,
-        pressure_gpa=pressure_gpa,
-        pseudo_family=family,
-        num_mpiprocs=num_mpiprocs,
-        relax=not no_relax,
-    )
+    try:
+        builder = HarmonicPhononWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            pressure_gpa=pressure_gpa,
+            pseudo_family=family,
+            num_mpiprocs=num_mpiprocs,
+            relax=not no_relax,
+        )
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
     if daemon:
-        from aiida.engine.daemon.client import get_daemon_client
-
-        if not get_daemon_client().is_daemon_running:
-            echo.echo_warning("the daemon is not running: start it with `verdi daemon start`")
         node = submit(builder)
         echo.echo_success(f"submitted HarmonicPhononWorkChain<{node.pk}>")
         echo.echo(

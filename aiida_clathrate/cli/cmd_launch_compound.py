@@ -9,7 +9,12 @@ from aiida.cmdline.utils import decorators, echo
 
 from ..eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
-from .params import mustar_list_callback
+from .params import (
+    NUM_MPIPROCS,
+    lattice_parameter_callback,
+    mustar_list_callback,
+    pressure_callback,
+)
 
 QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 
@@ -17,13 +22,29 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 @cmd_launch.command("compound")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option(
+    "--pressure",
+    "pressure_gpa",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=pressure_callback,
+    help="GPa.",
+)
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option(
-    "--lattice-parameter", type=float, default=None, help="Å; default: estimate from the guests."
+    "--lattice-parameter",
+    type=float,
+    default=None,
+    callback=lattice_parameter_callback,
+    help="Å; default: estimate from the guests.",
 )
 @click.option(
-    "--num-mpiprocs", type=int, default=1, show_default=True, help="MPI processes per calculation."
+    "--num-mpiprocs",
+    type=NUM_MPIPROCS,
+    default=1,
+    show_default=True,
+    help="MPI processes per calculation (shared by the jobs that run together on this machine).",
 )
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
@@ -79,25 +100,37 @@ def cmd_launch_compound(
     wait: bool,
 ) -> None:
     """Harmonic phonons, SSCHA and Eliashberg Tc of XYB6C6 (or XB3C3 when Y is omitted)."""
-    from aiida import orm
     from aiida.engine import run_get_node, submit
 
     from ..localhost import setup_localhost
-    from ..pseudo_family import SHIPPED_FAMILY_LABEL
     from ..summary import compound_summary, format_summary
     from ..workflows.compound import ClathrateSuperconductorWorkChain
+    from .checks import load_mlp_model, require_daemon, require_pseudo_family
 
     if wait and not daemon:
         echo.echo_critical(
             "--wait only applies with --daemon (without it the run is in this shell)"
         )
+    engine_given = (
+        click.get_current_context().get_parameter_source("sscha_engine")
+        != click.core.ParameterSource.DEFAULT
+    )
+    if no_sscha and (engine_given or mlp_model is not None):
+        echo.echo_critical("--no-sscha runs no SSCHA: --sscha-engine and --mlp-model do not apply")
+    if mlp_model is not None and sscha_engine != "mlp":
+        echo.echo_critical(
+            f"--mlp-model applies to --sscha-engine mlp only (the {sscha_engine} engine "
+            "would ignore it)"
+        )
+    if daemon:
+        require_daemon()
+    family = require_pseudo_family(pseudo_family)
+    model = load_mlp_model(mlp_model, "--mlp-model") if mlp_model is not None else None
     structure = _structure_node(x, y, lattice_parameter)
-    family = pseudo_family or SHIPPED_FAMILY_LABEL
     setup_localhost(family)
     codes = {name: f"{name}@localhost" for name in QE_CODE_NAMES}
     codes["sscha"] = "clathrate-sscha@localhost"
     codes["mlp"] = "clathrate-mlp@localhost"
-    model = orm.load_node(mlp_model) if mlp_model is not None else None
     metals = (x,) if y is None or y == x else (x, y)
     try:
         builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
@@ -118,10 +151,6 @@ def cmd_launch_compound(
     except ValueError as exc:
         echo.echo_critical(str(exc))
     if daemon:
-        from aiida.engine.daemon.client import get_daemon_client
-
-        if not get_daemon_client().is_daemon_running:
-            echo.echo_warning("the daemon is not running: start it with `verdi daemon start`")
         node = submit(builder)
         echo.echo_success(f"submitted ClathrateSuperconductorWorkChain<{node.pk}>")
         if not wait:

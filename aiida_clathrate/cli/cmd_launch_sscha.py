@@ -11,10 +11,13 @@ The SSCHA builder is ``workflows/sscha_inputs.py::sscha_builder_on_harmonic`` (t
 
 from __future__ import annotations
 
+import math
+
 import click
 from aiida.cmdline.utils import decorators, echo
 
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+from .params import NUM_MPIPROCS, lattice_parameter_callback, pressure_callback
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
 
@@ -36,32 +39,52 @@ def _load_harmonic(pk: int):
     return node
 
 
-def _load_model(pk: int | None):
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
-
-    from ..data.model import MlpModelData
+def _check_harmonic_matches(harmonic, x: str, y: str | None, pressure_gpa: float) -> None:
+    """Exit unless the reused harmonic run is of the pair and at the pressure asked for."""
+    from ..structures import clathrate
 
     try:
-        node = orm.load_node(pk)
-    except NotExistent:
-        echo.echo_critical(f"--model {pk}: no such node")
-    if not isinstance(node, MlpModelData):
-        echo.echo_critical(f"--model {pk}: not an MlpModelData node")
-    return node
+        expected = clathrate(x, y).get_chemical_formula(mode="hill")
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
+    structure = harmonic.inputs.structure.get_ase()
+    found = structure.get_chemical_formula(mode="hill")
+    if found != expected:
+        echo.echo_critical(
+            f"--harmonic {harmonic.pk} is {found}, not {expected}: give the pair of that run"
+        )
+    ran_at = harmonic.inputs.pressure_gpa.value
+    if abs(ran_at - pressure_gpa) > 1e-6:
+        echo.echo_critical(
+            f"--harmonic {harmonic.pk} ran at {ran_at:g} GPa, not --pressure {pressure_gpa:g}"
+        )
 
 
 @cmd_launch.command("sscha")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option("--pressure", "pressure_gpa", type=float, default=0.0, show_default=True, help="GPa.")
+@click.option(
+    "--pressure",
+    "pressure_gpa",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=pressure_callback,
+    help="GPa.",
+)
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option("--engine", type=ENGINES, default="active", show_default=True)
 @click.option("--model", "model_pk", type=int, default=None, help="MlpModelData PK (engine mlp).")
 @click.option("--temperature", "temperature_kelvin", type=float, default=0.0, show_default=True)
 @click.option("--harmonic", "harmonic_pk", type=int, default=None, help="Reuse this harmonic run.")
-@click.option("--lattice-parameter", type=float, default=None, help="Å; default: estimate.")
-@click.option("--num-mpiprocs", type=int, default=1, show_default=True)
+@click.option(
+    "--lattice-parameter",
+    type=float,
+    default=None,
+    callback=lattice_parameter_callback,
+    help="Å; default: estimate (not with --harmonic).",
+)
+@click.option("--num-mpiprocs", type=NUM_MPIPROCS, default=1, show_default=True)
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option(
     "--relax-cell",
@@ -90,31 +113,41 @@ def cmd_launch_sscha(
     from aiida.engine import run_get_node, submit
 
     from ..localhost import setup_localhost
-    from ..pseudo_family import SHIPPED_FAMILY_LABEL
     from ..summary import format_summary, sscha_summary
     from ..workflows.harmonic import HarmonicPhononWorkChain
     from ..workflows.sscha_inputs import sscha_builder_on_harmonic
+    from .checks import load_mlp_model, require_daemon, require_pseudo_family
 
     if engine == "mlp" and model_pk is None:
         echo.echo_critical("engine mlp needs --model PK (a trained MlpModelData)")
-    if temperature_kelvin < 0:
-        echo.echo_critical(f"--temperature must be >= 0, got {temperature_kelvin}")
-    model = _load_model(model_pk) if engine == "mlp" else None
-    family = pseudo_family or SHIPPED_FAMILY_LABEL
+    if engine != "mlp" and model_pk is not None:
+        echo.echo_critical(f"--model applies to --engine mlp only (the {engine} engine ignores it)")
+    if not math.isfinite(temperature_kelvin) or temperature_kelvin < 0:
+        echo.echo_critical(f"--temperature must be a finite number >= 0, got {temperature_kelvin}")
+    if harmonic_pk is not None and lattice_parameter is not None:
+        echo.echo_critical("--lattice-parameter does not apply with --harmonic (its run is reused)")
+    if daemon:
+        require_daemon()
+    family = require_pseudo_family(pseudo_family)
+    model = load_mlp_model(model_pk, "--model") if engine == "mlp" else None
     if harmonic_pk is not None:
         harmonic = _load_harmonic(harmonic_pk)
+        _check_harmonic_matches(harmonic, x, y, pressure_gpa)
     else:
         structure = _structure_node(x, y, lattice_parameter)
         setup_localhost(family)
         codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
-        builder = HarmonicPhononWorkChain.get_builder_from_protocol(
-            codes,
-            structure,
-            protocol,
-            pressure_gpa=pressure_gpa,
-            pseudo_family=family,
-            num_mpiprocs=num_mpiprocs,
-        )
+        try:
+            builder = HarmonicPhononWorkChain.get_builder_from_protocol(
+                codes,
+                structure,
+                protocol,
+                pressure_gpa=pressure_gpa,
+                pseudo_family=family,
+                num_mpiprocs=num_mpiprocs,
+            )
+        except ValueError as exc:
+            echo.echo_critical(str(exc))
         echo.echo_info(f"running {builder.metadata.label} ({protocol}) in this shell")
         _, harmonic = run_get_node(builder)
         if not harmonic.is_finished_ok:
@@ -122,16 +155,19 @@ def cmd_launch_sscha(
                 f"HarmonicPhononWorkChain<{harmonic.pk}> failed: {harmonic.exit_message}"
             )
     setup_localhost(family)
-    builder = sscha_builder_on_harmonic(
-        harmonic,
-        protocol,
-        engine,
-        mlp_model=model,
-        temperature_kelvin=temperature_kelvin,
-        relax_cell=relax_cell,
-        pseudo_family=family,
-        num_mpiprocs=num_mpiprocs,
-    )
+    try:
+        builder = sscha_builder_on_harmonic(
+            harmonic,
+            protocol,
+            engine,
+            mlp_model=model,
+            temperature_kelvin=temperature_kelvin,
+            relax_cell=relax_cell,
+            pseudo_family=family,
+            num_mpiprocs=num_mpiprocs,
+        )
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
     harmonic_lowest = harmonic.outputs.min_frequency_cm1.value
     if daemon:
         node = submit(builder)

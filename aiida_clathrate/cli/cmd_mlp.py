@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import click
+from aiida.cmdline.utils import echo
 
 from aiida_clathrate.cli import cmd_root
 
@@ -22,7 +23,10 @@ def cmd_import(path: pathlib.Path, label: str | None) -> None:
     """Store an extxyz file as one ConfigurationSetData node and print its pk."""
     from aiida_clathrate.data.configurations import ConfigurationSetData
 
-    node = ConfigurationSetData.from_extxyz(path)
+    try:
+        node = ConfigurationSetData.from_extxyz(path)
+    except (ValueError, OSError) as exc:
+        echo.echo_critical(f"{path}: {exc}")
     node.label = label or path.stem
     node.store()
     click.echo(
@@ -39,19 +43,64 @@ def cmd_import(path: pathlib.Path, label: str | None) -> None:
     default=None,
     help="JSON file of TrainingSettings fields",
 )
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--submit/--run", default=False, help="submit to the daemon instead of running")
 def cmd_train(configurations, code_label, parameters, threads, submit) -> None:
     """Train a committee on the ConfigurationSetData nodes with the given pks."""
     from aiida import engine, orm
+    from aiida.common.exceptions import NotExistent
     from aiida.plugins import CalculationFactory
 
-    builder = CalculationFactory("clathrate.mlp.train").get_builder()
-    builder.code = orm.load_code(code_label)
-    builder.configurations = {f"set_{pk}": orm.load_node(pk) for pk in configurations}
+    from aiida_clathrate.data.configurations import ConfigurationSetData
+
+    from .checks import require_daemon
+
+    if submit:
+        require_daemon()
+    plugin = "clathrate.mlp.train"
+    try:
+        code = orm.load_code(code_label)
+    except NotExistent:
+        echo.echo_critical(f"--code {code_label}: no such code (aiida-clathrate setup makes it)")
+    if code.default_calc_job_plugin != plugin:
+        echo.echo_critical(f"--code {code_label} runs {code.default_calc_job_plugin}, not {plugin}")
+    sets = {}
+    for pk in configurations:
+        try:
+            node = orm.load_node(pk)
+        except NotExistent:
+            echo.echo_critical(f"configuration set {pk}: no such node")
+        if not isinstance(node, ConfigurationSetData):
+            echo.echo_critical(
+                f"configuration set {pk}: {type(node).__name__}, not a ConfigurationSetData "
+                "(aiida-clathrate mlp import FILE.xyz makes one)"
+            )
+        sets[f"set_{pk}"] = node
+    settings = None
     if parameters:
-        builder.parameters = orm.Dict(json.loads(pathlib.Path(parameters).read_text()))
-    builder.num_threads = orm.Int(threads)
+        try:
+            settings = json.loads(pathlib.Path(parameters).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            echo.echo_critical(f"--parameters {parameters}: not a JSON file ({exc})")
+        if not isinstance(settings, dict):
+            echo.echo_critical(
+                f"--parameters {parameters}: a JSON object of TrainingSettings fields"
+            )
+        from aiida_clathrate.mlp.training import TrainingSettings
+
+        try:
+            TrainingSettings.from_dict(settings)
+        except (TypeError, ValueError) as exc:
+            echo.echo_critical(f"--parameters {parameters}: {exc}")
+    builder = CalculationFactory(plugin).get_builder()
+    try:
+        builder.code = code
+        builder.configurations = sets
+        if settings is not None:
+            builder.parameters = orm.Dict(settings)
+        builder.num_threads = orm.Int(threads)
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
     if submit:
         node = engine.submit(builder)
         click.echo(f"submitted MlpTrainCalculation<{node.pk}>")

@@ -6,21 +6,27 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
-from .params import mustar_value_callback
+from .params import finite_callback, mustar_value_callback
 
 
 @cmd_root.command("query")
+@click.option("--stable", "only_stable", is_flag=True, help="Only stable compounds.")
+@click.option("--unstable", "only_unstable", is_flag=True, help="Only unstable compounds.")
 @click.option(
-    "--stable/--unstable",
-    "stable",
+    "--tc-min",
+    "tc_min_kelvin",
+    type=float,
     default=None,
-    help="Only stable (or only unstable) compounds; default: both.",
+    callback=finite_callback,
+    help="Tc strictly above this (K).",
 )
 @click.option(
-    "--tc-min", "tc_min_kelvin", type=float, default=None, help="Tc strictly above this (K)."
-)
-@click.option(
-    "--pressure", "pressure_gpa", type=float, default=None, help="Pressure (GPa, within 1e-3)."
+    "--pressure",
+    "pressure_gpa",
+    type=float,
+    default=None,
+    callback=finite_callback,
+    help="Pressure (GPa, within 1e-3).",
 )
 @click.option(
     "--mustar",
@@ -38,7 +44,8 @@ from .params import mustar_value_callback
 )
 @decorators.with_dbenv()
 def cmd_query(
-    stable: bool | None,
+    only_stable: bool,
+    only_unstable: bool,
     tc_min_kelvin: float | None,
     pressure_gpa: float | None,
     mustar: float | None,
@@ -47,6 +54,9 @@ def cmd_query(
     """Compounds of the clathrate/compounds group matching ALL the given filters, highest Tc first."""
     from ..query import query_compounds
 
+    if only_stable and only_unstable:
+        echo.echo_critical("--stable and --unstable exclude each other (neither: both kinds)")
+    stable = True if only_stable else (False if only_unstable else None)
     try:
         rows = query_compounds(
             stable=stable,

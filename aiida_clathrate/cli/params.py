@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..eliashberg.mustar import mustar_error, mustar_value_error
+from ..limits import lattice_parameter_error, pressure_error
+
+#: ``--num-mpiprocs``: at least one process.
+NUM_MPIPROCS = click.IntRange(min=1)
 
 
 def mustar_list_callback(ctx: click.Context, param: click.Parameter, value):
@@ -25,3 +31,27 @@ def mustar_value_callback(ctx: click.Context, param: click.Parameter, value):
     if message is not None:
         raise click.BadParameter(message, ctx=ctx, param=param)
     return float(value)
+
+
+def _checked(error_function):
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        if value is None:
+            return value
+        message = error_function(value)
+        if message is not None:
+            raise click.BadParameter(message, ctx=ctx, param=param)
+        return value
+
+    return callback
+
+
+def _finite_error(value) -> str | None:
+    return None if math.isfinite(float(value)) else f"must be a finite number, got {value!r}"
+
+
+#: A number option that must be finite (nan and inf are refused).
+finite_callback = _checked(_finite_error)
+#: ``--pressure`` (GPa) within :data:`aiida_clathrate.limits.PRESSURE_RANGE_GPA`.
+pressure_callback = _checked(pressure_error)
+#: ``--lattice-parameter`` (Å) within :data:`aiida_clathrate.limits.LATTICE_PARAMETER_RANGE_ANGSTROM`.
+lattice_parameter_callback = _checked(lattice_parameter_error)

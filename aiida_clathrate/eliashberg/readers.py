@@ -19,6 +19,14 @@ from ..units import normalize_unit, to_mev
 _MISSING_E = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([+-]\d{2,3})$")
 
 
+#: lambda.x's alpha2F.dat header, 'E(THz)' with or without spaces.
+LAMBDA_X_HEADER = re.compile(r"E\s*\(\s*THz\s*\)", re.IGNORECASE)
+#: A unit in brackets in a column title: (meV), [eV], (THz), (cm-1), (cm^-1), (Ry).
+HEADER_UNIT = re.compile(r"[\(\[]\s*(meV|eV|THz|cm\^?-1|Ry)\s*[\)\]]", re.IGNORECASE)
+#: Where a phonon spectrum ends (meV): from heavy-element solids to hydrides (H stretch ~ 500 meV).
+PLAUSIBLE_MAX_PHONON_MEV = (1.0, 1000.0)
+
+
 def parse_fortran_float(token: str) -> float:
     """Float from a Fortran-formatted token: handles D exponents, 3-digit exponents written
     without 'E' (``0.1234-100``) and overflow stars (returned as NaN)."""
@@ -143,8 +151,9 @@ def read_lambda_x_alpha2f(path, broadening: int = 1) -> Alpha2F:
     lines = pathlib.Path(path).read_text().splitlines()
     degauss: list[str] = []
     for line in lines:
-        if line.strip().startswith("#") and "E(THz)" in line:
-            degauss = line.split("E(THz)", 1)[1].split()
+        match = LAMBDA_X_HEADER.search(line)
+        if line.strip().startswith("#") and match:
+            degauss = line[match.end() :].split()
             break
     table = _table(_numeric_rows(lines, source), source)
     n_sigma = table.shape[1] - 1
@@ -180,9 +189,37 @@ def detect_format(path) -> str:
     text = "".join(head)
     if re.match(r"a2F\.dos\d+$", name) or "Eliashberg function a2F" in text:
         return "qe_a2f_dos"
-    if "E(THz)" in text:
+    if LAMBDA_X_HEADER.search(text):
         return "lambda_x_alpha2f"
     return "two_column"
+
+
+def header_unit(path) -> str | None:
+    """The frequency unit named in a text file's first comment or title line, e.g. '# omega (eV)'
+    or 'E [meV] a2F', or None."""
+    with open(path) as handle:
+        head = [handle.readline() for _ in range(8)]
+    for line in head:
+        stripped = line.strip()
+        if not stripped or stripped[0].isdigit() or stripped[0] in "+-.":
+            break
+        match = HEADER_UNIT.search(stripped)
+        if match:
+            return normalize_unit(match.group(1))
+    return None
+
+
+def plausibility_error(omega_mev: np.ndarray, unit: str, source: str) -> str | None:
+    """Why the frequencies cannot be phonons in the stated unit, or None: the highest one must lie
+    in PLAUSIBLE_MAX_PHONON_MEV (an eV file read as meV tops out below 1 meV)."""
+    low, high = PLAUSIBLE_MAX_PHONON_MEV
+    top = float(np.max(omega_mev)) if len(omega_mev) else 0.0
+    if not low <= top <= high:
+        return (
+            f"{source}: the highest frequency is {top:.4g} meV read as {unit}; phonon spectra end "
+            f"between {low:g} and {high:g} meV. Give the file's unit with --units"
+        )
+    return None
 
 
 def read_alpha2f(path, unit: str | None = None, column: int = 2, broadening: int = 1) -> Alpha2F:
@@ -192,7 +229,14 @@ def read_alpha2f(path, unit: str | None = None, column: int = 2, broadening: int
     """
     fmt = detect_format(path)
     if fmt == "two_column":
-        return read_two_column(path, unit or "meV", column)
+        declared = header_unit(path)
+        if unit is not None and declared is not None and normalize_unit(unit) != declared:
+            raise ValueError(f"{path}: its header gives {declared}, not {unit}")
+        spectrum = read_two_column(path, unit or declared or "meV", column)
+        error = plausibility_error(spectrum.omega_mev, spectrum.input_unit, str(path))
+        if error:
+            raise ValueError(error)
+        return spectrum
     own = "ry" if fmt == "qe_a2f_dos" else "thz"
     if unit is not None and normalize_unit(unit) != own:
         raise ValueError(f"{path} is a {fmt} file in {own}, not {unit}")

@@ -40,6 +40,16 @@ class Frame:
             self.stress_ev_per_angstrom3 = voigt_or_matrix_to_matrix(self.stress_ev_per_angstrom3)
         if self.energy_ev is not None:
             self.energy_ev = float(self.energy_ev)
+        for name in (
+            "positions_angstrom",
+            "cell_angstrom",
+            "energy_ev",
+            "forces_ev_per_angstrom",
+            "stress_ev_per_angstrom3",
+        ):
+            value = getattr(self, name)
+            if value is not None and not np.all(np.isfinite(value)):
+                raise ValueError(f"{name} holds nan or inf: a configuration needs finite values")
 
     @property
     def n_atoms(self) -> int:
@@ -119,10 +129,23 @@ def read_frames(path: str | pathlib.Path, index: str = ":") -> list[Frame]:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"configuration file not found: {path}")
-    images = ase.io.read(path, index=index)
+    if path.stat().st_size == 0:
+        raise ValueError(f"configuration file {path} is empty")
+    try:
+        images = ase.io.read(path, index=index)
+    except Exception as exc:  # noqa: BLE001 - ASE raises many kinds for a file it cannot parse
+        raise ValueError(f"cannot read configurations from {path}: {exc}") from exc
     if not isinstance(images, list):
         images = [images]
-    return [frame_from_atoms(atoms) for atoms in images]
+    if not images:
+        raise ValueError(f"configuration file {path} holds no configuration")
+    frames = []
+    for number, atoms in enumerate(images, start=1):
+        try:
+            frames.append(frame_from_atoms(atoms))
+        except ValueError as exc:
+            raise ValueError(f"{path}, configuration {number}: {exc}") from exc
+    return frames
 
 
 def write_frames(path: str | pathlib.Path, frames: Iterable[Frame], extra_info=None) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -64,6 +65,32 @@ DESCRIPTOR_FIELDS = (
 #: atoms per graph in the autograd path: a training batch is differentiated (and evaluation
 #: done) in chunks of frames with at most this many atoms in all (at least one frame)
 AUTOGRAD_CHUNK_ATOMS = 128
+
+
+def scalar_type_error(name: str, annotation: str, value) -> str | None:
+    """Why ``value`` does not fit a scalar field annotated ``int``, ``float``, ``bool`` or ``str``
+    (optionally ``| None``), or None; other annotations are left to the field's own checks.
+    1.5 for an int, True for a number and nan or inf for a float are refused."""
+    base, optional = annotation, False
+    if annotation.endswith("| None"):
+        base, optional = annotation[: -len("| None")].strip(), True
+    if value is None:
+        return (
+            None
+            if optional or base not in ("int", "float", "bool", "str")
+            else f"{name} must be set"
+        )
+    if base == "int" and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+        return f"{name} must be an integer, got {value!r}"
+    if base == "float" and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+    ):
+        return f"{name} must be a finite number, got {value!r}"
+    if base == "bool" and not isinstance(value, bool):
+        return f"{name} must be true or false, got {value!r}"
+    if base == "str" and not isinstance(value, str):
+        return f"{name} must be a string, got {value!r}"
+    return None
 
 
 @dataclasses.dataclass
@@ -163,6 +190,14 @@ class TrainingSettings:
     kernel_max_centres_per_element: int = KernelFitSettings.max_centres_per_element
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            error = scalar_type_error(field.name, field.type, getattr(self, field.name))
+            if error:
+                raise ValueError(error)
+        if self.max_time_per_member_s is not None and self.max_time_per_member_s <= 0:
+            raise ValueError(
+                f"max_time_per_member_s must be positive (or None), got {self.max_time_per_member_s}"
+            )
         self.hidden = tuple(int(h) for h in self.hidden)
         self.descriptor_variants = tuple(dict(v) for v in self.descriptor_variants)
         self.kernel_descriptor = dict(self.kernel_descriptor)

@@ -6,6 +6,11 @@ from typing import Any
 
 from aiida import orm
 
+from ..limits import mesh_error, raise_if
+
+#: Sub-builder namespaces that protocol overrides may hold, besides the protocol file's own keys.
+DFPT_OVERRIDE_NAMESPACES = ("scf", "scf_dense", "ph", "q2r", "matdyn")
+
 
 def kpoints_mesh(mesh: list[int]) -> orm.KpointsData:
     """A ``KpointsData`` holding an unshifted Monkhorst-Pack mesh."""
@@ -102,3 +107,19 @@ def load_codes(codes: dict[str, orm.AbstractCode | str], needed: set[str]) -> di
     return {
         key: orm.load_code(code) if isinstance(code, str) else code for key, code in codes.items()
     }
+
+
+def check_protocol_overrides(cls, overrides: dict | None, extra_keys: tuple[str, ...] = ()) -> None:
+    """``ValueError`` for override keys that are neither keys of ``cls``'s protocol file nor in
+    ``extra_keys`` (a typo such as ``kpoint_mesh`` would otherwise be ignored), and for meshes
+    (``*_mesh``) that are not three positive integers."""
+    data = cls._load_protocol_file()
+    known = set(data["default_inputs"]).union(*data["protocols"].values()) | set(extra_keys)
+    unknown = sorted(set(overrides or {}) - known - {"description"})
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} override keys {unknown}; known: {', '.join(sorted(known))}"
+        )
+    for key, value in (overrides or {}).items():
+        if key.endswith("_mesh"):
+            raise_if(mesh_error(key, value))

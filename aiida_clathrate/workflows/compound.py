@@ -32,7 +32,7 @@ from ..calculations.anharmonic import anharmonic_on_fine_grid
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
-from ..validators import mustar_port
+from ..validators import mustar_port, pressure_port
 from .common import load_codes
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
@@ -200,7 +200,7 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             validator=_validate_metal,
             help="Guest Y; omit for XB3C3.",
         )
-        spec.input("pressure_gpa", valid_type=orm.Float, default=lambda: orm.Float(0.0))
+        spec.input("pressure_gpa", **pressure_port("Target pressure (GPa) of every step."))
         spec.input(
             "run_sscha",
             valid_type=orm.Bool,

@@ -34,7 +34,12 @@ from ..calculations.epc_functions import (
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..validators import mustar_port
-from .common import clean_called_workdirs, load_codes
+from .common import (
+    DFPT_OVERRIDE_NAMESPACES,
+    check_protocol_overrides,
+    clean_called_workdirs,
+    load_codes,
+)
 from .dfpt import (
     MAX_EL_PH_NSIGMA,
     DfptWorkChain,
@@ -299,6 +304,9 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
         :param parent_elph_folder: the ``elph_folder`` of an earlier electron-phonon DFPT.
         """
         codes = load_codes(codes, {"pw", "ph", "q2r", "matdyn"})
+        check_protocol_overrides(
+            cls, overrides, ("mustar", "eliashberg_settings", *DFPT_OVERRIDE_NAMESPACES)
+        )
         if (parent_elph_folder is None) != (dynamical_matrices is None):
             raise ValueError("dynamical_matrices and parent_elph_folder go together")
         protocol = protocol or cls.get_default_protocol()

@@ -17,9 +17,16 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 
 from ..calculations.phonon_functions import phonon_stability, structure_summary
+from ..limits import pressure_error, raise_if
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..units import KBAR_PER_GPA
-from .common import clean_called_workdirs, load_codes
+from ..validators import pressure_port
+from .common import (
+    DFPT_OVERRIDE_NAMESPACES,
+    check_protocol_overrides,
+    clean_called_workdirs,
+    load_codes,
+)
 from .dfpt import DfptWorkChain, dfpt_inputs
 from .pw_inputs import merged, pw_overrides, pw_relax_inputs
 
@@ -44,9 +51,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         spec.input("structure", valid_type=orm.StructureData, help="The starting structure.")
         spec.input(
             "pressure_gpa",
-            valid_type=orm.Float,
-            default=lambda: orm.Float(0.0),
-            help="Target pressure of the variable-cell relaxation (GPa).",
+            **pressure_port("Target pressure of the variable-cell relaxation (GPa)."),
         )
         spec.input(
             "stability_tolerance_cm1",
@@ -156,6 +161,8 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
             gamma matrices with their dense k-mesh and broadenings (one ph.x pass for both).
         """
         codes = load_codes(codes, {"pw", "ph", "q2r", "matdyn"})
+        check_protocol_overrides(cls, overrides, ("relax", *DFPT_OVERRIDE_NAMESPACES))
+        raise_if(pressure_error(pressure_gpa))
         protocol = protocol or cls.get_default_protocol()
         inputs = cls.get_protocol_inputs(protocol, overrides)
         n_atoms = len(structure.sites)

@@ -45,6 +45,7 @@ from aiida_clathrate.calculations.sscha import (
 )
 from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
+from aiida_clathrate.limits import pressure_error, raise_if
 from aiida_clathrate.mlp.uncertainty import (
     DEFAULT_SPREAD_THRESHOLD_FACTOR,
     REFERENCE_KEY,
@@ -52,6 +53,7 @@ from aiida_clathrate.mlp.uncertainty import (
 )
 from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
+from aiida_clathrate.validators import pressure_port
 from aiida_clathrate.workflows.common import parallelisation, share_cores
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
 
@@ -391,10 +393,11 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         spec.input("temperature_kelvin", valid_type=orm.Float, default=lambda: orm.Float(0.0))
         spec.input(
             "target_pressure_gpa",
-            valid_type=orm.Float,
-            required=False,
-            help="Relax the cell to this pressure (GPa) with the quantum stress; the engine must "
-            "compute stresses (pw.x `tstress`). Omitted: the cell stays fixed.",
+            **pressure_port(
+                "Relax the cell to this pressure (GPa) with the quantum stress; the engine must "
+                "compute stresses (pw.x `tstress`). Omitted: the cell stays fixed.",
+                default=None,
+            ),
         )
         spec.input(
             "fine_dynamical_matrices",
@@ -740,6 +743,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         if dynamical_matrices is not None:
             builder.dynamical_matrices = dynamical_matrices
         if target_pressure_gpa is not None:
+            raise_if(pressure_error(target_pressure_gpa))
             builder.target_pressure_gpa = orm.Float(target_pressure_gpa)
             settings.setdefault("bulk_modulus_gpa", float(inputs["cell_bulk_modulus_gpa"]))
         if temperature_kelvin is None:
