@@ -6,7 +6,7 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
-from .params import NUM_MPIPROCS, lattice_parameter_callback, pressure_callback
+from .params import lattice_parameter_option, num_mpiprocs_option, pressure_option
 
 PROTOCOLS = click.Choice(["fast", "balanced", "stringent"])
 
@@ -31,30 +31,10 @@ def _structure_node(x: str, y: str | None, lattice_parameter: float | None):
 @cmd_launch.command("harmonic")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option(
-    "--pressure",
-    "pressure_gpa",
-    type=float,
-    default=0.0,
-    show_default=True,
-    callback=pressure_callback,
-    help="GPa.",
-)
+@pressure_option
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
-@click.option(
-    "--lattice-parameter",
-    type=float,
-    default=None,
-    callback=lattice_parameter_callback,
-    help="Å; default: estimate from the guests.",
-)
-@click.option(
-    "--num-mpiprocs",
-    type=NUM_MPIPROCS,
-    default=1,
-    show_default=True,
-    help="MPI processes per calculation (shared by the jobs that run together on this machine).",
-)
+@lattice_parameter_option
+@num_mpiprocs_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
 @click.option(

@@ -10,10 +10,10 @@ from aiida.cmdline.utils import decorators, echo
 from ..eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
 from .params import (
-    NUM_MPIPROCS,
-    lattice_parameter_callback,
+    lattice_parameter_option,
     mustar_list_callback,
-    pressure_callback,
+    num_mpiprocs_option,
+    pressure_option,
 )
 
 QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
@@ -22,30 +22,10 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 @cmd_launch.command("compound")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option(
-    "--pressure",
-    "pressure_gpa",
-    type=float,
-    default=0.0,
-    show_default=True,
-    callback=pressure_callback,
-    help="GPa.",
-)
+@pressure_option
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
-@click.option(
-    "--lattice-parameter",
-    type=float,
-    default=None,
-    callback=lattice_parameter_callback,
-    help="Å; default: estimate from the guests.",
-)
-@click.option(
-    "--num-mpiprocs",
-    type=NUM_MPIPROCS,
-    default=1,
-    show_default=True,
-    help="MPI processes per calculation (shared by the jobs that run together on this machine).",
-)
+@lattice_parameter_option
+@num_mpiprocs_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
 @click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")

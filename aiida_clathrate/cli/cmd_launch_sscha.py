@@ -17,7 +17,7 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
-from .params import NUM_MPIPROCS, lattice_parameter_callback, pressure_callback
+from .params import lattice_parameter_option, num_mpiprocs_option, pressure_option
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
 
@@ -63,28 +63,14 @@ def _check_harmonic_matches(harmonic, x: str, y: str | None, pressure_gpa: float
 @cmd_launch.command("sscha")
 @click.argument("x")
 @click.argument("y", required=False)
-@click.option(
-    "--pressure",
-    "pressure_gpa",
-    type=float,
-    default=0.0,
-    show_default=True,
-    callback=pressure_callback,
-    help="GPa.",
-)
+@pressure_option
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option("--engine", type=ENGINES, default="active", show_default=True)
 @click.option("--model", "model_pk", type=int, default=None, help="MlpModelData PK (engine mlp).")
 @click.option("--temperature", "temperature_kelvin", type=float, default=0.0, show_default=True)
 @click.option("--harmonic", "harmonic_pk", type=int, default=None, help="Reuse this harmonic run.")
-@click.option(
-    "--lattice-parameter",
-    type=float,
-    default=None,
-    callback=lattice_parameter_callback,
-    help="Å; default: estimate (not with --harmonic).",
-)
-@click.option("--num-mpiprocs", type=NUM_MPIPROCS, default=1, show_default=True)
+@lattice_parameter_option
+@num_mpiprocs_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option(
     "--relax-cell",

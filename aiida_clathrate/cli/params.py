@@ -55,3 +55,29 @@ finite_callback = _checked(_finite_error)
 pressure_callback = _checked(pressure_error)
 #: ``--lattice-parameter`` (Å) within :data:`aiida_clathrate.limits.LATTICE_PARAMETER_RANGE_ANGSTROM`.
 lattice_parameter_callback = _checked(lattice_parameter_error)
+
+
+#: The options every ``launch`` command shares, one definition each.
+pressure_option = click.option(
+    "--pressure",
+    "pressure_gpa",
+    type=float,
+    default=0.0,
+    show_default=True,
+    callback=pressure_callback,
+    help="GPa.",
+)
+lattice_parameter_option = click.option(
+    "--lattice-parameter",
+    type=float,
+    default=None,
+    callback=lattice_parameter_callback,
+    help="Å; default: estimate from the guests.",
+)
+num_mpiprocs_option = click.option(
+    "--num-mpiprocs",
+    type=NUM_MPIPROCS,
+    default=1,
+    show_default=True,
+    help="MPI processes per calculation (shared by the jobs that run together on this machine).",
+)
