@@ -43,9 +43,9 @@ def share_cores(
 
     On a computer whose scheduler runs every job on one machine (``core.direct``), the MPI
     processes asked for are divided between the jobs (at least one each; one process runs without
-    mpirun): two pw.x of two MPI processes each on two cores busy-wait for each other and run 20x
-    slower than one after the other (docs/performance.md). A queueing scheduler gives every job
-    its own resources, so the options stay as they are.
+    mpirun): two pw.x of two MPI processes each on two cores busy-wait for each other and took
+    139 s, against 12 s for both one after the other (docs/performance.md). A queueing scheduler
+    gives every job its own resources, so the options stay as they are.
     """
     resources = dict(options.get("resources", {}))
     nproc = int(resources.get("num_mpiprocs_per_machine", 1))
