@@ -65,6 +65,21 @@ MPIRUN_COMMAND = ["mpirun", "--bind-to", "none", "-np", "{tot_num_mpiprocs}"]
 DEFAULT_MPIRUN_COMMAND = ["mpirun", "-np", "{tot_num_mpiprocs}"]
 
 
+#: Seconds between two polls of the direct scheduler (a `ps`); `verdi presto` sets 1 s. Every job
+#: end waits half of it on average before it is retrieved.
+POLL_INTERVAL_S = 0.5
+
+
+def _shorten_poll_interval(computer: orm.Computer) -> bool:
+    """Poll a direct-scheduler computer every :data:`POLL_INTERVAL_S` at most; True if changed."""
+    if computer.scheduler_type != "core.direct":
+        return False
+    if computer.get_minimum_job_poll_interval() <= POLL_INTERVAL_S:
+        return False
+    computer.set_minimum_job_poll_interval(POLL_INTERVAL_S)
+    return True
+
+
 def _unbind_mpirun(computer: orm.Computer) -> bool:
     """Replace AiiDA's default mpirun command by :data:`MPIRUN_COMMAND`; True if replaced."""
     if list(computer.get_mpirun_command()) != DEFAULT_MPIRUN_COMMAND:
@@ -76,7 +91,8 @@ def _unbind_mpirun(computer: orm.Computer) -> bool:
 def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, str]:
     """The ``localhost`` computer (local transport, direct scheduler), created when missing.
 
-    :returns: the computer and ``"created"``, ``"updated"`` (mpirun settings added: root allowed, no core binding) or ``"exists"``.
+    :returns: the computer and ``"created"``, ``"updated"`` (mpirun as root, no core binding,
+        polls every 0.5 s) or ``"exists"``.
     """
     try:
         computer = orm.load_computer(COMPUTER_LABEL)
@@ -96,13 +112,18 @@ def get_or_create_localhost(workdir: Path | None = None) -> tuple[orm.Computer, 
         ).store()
         computer.set_default_mpiprocs_per_machine(os.cpu_count() or 1)
         computer.set_mpirun_command(MPIRUN_COMMAND)
-        computer.set_minimum_job_poll_interval(0.5)
+        computer.set_minimum_job_poll_interval(POLL_INTERVAL_S)
         created = True
     if not computer.is_configured:
         computer.configure(safe_interval=0.0)
         created = True
-    # an existing computer (e.g. from `verdi presto`): mpirun as root allowed, cores unbound
-    updated = [_allow_root_mpirun(computer), _unbind_mpirun(computer)]
+    # an existing computer (e.g. from `verdi presto`): mpirun as root allowed, cores unbound,
+    # the direct scheduler polled every 0.5 s
+    updated = [
+        _allow_root_mpirun(computer),
+        _unbind_mpirun(computer),
+        _shorten_poll_interval(computer),
+    ]
     if any(updated) and not created:
         return computer, "updated"
     return computer, "created" if created else "exists"
@@ -148,7 +169,9 @@ def setup_localhost(pseudo_family: str = SHIPPED_FAMILY_LABEL) -> list[SetupItem
     if pseudo_family != SHIPPED_FAMILY_LABEL:
         load_family(pseudo_family)
     computer, state = get_or_create_localhost()
-    detail = computer.get_workdir() + (" (mpirun settings updated)" if state == "updated" else "")
+    detail = computer.get_workdir() + (
+        " (settings updated: mpirun, polling)" if state == "updated" else ""
+    )
     items = [SetupItem("computer", computer.label, state != "exists", detail)]
     python_dir = Path(sys.executable).parent
     for label, plugin in QE_CODES.items():

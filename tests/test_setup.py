@@ -73,6 +73,20 @@ def test_localhost_mpirun_does_not_bind_cores(clathrate_setup):
     computer.set_mpirun_command(MPIRUN_COMMAND)
 
 
+def test_localhost_polls_the_direct_scheduler_every_half_second(clathrate_setup):
+    from aiida_clathrate.localhost import POLL_INTERVAL_S, setup_localhost
+
+    computer = orm.load_computer("localhost")
+    assert computer.get_minimum_job_poll_interval() == POLL_INTERVAL_S == 0.5
+    computer.set_minimum_job_poll_interval(1.0)  # as `verdi presto` leaves it
+    setup_localhost()
+    assert computer.get_minimum_job_poll_interval() == POLL_INTERVAL_S
+    computer.set_minimum_job_poll_interval(0.1)  # shorter: kept
+    setup_localhost()
+    assert computer.get_minimum_job_poll_interval() == 0.1
+    computer.set_minimum_job_poll_interval(POLL_INTERVAL_S)
+
+
 def test_cores_shared_only_on_one_machine(clathrate_setup):
     from aiida_clathrate.workflows.common import calcjob_options, kpoint_pools, share_cores
 

@@ -36,7 +36,7 @@ SYSTEM = {
 }
 #: population_sizes, max_populations, max_concurrent_dft (fast: what `make demo` runs).
 PROTOCOLS = {
-    "fast": ([20, 40], 2, 2),
+    "fast": ([20, 40], 2, 4),
     "balanced": ([100, 200, 400], 10, 8),
     "stringent": ([200, 500, 1000], 20, 8),
 }
@@ -150,7 +150,7 @@ def test_overrides(codes, krb):
     assert builder.population_sizes.get_list() == [8, 16]
     assert builder.max_populations.value == 3
     assert builder.seed.value == 7
-    assert builder.max_concurrent_dft.value == 2  # the protocol's, not overridden
+    assert builder.max_concurrent_dft.value == 4  # the protocol's, not overridden
     assert builder.temperature_kelvin.value == 300.0
     assert builder.target_pressure_gpa.value == 5.0
     # merged with the protocol's Kong-Liu ratio; the bulk-modulus guess with a target pressure
