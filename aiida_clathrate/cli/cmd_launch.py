@@ -28,6 +28,38 @@ def _structure_node(x: str, y: str | None, lattice_parameter: float | None):
     return orm.StructureData(ase=atoms)
 
 
+def _harmonic_builder(
+    x: str,
+    y: str | None,
+    lattice_parameter: float | None,
+    protocol: str,
+    pressure_gpa: float,
+    family: str,
+    num_mpiprocs: int,
+    relax: bool = True,
+):
+    """The ``HarmonicPhononWorkChain`` builder of a pair on the localhost codes (set up here);
+    a bad input exits with its message."""
+    from ..localhost import setup_localhost
+    from ..workflows.harmonic import HarmonicPhononWorkChain
+
+    structure = _structure_node(x, y, lattice_parameter)
+    setup_localhost(family)
+    codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
+    try:
+        return HarmonicPhononWorkChain.get_builder_from_protocol(
+            codes,
+            structure,
+            protocol,
+            pressure_gpa=pressure_gpa,
+            pseudo_family=family,
+            num_mpiprocs=num_mpiprocs,
+            relax=relax,
+        )
+    except ValueError as exc:
+        echo.echo_critical(str(exc))
+
+
 @cmd_launch.command("harmonic")
 @click.argument("x")
 @click.argument("y", required=False)
@@ -55,29 +87,15 @@ def cmd_launch_harmonic(
     """Harmonic phonons of XYB6C6 (or XB3C3 when Y is omitted) at a pressure."""
     from aiida.engine import run_get_node, submit
 
-    from ..localhost import setup_localhost
     from ..summary import format_summary, harmonic_summary
-    from ..workflows.harmonic import HarmonicPhononWorkChain
     from .checks import require_daemon, require_pseudo_family
 
     if daemon:
         require_daemon()
     family = require_pseudo_family(pseudo_family)
-    structure = _structure_node(x, y, lattice_parameter)
-    setup_localhost(family)
-    codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
-    try:
-        builder = HarmonicPhononWorkChain.get_builder_from_protocol(
-            codes,
-            structure,
-            protocol,
-            pressure_gpa=pressure_gpa,
-            pseudo_family=family,
-            num_mpiprocs=num_mpiprocs,
-            relax=not no_relax,
-        )
-    except ValueError as exc:
-        echo.echo_critical(str(exc))
+    builder = _harmonic_builder(
+        x, y, lattice_parameter, protocol, pressure_gpa, family, num_mpiprocs, relax=not no_relax
+    )
     if daemon:
         node = submit(builder)
         echo.echo_success(f"submitted HarmonicPhononWorkChain<{node.pk}>")

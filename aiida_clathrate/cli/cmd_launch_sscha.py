@@ -16,7 +16,7 @@ import math
 import click
 from aiida.cmdline.utils import decorators, echo
 
-from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+from .cmd_launch import PROTOCOLS, _harmonic_builder, cmd_launch
 from .params import lattice_parameter_option, num_mpiprocs_option, pressure_option
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
@@ -100,7 +100,6 @@ def cmd_launch_sscha(
 
     from ..localhost import setup_localhost
     from ..summary import format_summary, sscha_summary
-    from ..workflows.harmonic import HarmonicPhononWorkChain
     from ..workflows.sscha_inputs import sscha_builder_on_harmonic
     from .checks import load_mlp_model, require_daemon, require_pseudo_family
 
@@ -120,20 +119,9 @@ def cmd_launch_sscha(
         harmonic = _load_harmonic(harmonic_pk)
         _check_harmonic_matches(harmonic, x, y, pressure_gpa)
     else:
-        structure = _structure_node(x, y, lattice_parameter)
-        setup_localhost(family)
-        codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
-        try:
-            builder = HarmonicPhononWorkChain.get_builder_from_protocol(
-                codes,
-                structure,
-                protocol,
-                pressure_gpa=pressure_gpa,
-                pseudo_family=family,
-                num_mpiprocs=num_mpiprocs,
-            )
-        except ValueError as exc:
-            echo.echo_critical(str(exc))
+        builder = _harmonic_builder(
+            x, y, lattice_parameter, protocol, pressure_gpa, family, num_mpiprocs
+        )
         echo.echo_info(f"running {builder.metadata.label} ({protocol}) in this shell")
         _, harmonic = run_get_node(builder)
         if not harmonic.is_finished_ok:

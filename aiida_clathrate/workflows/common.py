@@ -47,13 +47,28 @@ def share_cores(
     139 s, against 12 s for both one after the other (docs/performance.md). A queueing scheduler
     gives every job its own resources, so the options stay as they are.
     """
-    resources = dict(options.get("resources", {}))
-    nproc = int(resources.get("num_mpiprocs_per_machine", 1))
+    nproc = mpiprocs_per_machine(options)
     if computer.scheduler_type not in SHARED_MACHINE_SCHEDULERS or n_concurrent <= 1 or nproc <= 1:
         return dict(options)
     share = max(1, nproc // n_concurrent)
-    resources["num_mpiprocs_per_machine"] = share
+    resources = {**options.get("resources", {}), "num_mpiprocs_per_machine": share}
     return {**options, "resources": resources, "withmpi": share > 1}
+
+
+def mpiprocs_per_machine(options: dict[str, Any]) -> int:
+    """The MPI processes per machine of CalcJob ``metadata.options`` (1 when not set)."""
+    return int(options.get("resources", {}).get("num_mpiprocs_per_machine", 1))
+
+
+def apply_shared_cores(calcjob_inputs, n_concurrent: int) -> int:
+    """:func:`share_cores` on a CalcJob namespace (``code``, ``metadata``) in place, for one of
+    ``n_concurrent`` jobs launched together; returns its MPI processes."""
+    metadata = dict(calcjob_inputs.get("metadata", {}))
+    options = share_cores(
+        dict(metadata.get("options", {})), calcjob_inputs["code"].computer, n_concurrent
+    )
+    calcjob_inputs["metadata"] = {**metadata, "options": options}
+    return mpiprocs_per_machine(options)
 
 
 def kpoint_pools(num_mpiprocs: int, n_kpoints: int) -> int:
@@ -75,8 +90,7 @@ PARALLEL_FLAGS = ("-nk", "-npool", "-npools", "-ni", "-nimage", "-nt", "-ntg", "
 
 def parallelisation(calcjob_inputs) -> str:
     """'N MPI processes[, -nk P]' of a CalcJob's inputs, for reports."""
-    options = dict(calcjob_inputs.get("metadata", {})).get("options", {})
-    nproc = int(options.get("resources", {}).get("num_mpiprocs_per_machine", 1))
+    nproc = mpiprocs_per_machine(dict(calcjob_inputs.get("metadata", {})).get("options", {}))
     text = f"{nproc} MPI process{'es' if nproc > 1 else ''}"
     settings = calcjob_inputs.get("settings")
     cmdline = settings.get_dict().get("CMDLINE", []) if settings is not None else []

@@ -34,12 +34,12 @@ from ..calculations.phonon_functions import (
 from ..calculations.q2r import ELPH_FOLDER, GatheredQ2rBaseWorkChain
 from .common import (
     PARALLEL_FLAGS,
+    apply_shared_cores,
     calcjob_options,
     clean_called_workdirs,
     kpoint_pools,
     kpoints_mesh,
     parallelisation,
-    share_cores,
 )
 from .pw_inputs import merged, pw_base_inputs, pw_overrides
 
@@ -388,12 +388,7 @@ class DfptWorkChain(WorkChain):
         """Share the cores between jobs launched together on one machine (``share_cores``) and
         give ph.x k-point pools (``-nk``, :func:`kpoint_pools` of the scf's k-points) unless the
         ``ph.settings`` CMDLINE sets its own parallelisation."""
-        metadata = dict(inputs.ph.get("metadata", {}))
-        options = share_cores(
-            dict(metadata.get("options", {})), inputs.ph.code.computer, n_concurrent
-        )
-        inputs.ph.metadata = {**metadata, "options": options}
-        nproc = int(options.get("resources", {}).get("num_mpiprocs_per_machine", 1))
+        nproc = apply_shared_cores(inputs.ph, n_concurrent)
         settings = inputs.ph.settings.get_dict() if "settings" in inputs.ph else {}
         cmdline = list(settings.get("CMDLINE", []))
         if nproc <= 1 or set(cmdline) & set(PARALLEL_FLAGS):

@@ -54,7 +54,7 @@ from aiida_clathrate.mlp.uncertainty import (
 from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 from aiida_clathrate.validators import pressure_port
-from aiida_clathrate.workflows.common import parallelisation, share_cores
+from aiida_clathrate.workflows.common import apply_shared_cores, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
@@ -947,10 +947,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         for index in self.ctx.dft_indices[start:stop]:
             inputs = self.exposed_inputs(PwBaseWorkChain, namespace="dft")
             inputs["pw"]["structure"] = orm.StructureData(ase=atoms_list[index])
-            metadata = dict(inputs["pw"].get("metadata", {}))
-            options = dict(metadata.get("options", {}))
-            metadata["options"] = share_cores(options, inputs["pw"]["code"].computer, stop - start)
-            inputs["pw"]["metadata"] = metadata
+            apply_shared_cores(inputs["pw"], stop - start)
             inputs["metadata"] = {
                 "call_link_label": f"dft_{self.ctx.population + 1}_{index}",
             }
