@@ -158,6 +158,7 @@ def read_epc_folder(
                     "omega_log_mev_from_a2f": moments.omega_log_mev,
                     "omega_log_kelvin_from_a2f": moments.omega_log_mev / KB_MEV_PER_KELVIN,
                     "omega_max_mev": moments.omega_max_mev,
+                    "omega_support_max_mev": moments.omega_support_max_mev,
                     "negative_lambda_removed": removed[n],
                 }
             )

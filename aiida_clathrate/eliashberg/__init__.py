@@ -31,9 +31,11 @@ from .readers import (
 from .settings import EliashbergSettings, rescale_mustar
 from .solver import EliashbergSummary, MustarResult, delta_zero, run_eliashberg
 from .spectrum import (
+    OMEGA_MAX_THRESHOLD,
     SpectralMoments,
     cumulative_lambda,
     mode_lambdas,
+    phonon_max_mev,
     spectral_moments,
     validate_mustar,
     validate_spectrum,
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_MUSTAR",
     "KB_MEV_PER_KELVIN",
     "MUSTAR_RANGE",
+    "OMEGA_MAX_THRESHOLD",
     "Alpha2F",
     "EliashbergSettings",
     "EliashbergSummary",
@@ -75,6 +78,7 @@ __all__ = [
     "mode_lambdas",
     "mustar_error",
     "mustar_value_error",
+    "phonon_max_mev",
     "read_alpha2f",
     "read_lambda_x_alpha2f",
     "read_lambda_x_table",

@@ -158,6 +158,7 @@ def gap_curve(
     scaled by sqrt((Tc - T)/(Tc - T_prev)).
     """
     settings = settings or EliashbergSettings()
+    spectrum = spectrum.with_omega_max_threshold(settings.omega_max_threshold)
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     mu_c = settings.effective_mustar(mustar, cutoff)
     if temperatures_kelvin is None:

@@ -14,7 +14,7 @@ the symmetric grid m = -N..N-1, O(N log N) per evaluation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -22,7 +22,14 @@ from scipy import linalg as sp_linalg
 from scipy.sparse import linalg as sp_sparse_linalg
 
 from ..units import KB_MEV_PER_KELVIN
-from .spectrum import quadrature_weights, spectral_moments, validate_spectrum
+from .spectrum import (
+    OMEGA_MAX_THRESHOLD,
+    check_omega_max_threshold,
+    phonon_max_mev,
+    quadrature_weights,
+    spectral_moments,
+    validate_spectrum,
+)
 
 DENSE_EIGEN_LIMIT = 200
 """Above this many Matsubara frequencies the linearized problem uses Lanczos on FFT products."""
@@ -30,7 +37,12 @@ DENSE_EIGEN_LIMIT = 200
 
 @dataclass(frozen=True)
 class PreparedSpectrum:
-    """alpha^2F reduced to what the kernel needs: lambda(nu) = sum_j c_j / (w_j^2 + nu^2)."""
+    """alpha^2F reduced to what the kernel needs: lambda(nu) = sum_j c_j / (w_j^2 + nu^2).
+
+    ``omega_max_mev`` is the highest phonon frequency at ``omega_max_threshold``
+    (:func:`~.spectrum.phonon_max_mev`), ``omega_support_max_mev`` the last point with
+    alpha^2F > 0; the validated spectrum is kept to re-evaluate omega_max at another threshold.
+    """
 
     omega_sq: np.ndarray
     coefficients: np.ndarray
@@ -38,11 +50,17 @@ class PreparedSpectrum:
     omega_log_mev: float
     omega_2_mev: float
     omega_max_mev: float
+    omega_support_max_mev: float | None = None
+    omega_max_threshold: float = OMEGA_MAX_THRESHOLD
+    omega_mev: np.ndarray | None = field(default=None, repr=False)
+    a2f: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def from_arrays(cls, omega_mev, a2f) -> PreparedSpectrum:
+    def from_arrays(
+        cls, omega_mev, a2f, omega_max_threshold: float = OMEGA_MAX_THRESHOLD
+    ) -> PreparedSpectrum:
         omega, values = validate_spectrum(omega_mev, a2f)
-        moments = spectral_moments(omega, values)
+        moments = spectral_moments(omega, values, omega_max_threshold)
         coefficients = 2.0 * quadrature_weights(omega) * omega * values
         keep = coefficients > 0.0
         return cls(
@@ -52,6 +70,27 @@ class PreparedSpectrum:
             omega_log_mev=moments.omega_log_mev,
             omega_2_mev=moments.omega_2_mev,
             omega_max_mev=moments.omega_max_mev,
+            omega_support_max_mev=moments.omega_support_max_mev,
+            omega_max_threshold=moments.omega_max_threshold,
+            omega_mev=omega,
+            a2f=values,
+        )
+
+    def with_omega_max_threshold(self, threshold: float) -> PreparedSpectrum:
+        """This spectrum with omega_max taken at ``threshold`` (itself if that is its own)."""
+        threshold = check_omega_max_threshold(threshold)
+        if threshold == self.omega_max_threshold:
+            return self
+        if self.omega_mev is None or self.a2f is None:
+            raise ValueError(
+                f"omega_max_threshold {threshold} differs from the spectrum's "
+                f"{self.omega_max_threshold}, and the spectrum was built without its alpha^2F: "
+                "use PreparedSpectrum.from_arrays"
+            )
+        return replace(
+            self,
+            omega_max_mev=phonon_max_mev(self.omega_mev, self.a2f, threshold),
+            omega_max_threshold=threshold,
         )
 
     def bosonic_lambda(self, nu_mev: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:

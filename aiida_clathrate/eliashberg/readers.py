@@ -1,9 +1,11 @@
 """Readers for alpha^2F files: Quantum ESPRESSO (matdyn ``a2F.dosN`` and ``lambda``; lambda.x
 ``alpha2F.dat``, ``lambda.dat`` and its standard output) and plain two-column text.
 
-Every reader returns frequencies in meV.  Rows at omega <= 0 (matdyn writes them when the phonon
-DOS range starts at imaginary, i.e. negative, frequencies; lambda.x starts at omega = 0) are
-dropped when alpha^2F there is zero and rejected with ``ValueError`` otherwise.
+Every reader returns frequencies in meV.  A row at omega = 0 (lambda.x starts there; smeared
+spectra can be non-zero there) is dropped whatever its alpha^2F, as in
+:func:`~.spectrum.validate_spectrum`.  Rows at omega < 0 (matdyn writes them when the phonon DOS
+range starts at imaginary, i.e. negative, frequencies) are dropped when alpha^2F there is zero
+and rejected with ``ValueError`` otherwise.
 """
 
 from __future__ import annotations
@@ -68,17 +70,18 @@ class Alpha2F:
 def _drop_nonpositive(
     omega: np.ndarray, table: np.ndarray, source: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows with omega <= 0 whose values are all zero; reject coupling at omega <= 0."""
-    nonpositive = omega <= 0.0
-    if np.any(nonpositive):
-        values = table[nonpositive]
+    """Drop rows at omega = 0 and rows at omega < 0 whose values are all zero; reject coupling
+    at omega < 0 (imaginary modes)."""
+    negative = omega < 0.0
+    if np.any(negative):
+        values = table[negative]
         if np.any(values != 0.0):
-            i = int(np.flatnonzero(nonpositive & np.any(table != 0.0, axis=1))[0])
+            i = int(np.flatnonzero(negative & np.any(table != 0.0, axis=1))[0])
             raise ValueError(
-                f"{source}: alpha^2F is non-zero at non-positive frequency omega = {omega[i]} "
-                f"(row {i}); imaginary or zero-frequency modes cannot carry coupling"
+                f"{source}: alpha^2F is non-zero at negative frequency omega = {omega[i]} "
+                f"(row {i}); imaginary modes cannot carry coupling"
             )
-    keep = ~nonpositive
+    keep = omega > 0.0
     return omega[keep], table[keep]
 
 

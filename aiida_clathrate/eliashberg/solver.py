@@ -44,15 +44,21 @@ class EliashbergSummary:
     results: list[MustarResult]
     curves: list[GapCurve] = field(default_factory=list)
     curve_temperatures_kelvin: np.ndarray | None = None
+    omega_support_max_mev: float | None = None
 
     def as_dict(self) -> dict:
-        """Flat JSON-serialisable dict: per-mu* quantities as lists aligned with ``mustar``."""
+        """Flat JSON-serialisable dict: per-mu* quantities as lists aligned with ``mustar``.
+
+        ``omega_max_mev`` is omega_max at ``settings['omega_max_threshold']`` (what sets
+        omega_c), ``omega_support_max_mev`` the last frequency with alpha^2F > 0.
+        """
         out = {
             "lambda": self.lambda_,
             "omega_log_mev": self.omega_log_mev,
             "omega_log_kelvin": self.omega_log_mev / KB_MEV_PER_KELVIN,
             "omega_2_mev": self.omega_2_mev,
             "omega_max_mev": self.omega_max_mev,
+            "omega_support_max_mev": self.omega_support_max_mev,
             "omega_cutoff_mev": self.omega_cutoff_mev,
             "mustar_convention": self.mustar_convention,
             "settings": self.settings.as_dict(),
@@ -90,6 +96,7 @@ def delta_zero(
     settings = settings or EliashbergSettings()
     if tc_kelvin <= 0.0:
         return 0.0, 0.0
+    spectrum = spectrum.with_omega_max_threshold(settings.omega_max_threshold)
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     mu_c = settings.effective_mustar(mustar, cutoff)
     # as low as gap_temperature_fraction * Tc allows, with at most max_matsubara frequencies
@@ -123,7 +130,7 @@ def run_eliashberg(
     """
     settings = settings or EliashbergSettings()
     mustars = check_mustar(np.atleast_1d(mustar_values).tolist())
-    spectrum = PreparedSpectrum.from_arrays(omega_mev, a2f)
+    spectrum = PreparedSpectrum.from_arrays(omega_mev, a2f, settings.omega_max_threshold)
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     results = []
     for mu in mustars:
@@ -176,4 +183,5 @@ def run_eliashberg(
         results=results,
         curves=curves,
         curve_temperatures_kelvin=temperatures,
+        omega_support_max_mev=spectrum.omega_support_max_mev,
     )

@@ -63,10 +63,14 @@ def solve_tc(
 
     The bracket needs no guess of Tc: it starts at T = omega_max / k_B (raised by doubling while
     the eigenvalue still exceeds 1) and halves T until the eigenvalue exceeds 1, then Brent's
-    method refines the root to ``settings.tc_tolerance_kelvin``.
+    method refines the root to |Tc - root| <= ``settings.tc_tolerance_kelvin`` +
+    ``settings.tc_relative_tolerance`` * Tc.  omega_max (cutoff and bracket) is taken at
+    ``settings.omega_max_threshold``.
     """
     settings = settings or EliashbergSettings()
-    spectrum = spectrum or PreparedSpectrum.from_arrays(omega_mev, a2f)
+    if spectrum is None:
+        spectrum = PreparedSpectrum.from_arrays(omega_mev, a2f, settings.omega_max_threshold)
+    spectrum = spectrum.with_omega_max_threshold(settings.omega_max_threshold)
     cutoff = settings.cutoff_mev(spectrum.omega_max_mev)
     mu_c = settings.effective_mustar(mustar, cutoff)
     t_floor = lowest_temperature(settings, cutoff)
@@ -96,6 +100,12 @@ def solve_tc(
         t_high, f_high = t_low, f_low
         t_low = max(t_low / 2.0, t_floor)
         f_low = excess(t_low)
-    tc = optimize.brentq(excess, t_low, t_high, xtol=settings.tc_tolerance_kelvin, rtol=1e-12)
+    tc = optimize.brentq(
+        excess,
+        t_low,
+        t_high,
+        xtol=settings.tc_tolerance_kelvin,
+        rtol=settings.tc_relative_tolerance,
+    )
     system = MatsubaraSystem(spectrum, tc, mu_c, cutoff, settings.min_matsubara)
     return TcResult(float(tc), float(mustar), mu_c, cutoff, system.n, evaluations, t_floor)
