@@ -169,11 +169,11 @@ def spectrum_moderate_smeared():
 
 # measured (mu* = 0.1; Tc of solve_tc against the reference at omega_c = 10 x the tail-free
 # omega_max): default threshold 1e-3 / old last-point convention
-#   weak, Gaussian tail to 10x:        -0.04 % / +27.4 %   (reference 3.592 K)
-#   weak, smeared 1 % (to 7.9x):       +0.42 % / +24.8 %   (reference 3.601 K; smeared by
+#   weak, Gaussian tail to 10x:        -0.04 % / +27.5 %   (reference 3.592 K)
+#   weak, smeared 1 % (to 7.9x):       +0.41 % / +24.7 %   (reference 3.601 K; smeared by
 #                                       0.5 %: +0.14 %, by 1.2 %: +0.52 %, the limit of 1e-3)
 #   weak Einstein-like, tail to 5x:    -0.17 % / +20.3 %   (reference 3.654 K)
-#   lambda 1 Einstein, tail to 10x:    +0.00 % / +6.2 %    (reference 46.41 K)
+#   lambda 1 Einstein, tail to 10x:    -0.00 % / +6.3 %    (reference 46.42 K)
 #   lambda 1 two-band, smeared 1.2 %:  +0.07 % / +6.2 %    (reference 31.77 K)
 TAILED = {
     "weak-gaussian-tail": spectrum_weak_gaussian_tail,
