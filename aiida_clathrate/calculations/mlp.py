@@ -56,6 +56,12 @@ class _MlpCalculation(CalcJob):
             310, "ERROR_READING_OUTPUT", message="an output file could not be read: {error}"
         )
         spec.exit_code(320, "ERROR_INVALID_MODEL", message="the model file is invalid: {error}")
+        spec.exit_code(330, "ERROR_SCRIPT_FAILED", message="aiida-clathrate-mlp failed: {error}")
+        spec.exit_code(
+            340,
+            "ERROR_TRAINING_DIVERGED",
+            message="the training diverged (non-finite loss): {error}",
+        )
 
 
 class MlpTrainCalculation(_MlpCalculation):

@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         _set_threads(args.threads)
         keep_freed_memory()  # a process that trains or evaluates, then ends
         return args.handler(args)
+    except MemoryError as exc:  # the AiiDA parser maps this line to exit 110 (out of memory)
+        print(f"aiida-clathrate-mlp: error: out of memory: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError) as exc:
         print(f"aiida-clathrate-mlp: error: {exc}", file=sys.stderr)
         return 2

@@ -801,8 +801,11 @@ def _train_stage(
         if average is not None:  # validate (and keep) the averaged weights
             _swap(parameters, average)
         valid_loss = _weighted_loss(member, valid, settings)
-        scheduler.step(valid_loss)
         lr = optimiser.param_groups[0]["lr"]
+        check_finite_losses(
+            epoch_loss, valid_loss, member_index, stage, first_epoch + epoch - 1, lr
+        )
+        scheduler.step(valid_loss)
         curve.append(
             {
                 "member": member_index,
@@ -835,6 +838,29 @@ def _train_stage(
             break
     member.load_state_dict(best_state)
     return curve
+
+
+class TrainingDivergedError(ValueError):
+    """A member's loss became non-finite (the console script's message starts with
+    :data:`DIVERGED_MESSAGE`, which the AiiDA parser recognises)."""
+
+
+#: Start of the error of a diverged training.
+DIVERGED_MESSAGE = "training diverged"
+
+
+def check_finite_losses(
+    train_loss: float, valid_loss: float, member: int, stage: int, epoch: int, lr: float
+) -> None:
+    """Raise :class:`TrainingDivergedError` when an epoch's losses are not finite: the best state
+    would otherwise stay the untrained one and the committee would look trained."""
+    if math.isfinite(train_loss) and math.isfinite(valid_loss):
+        return
+    raise TrainingDivergedError(
+        f"{DIVERGED_MESSAGE}: non-finite loss (train {train_loss}, validation {valid_loss}) in "
+        f"member {member} stage {stage} epoch {epoch} at learning rate {lr:.3g}; "
+        "lower learning_rate (and finetune_learning_rate)"
+    )
 
 
 def _out_of_time(settings: TrainingSettings, start: float) -> bool:

@@ -12,8 +12,27 @@ from aiida.parsers import Parser
 from aiida_clathrate.calculations.mlp import MlpEvaluateCalculation, MlpTrainCalculation
 from aiida_clathrate.data.configurations import ConfigurationSetData
 from aiida_clathrate.data.model import MlpModelData
+from aiida_clathrate.mlp.training import DIVERGED_MESSAGE
+from aiida_clathrate.parsers.common import (
+    failed_script_exit_code,
+    read_script_error,
+    scheduler_exit_code,
+)
 
 __all__ = ("MlpEvaluateParser", "MlpTrainParser")
+
+
+def missing_results(parser: Parser):
+    """The exit code of a job whose results are missing: the script's own error (a diverged
+    training apart), else the scheduler's verdict (out of memory, walltime), else "missing"."""
+    error = read_script_error(parser.retrieved, "aiida-clathrate-mlp")
+    if error.startswith(DIVERGED_MESSAGE):
+        return parser.exit_codes.ERROR_TRAINING_DIVERGED.format(error=error)
+    return (
+        failed_script_exit_code(parser, error)
+        or scheduler_exit_code(parser.node)
+        or parser.exit_codes.ERROR_MISSING_OUTPUT_FILES
+    )
 
 
 class MlpTrainParser(Parser):
@@ -33,7 +52,7 @@ class MlpTrainParser(Parser):
             or model_path is None
             or not model_path.is_file()
         ):
-            return self.exit_codes.ERROR_MISSING_OUTPUT_FILES
+            return missing_results(self)
         try:
             metrics = json.loads(
                 self.retrieved.base.repository.get_object_content(calc.METRICS_FILE)
@@ -63,7 +82,7 @@ class MlpEvaluateParser(Parser):
         calc = MlpEvaluateCalculation
         names = self.retrieved.base.repository.list_object_names()
         if calc.OUTPUT_FILE not in names or calc.SPREAD_FILE not in names:
-            return self.exit_codes.ERROR_MISSING_OUTPUT_FILES
+            return missing_results(self)
         try:
             with self.retrieved.base.repository.as_path(calc.OUTPUT_FILE) as path:
                 labelled = ConfigurationSetData.from_extxyz(path)

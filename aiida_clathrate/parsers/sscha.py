@@ -13,11 +13,14 @@ from aiida.parsers import Parser
 from aiida_clathrate.calculations.sscha import SschaMinimizeCalculation
 from aiida_clathrate.data.dynamical_matrices import from_directory
 from aiida_clathrate.data.ensemble import EnsembleData
+from aiida_clathrate.parsers.common import (
+    failed_script_exit_code,
+    read_script_error,
+    scheduler_exit_code,
+    script_error,
+)
 
-__all__ = ("SschaMinimizeParser",)
-
-#: Length of the script error kept in the exit message.
-MAX_ERROR_CHARS = 600
+__all__ = ("SschaMinimizeParser", "script_error")
 
 
 def _structure(record: dict) -> orm.StructureData:
@@ -32,17 +35,6 @@ def _structure(record: dict) -> orm.StructureData:
     return orm.StructureData(ase=atoms)
 
 
-def script_error(stderr: str) -> str:
-    """The console script's error from its stderr, on one line ("" when there is none).
-
-    python-sscha's messages span several lines (a blank first one included): all are kept.
-    """
-    marker = "aiida-clathrate-sscha: error:"
-    if marker not in stderr:
-        return ""
-    return " ".join(stderr.rsplit(marker, 1)[1].split())[:MAX_ERROR_CHARS]
-
-
 class SschaMinimizeParser(Parser):
     """Outputs of :class:`SschaMinimizeCalculation`; units in the output names (eV, cm^-1)."""
 
@@ -54,10 +46,12 @@ class SschaMinimizeParser(Parser):
         try:
             record = json.loads(retrieved.base.repository.get_object_content(results_path))
         except FileNotFoundError:
-            error = self._script_error()
-            if error:
-                return self.exit_codes.ERROR_SCRIPT_FAILED.format(error=error)
-            return self.exit_codes.ERROR_MISSING_OUTPUT_FILES.format(error=results_path)
+            error = read_script_error(retrieved, "aiida-clathrate-sscha")
+            return (
+                failed_script_exit_code(self, error)
+                or scheduler_exit_code(self.node)
+                or self.exit_codes.ERROR_MISSING_OUTPUT_FILES.format(error=results_path)
+            )
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return self.exit_codes.ERROR_READING_OUTPUT.format(error=str(exc))
 
@@ -117,11 +111,3 @@ class SschaMinimizeParser(Parser):
         if next_ensemble is not None:
             self.out("next_ensemble", next_ensemble)
         return None
-
-    def _script_error(self) -> str:
-        """The console script's error line from stderr, if any."""
-        try:
-            stderr = self.retrieved.base.repository.get_object_content("_scheduler-stderr.txt")
-        except (FileNotFoundError, OSError):
-            return ""
-        return script_error(stderr)

@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except MemoryError as exc:  # the AiiDA parser maps this line to exit 110 (out of memory)
+        print(f"aiida-clathrate-sscha: error: out of memory: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"aiida-clathrate-sscha: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
