@@ -203,9 +203,10 @@ def test_sscha_workchain_active_engine_with_pw(
     assert n_dft[0] == 8  # the first population is all DFT
 
     evaluations = sorted(
-        (n for n in node.called if n.process_label == "MlpEvaluateCalculation"), key=lambda n: n.pk
+        (n for n in node.called_descendants if n.process_label == "MlpEvaluateCalculation"),
+        key=lambda n: n.pk,
     )
-    trainings = [n for n in node.called if n.process_label == "MlpTrainCalculation"]
+    trainings = [n for n in node.called_descendants if n.process_label == "MlpTrainCalculation"]
     pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
     reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
     if threshold_kind == "inaccurate":
@@ -266,7 +267,7 @@ def test_sscha_workchain_active_engine_with_pw(
             if link.link_label.startswith("dft_2_")
         }
         minimize_2 = next(link.node for link in links if link.link_label == "minimize_2")
-        ensemble = minimize_2.inputs.ensemble
+        ensemble = minimize_2.inputs.sscha.ensemble
         assert sorted(dft_2) == ensemble.base.attributes.get("dft_indices")
         energies = ensemble.get_array("energies_ev")
         for i, pw_node in dft_2.items():

@@ -313,7 +313,7 @@ def test_a_minimisation_that_broke_the_sum_rule_is_retried_in_the_sqrt_represent
     first step broke the acoustic sum rule; the sqrt representation ran. One retry, no more,
     and none for other failures."""
     from aiida_clathrate.calculations.sscha import SschaMinimizeCalculation
-    from aiida_clathrate.workflows.sscha import minimizer_retry_settings
+    from aiida_clathrate.workflows.restart import minimizer_retry_settings
 
     script_failed = SschaMinimizeCalculation.exit_codes.ERROR_SCRIPT_FAILED.status
     message = (

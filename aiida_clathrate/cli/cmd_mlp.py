@@ -49,7 +49,7 @@ def cmd_train(configurations, code_label, parameters, threads, submit) -> None:
     """Train a committee on the ConfigurationSetData nodes with the given pks."""
     from aiida import engine, orm
     from aiida.common.exceptions import NotExistent
-    from aiida.plugins import CalculationFactory
+    from aiida.plugins import WorkflowFactory
 
     from aiida_clathrate.data.configurations import ConfigurationSetData
 
@@ -92,21 +92,23 @@ def cmd_train(configurations, code_label, parameters, threads, submit) -> None:
             TrainingSettings.from_dict(settings)
         except (TypeError, ValueError) as exc:
             echo.echo_critical(f"--parameters {parameters}: {exc}")
-    builder = CalculationFactory(plugin).get_builder()
+    builder = WorkflowFactory("clathrate.mlp.train.base").get_builder()
     try:
-        builder.code = code
-        builder.configurations = sets
+        builder.mlp.code = code
+        builder.mlp.configurations = sets
         if settings is not None:
-            builder.parameters = orm.Dict(settings)
-        builder.num_threads = orm.Int(threads)
+            builder.mlp.parameters = orm.Dict(settings)
+        builder.mlp.num_threads = orm.Int(threads)
     except ValueError as exc:
         echo.echo_critical(str(exc))
     if submit:
         node = engine.submit(builder)
-        click.echo(f"submitted MlpTrainCalculation<{node.pk}>")
+        click.echo(f"submitted MlpTrainBaseWorkChain<{node.pk}>")
         return
     results, node = engine.run_get_node(builder)
-    click.echo(f"MlpTrainCalculation<{node.pk}> exit status {node.exit_status}")
+    click.echo(f"MlpTrainBaseWorkChain<{node.pk}> exit status {node.exit_status}")
+    if not node.is_finished_ok:
+        echo.echo_critical(f"{node.exit_message}; see verdi process report {node.pk}")
     if "metrics" in results:
         click.echo(json.dumps(results["metrics"].get_dict()["metrics"]["validation"], indent=2))
         click.echo(f"model: MlpModelData<{results['model'].pk}>")

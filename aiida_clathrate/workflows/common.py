@@ -97,6 +97,12 @@ def parallelisation(calcjob_inputs) -> str:
     return f"{text} {' '.join(cmdline)}".strip()
 
 
+def failure(node: orm.ProcessNode) -> str:
+    """One report line on a failed sub-process: what it was, its exit status and message."""
+    message = " ".join((node.exit_message or "").split())
+    return f"{node.process_label}<{node.pk}> failed ({node.exit_status}{': ' + message if message else ''})"
+
+
 def clean_called_workdirs(process) -> None:
     """With ``clean_workdir``, empty the remote folders of every CalcJob the process called."""
     if not process.inputs.clean_workdir.value:

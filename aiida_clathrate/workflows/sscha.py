@@ -8,6 +8,11 @@ most ``max_concurrent_dft`` at a time, failed configurations dropped with their 
 population drawn with seed ``seed + population + 1``) -> stop when python-sscha converges or after
 ``max_populations``.
 
+The project's CalcJobs run inside their restart wrappers (``workflows/restart.py``:
+``SschaMinimizeBaseWorkChain``, ``MlpTrainBaseWorkChain``, ``MlpEvaluateBaseWorkChain``), whose
+handlers apply the remedies (e.g. ``root_representation: sqrt`` when a step breaks the acoustic
+sum rule, kept for later populations) and whose reports say what failed.
+
 With ``target_pressure_gpa`` the cell follows the quantum stress: after each minimisation it takes
 one step towards the target pressure (the engine must compute stresses), and the loop converges
 only when the stress matches the target within its error. With ``fine_dynamical_matrices`` (the
@@ -54,8 +59,13 @@ from aiida_clathrate.mlp.uncertainty import (
 from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 from aiida_clathrate.validators import pressure_port
-from aiida_clathrate.workflows.common import apply_shared_cores, parallelisation
+from aiida_clathrate.workflows.common import apply_shared_cores, failure, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
+from aiida_clathrate.workflows.restart import (
+    MlpEvaluateBaseWorkChain,
+    MlpTrainBaseWorkChain,
+    SschaMinimizeBaseWorkChain,
+)
 
 MlpEvaluateCalculation = CalculationFactory("clathrate.mlp.evaluate")
 MlpTrainCalculation = CalculationFactory("clathrate.mlp.train")
@@ -179,7 +189,6 @@ def committee_is_accurate(metrics: dict, limit_mev_per_angstrom: float) -> tuple
 
 #: python-sscha's message when a minimisation step left a dynamical matrix without its three
 #: translational modes
-ASR_BROKEN_MESSAGE = "does not satisfy the acoustic sum rule"
 
 
 def cell_relaxation_note(engine: str, minimizer_settings: dict) -> str | None:
@@ -193,25 +202,6 @@ def cell_relaxation_note(engine: str, minimizer_settings: dict) -> str | None:
         "populations; it is only as good as the volume dependence of its training labels "
         "(converged cutoff and k-grid needed; docs/mlp.md, Limits)"
     )
-
-
-def minimizer_retry_settings(
-    exit_status: int | None, exit_message: str | None, settings: dict
-) -> dict | None:
-    """Settings for one more try of a failed minimisation, or ``None`` when there is no remedy.
-
-    A step in the ``normal`` root representation can break the acoustic sum rule when the
-    starting matrix had large imaginary modes made positive (seen for KRbB6C6 at Gamma with a
-    Gamma-only k-mesh: lowest -1515 cm^-1; a four times smaller step failed the same way);
-    ``sqrt`` steps the square root of the matrix, which stays positive definite, and ran.
-    """
-    if exit_status != SschaMinimizeCalculation.exit_codes.ERROR_SCRIPT_FAILED.status:
-        return None
-    if ASR_BROKEN_MESSAGE not in (exit_message or ""):
-        return None
-    if settings.get("root_representation", "normal") != "normal":
-        return None
-    return {**settings, "root_representation": "sqrt"}
 
 
 def resolve_spread_threshold(
@@ -542,7 +532,6 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
                     cls.inspect_dft,
                 ),
                 cls.run_minimize,
-                while_(cls.should_retry_minimize)(cls.run_minimize),
                 cls.inspect_minimize,
             ),
             if_(cls.should_compute_hessian)(cls.run_hessian, cls.inspect_hessian),
@@ -588,9 +577,15 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             "unstable or undetermined; lowest auxiliary and Hessian frequencies (cm^-1)",
         )
         spec.exit_code(
-            401, "ERROR_MLP_EVALUATION_FAILED", message="The MlpEvaluateCalculation failed."
+            401,
+            "ERROR_MLP_EVALUATION_FAILED",
+            message="The MLP evaluation (MlpEvaluateBaseWorkChain) failed.",
         )
-        spec.exit_code(405, "ERROR_MLP_TRAINING_FAILED", message="The MlpTrainCalculation failed.")
+        spec.exit_code(
+            405,
+            "ERROR_MLP_TRAINING_FAILED",
+            message="The MLP training (MlpTrainBaseWorkChain) failed.",
+        )
         spec.exit_code(
             406,
             "ERROR_NO_SPREAD_REFERENCE",
@@ -602,12 +597,14 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             message="Fewer than two configurations of a population have DFT results.",
         )
         spec.exit_code(
-            403, "ERROR_MINIMIZATION_FAILED", message="The SschaMinimizeCalculation failed."
+            403,
+            "ERROR_MINIMIZATION_FAILED",
+            message="The minimisation (SschaMinimizeBaseWorkChain) failed.",
         )
         spec.exit_code(
             404,
             "ERROR_HESSIAN_FAILED",
-            message="The SschaMinimizeCalculation computing the free-energy Hessian failed.",
+            message="The free-energy Hessian (SschaMinimizeBaseWorkChain) failed.",
         )
 
     @staticmethod
@@ -869,13 +866,18 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         inputs["configurations"] = {
             f"set_{k}": node for k, node in enumerate(self.ctx.training_sets)
         }
-        inputs.setdefault("metadata", {})["call_link_label"] = f"train_{self.ctx.population + 1}"
-        return ToContext(training=self.submit(MlpTrainCalculation, **inputs))
+        return ToContext(
+            training=self.submit(
+                MlpTrainBaseWorkChain,
+                mlp=inputs,
+                metadata={"call_link_label": f"train_{self.ctx.population + 1}"},
+            )
+        )
 
     def inspect_train(self):
         calc = self.ctx.training
         if not calc.is_finished_ok:
-            self.report(f"MlpTrainCalculation<{calc.pk}> failed ({calc.exit_status})")
+            self.report(f"{failure(calc)}: population {self.ctx.population + 1} has no committee")
             return self.exit_codes.ERROR_MLP_TRAINING_FAILED
         self.ctx.model = calc.outputs.model
         self.ctx.needs_training = False
@@ -901,13 +903,21 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             inputs["model"] = self.ctx.model
             inputs["member_forces"] = orm.Bool(True)
         inputs["configurations"] = ensemble_to_configurations(self.ctx.ensemble)
-        inputs.setdefault("metadata", {})["call_link_label"] = f"mlp_{self.ctx.population + 1}"
-        return ToContext(evaluation=self.submit(MlpEvaluateCalculation, **inputs))
+        return ToContext(
+            evaluation=self.submit(
+                MlpEvaluateBaseWorkChain,
+                mlp=inputs,
+                metadata={"call_link_label": f"mlp_{self.ctx.population + 1}"},
+            )
+        )
 
     def inspect_mlp(self):
         calc = self.ctx.evaluation
         if not calc.is_finished_ok:
-            self.report(f"MlpEvaluateCalculation<{calc.pk}> failed ({calc.exit_status})")
+            self.report(
+                f"{failure(calc)}: population {self.ctx.population + 1} "
+                f"({self.ctx.ensemble.n_configurations} configurations) has no MLP labels"
+            )
             return self.exit_codes.ERROR_MLP_EVALUATION_FAILED
         self.ctx.ensemble_with_results = attach_results(
             self.ctx.ensemble, calc.outputs.configurations
@@ -968,6 +978,12 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         if self.ctx.use_mlp:
             return self._replace_with_dft(by_index, failed, kept)
         if len(kept) < 2:
+            self.report(
+                f"population {self.ctx.population + 1}: {len(failed)} of {len(by_index)} DFT "
+                f"configurations failed ({', '.join(failure(by_index[i]) for i in sorted(failed)[:3])}"
+                f"{', ...' if len(failed) > 3 else ''}); {len(kept)} left with their +- partners, "
+                "at least 2 needed"
+            )
             return self.exit_codes.ERROR_TOO_MANY_DFT_FAILURES
         if failed:
             self.report(
@@ -1025,31 +1041,26 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         if self.ctx.population + 1 < self.inputs.max_populations.value:
             inputs["next_population_size"] = orm.Int(self._size(self.ctx.population + 1))
             inputs["seed"] = orm.Int(self.inputs.seed.value + self.ctx.population + 1)
-        inputs.setdefault("metadata", {})["call_link_label"] = f"minimize_{self.ctx.population + 1}"
-        return ToContext(minimization=self.submit(SschaMinimizeCalculation, **inputs))
-
-    def should_retry_minimize(self) -> bool:
-        """One more try with :func:`minimizer_retry_settings` (kept for later populations)."""
-        calc = self.ctx.minimization
-        if calc.is_finished_ok:
-            return False
-        settings = minimizer_retry_settings(
-            calc.exit_status, calc.exit_message, self.ctx.settings.get_dict()
+        return ToContext(
+            minimization=self.submit(
+                SschaMinimizeBaseWorkChain,
+                sscha=inputs,
+                metadata={"call_link_label": f"minimize_{self.ctx.population + 1}"},
+            )
         )
-        if settings is None:
-            return False
-        self.report(
-            f"SschaMinimizeCalculation<{calc.pk}> failed: a step broke the acoustic sum rule; "
-            "trying again with root_representation 'sqrt' (this and later populations)"
-        )
-        self.ctx.settings = orm.Dict(settings)
-        return True
 
     def inspect_minimize(self):
         calc = self.ctx.minimization
         if not calc.is_finished_ok:
-            self.report(f"SschaMinimizeCalculation<{calc.pk}> failed ({calc.exit_status})")
+            self.report(f"{failure(calc)}: population {self.ctx.population + 1} not minimised")
             return self.exit_codes.ERROR_MINIMIZATION_FAILED
+        if "settings" in calc.outputs:
+            self.ctx.settings = calc.outputs.settings
+            self.report(
+                f"minimiser settings changed by {calc.process_label}<{calc.pk}> "
+                f"(root_representation {calc.outputs.settings.get('root_representation')}) "
+                "kept for later populations"
+            )
         p = self.ctx.population
         parameters = calc.outputs.output_parameters
         self.ctx.rows[f"parameters_{p}"] = parameters
@@ -1122,13 +1133,16 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         )
         if "hessian_memory_limit_gib" in self.inputs:
             inputs["hessian_memory_limit_gib"] = self.inputs.hessian_memory_limit_gib
-        inputs.setdefault("metadata", {})["call_link_label"] = "hessian"
-        return ToContext(hessian=self.submit(SschaMinimizeCalculation, **inputs))
+        return ToContext(
+            hessian=self.submit(
+                SschaMinimizeBaseWorkChain, sscha=inputs, metadata={"call_link_label": "hessian"}
+            )
+        )
 
     def inspect_hessian(self):
         calc = self.ctx.hessian
         if not calc.is_finished_ok or "hessian_frequencies_cm1" not in calc.outputs:
-            self.report(f"Hessian SschaMinimizeCalculation<{calc.pk}> failed ({calc.exit_status})")
+            self.report(f"{failure(calc)}: no free-energy Hessian")
             return self.exit_codes.ERROR_HESSIAN_FAILED
         info = calc.outputs.output_parameters["hessian"]
         if info.get("warning"):
