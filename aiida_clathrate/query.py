@@ -8,7 +8,10 @@ Every compound node (the top-level work chain of one compound) carries these ext
 - ``mustar`` (list), ``tc_harmonic_kelvin`` / ``tc_anharmonic_kelvin`` (lists aligned with
   ``mustar``, absent when that branch did not run), their maxima ``tc_harmonic_max_kelvin`` /
   ``tc_anharmonic_max_kelvin``, one scalar per mu* (``tc_anharmonic_kelvin_mustar_010`` for
-  mu* = 0.10, so that a filter can name it), and ``lambda_harmonic`` / ``lambda_anharmonic``.
+  mu* = 0.10, so that a filter can name it), ``lambda_harmonic`` / ``lambda_anharmonic``
+  (Quantum ESPRESSO's, matdyn.x at the chosen broadening) and ``lambda_harmonic_tc`` /
+  ``lambda_anharmonic_tc`` (the lambda of the alpha^2F the Eliashberg solver was given: the one
+  behind Tc; the two differ by the alpha^2F quadrature and the clipped negative parts).
 
 It is put in the group ``clathrate/compounds`` and, when stable, in ``clathrate/stable``.
 """
@@ -44,6 +47,8 @@ def compound_extras(
     tc_anharmonic_kelvin: Sequence[float] | None = None,
     lambda_harmonic: float | None = None,
     lambda_anharmonic: float | None = None,
+    lambda_harmonic_tc: float | None = None,
+    lambda_anharmonic_tc: float | None = None,
 ) -> dict:
     """The extras dict of one compound (see the module docstring); raises ValueError on bad input."""
     from .structures import average_valence, formula
@@ -61,9 +66,9 @@ def compound_extras(
         "stable": bool(stable),
         "mustar": mustar,
     }
-    for branch, tcs, lam in (
-        ("harmonic", tc_harmonic_kelvin, lambda_harmonic),
-        ("anharmonic", tc_anharmonic_kelvin, lambda_anharmonic),
+    for branch, tcs, lam, lam_tc in (
+        ("harmonic", tc_harmonic_kelvin, lambda_harmonic, lambda_harmonic_tc),
+        ("anharmonic", tc_anharmonic_kelvin, lambda_anharmonic, lambda_anharmonic_tc),
     ):
         if tcs is not None:
             tcs = [float(t) for t in tcs]
@@ -75,6 +80,8 @@ def compound_extras(
                 extras[mustar_key(branch, m)] = tc
         if lam is not None:
             extras[f"lambda_{branch}"] = float(lam)
+        if lam_tc is not None:
+            extras[f"lambda_{branch}_tc"] = float(lam_tc)
     return extras
 
 

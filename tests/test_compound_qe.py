@@ -186,6 +186,7 @@ def test_compound_is_tagged_and_found(compound_al):
     assert extras["stability_source"] == "harmonic"
     assert extras["tc_harmonic_kelvin"] == summary["tc_harmonic_kelvin"]
     assert extras["lambda_harmonic"] == summary["lambda_harmonic"]
+    assert extras["lambda_harmonic_tc"] == summary["lambda_from_a2f_harmonic"]
     assert extras["tc_harmonic_kelvin_mustar_010"] == summary["tc_harmonic_kelvin"][0]
     for label in (COMPOUNDS_GROUP, STABLE_GROUP):
         group = orm.load_group(label)
@@ -207,6 +208,12 @@ def test_compound_report_names_each_step(compound_al):
     report = get_workchain_report(compound_al, "REPORT")
     for text in ("step 1/4 harmonic", "step 2/4 SSCHA: skipped", "step 3/4 harmonic EPC", "tagged"):
         assert text in report, text
+    summary = compound_al.outputs.summary.get_dict()
+    assert (
+        f"harmonic: Tc from the lambda of the alpha^2F given to the solver, "
+        f"{summary['lambda_from_a2f_harmonic']:.4f}; Quantum ESPRESSO's lambda "
+        f"{summary['lambda_harmonic']:.4f}" in report
+    )
 
 
 @pytest.mark.qe
@@ -225,3 +232,32 @@ def test_show_prints_the_compound_summary(compound_al):
     line = next(row for row in result.output.splitlines() if row.startswith("lambda_harmonic_tc"))
     assert f"{summary['lambda_from_a2f_harmonic']:.4f}" in line
     assert "the lambda behind Tc" in result.output
+
+
+@pytest.mark.qe
+def test_compound_archive_round_trip_is_exact(compound_al, tmp_path):
+    """`aiida-clathrate export` of the compound and its groups, imported into a fresh profile:
+    the same nodes (UUIDs), attributes, extras, repository files, links and group members."""
+    from archive_roundtrip import import_snapshot, snapshot
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+    from aiida_clathrate.query import COMPOUNDS_GROUP, STABLE_GROUP
+
+    archive = tmp_path / "compound.aiida"
+    arguments = ["export", str(compound_al.pk), "-o", str(archive)]
+    arguments += ["-g", COMPOUNDS_GROUP, "-g", STABLE_GROUP]
+    result = CliRunner().invoke(cmd_root, arguments)
+    assert result.exit_code == 0, result.output
+    imported = import_snapshot(archive, tmp_path / "fresh")
+    provenance = {compound_al.uuid, *(n.uuid for n in compound_al.called_descendants)}
+    assert provenance <= set(imported["nodes"])
+    assert len(imported["nodes"]) > 50  # the DFPT's q-point jobs, their inputs and outputs
+    original = snapshot(imported["nodes"])
+    assert set(original["nodes"]) == set(imported["nodes"])
+    for uuid, record in original["nodes"].items():
+        assert imported["nodes"][uuid] == record, (uuid, record["node_type"])
+    assert imported["links"] == original["links"]
+    exported_groups = {COMPOUNDS_GROUP, STABLE_GROUP}  # others (the pseudopotential family) stay
+    assert imported["groups"] == {g: original["groups"][g] for g in exported_groups}
+    assert compound_al.uuid in imported["groups"][STABLE_GROUP]

@@ -772,6 +772,8 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             tc_anharmonic_kelvin=summary.get("tc_anharmonic_kelvin"),
             lambda_harmonic=summary.get("lambda_harmonic"),
             lambda_anharmonic=summary.get("lambda_anharmonic"),
+            lambda_harmonic_tc=summary.get("lambda_from_a2f_harmonic"),
+            lambda_anharmonic_tc=summary.get("lambda_from_a2f_anharmonic"),
         )
         source = "sscha" if summary["sscha_category"] is not None else "harmonic"
         self.node.base.extras.set("stability_source", source)
@@ -784,3 +786,11 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             f"Tc harmonic max {extras.get('tc_harmonic_max_kelvin')}, anharmonic max "
             f"{extras.get('tc_anharmonic_max_kelvin')}"
         )
+        for branch in ("harmonic", "anharmonic"):
+            if f"lambda_{branch}_tc" in extras:
+                self.report(
+                    f"{branch}: Tc from the lambda of the alpha^2F given to the solver, "
+                    f"{extras[f'lambda_{branch}_tc']:.4f}; Quantum ESPRESSO's lambda "
+                    f"{extras.get(f'lambda_{branch}', float('nan')):.4f} (matdyn.x; they differ "
+                    "by the alpha^2F quadrature and its clipped negative parts)"
+                )
