@@ -49,3 +49,28 @@ def pressure_port(help_text: str, default: float | None = 0.0) -> dict:
     else:
         port["required"] = False
     return port
+
+
+def code_plugin_validator(*plugins: str):
+    """Port validator of a ``code`` input: a code whose default CalcJob plugin is set must be one
+    of ``plugins`` (a pw.x code given where ph.x belongs fails before anything runs; a code with no
+    default plugin passes)."""
+
+    def validate(value, _ctx=None) -> str | None:
+        plugin = getattr(value, "default_calc_job_plugin", None)
+        if value is None or plugin is None or plugin in plugins:
+            return None
+        return (
+            f"code {value.full_label} runs {plugin}, not {' or '.join(plugins)} "
+            "(aiida-clathrate setup makes the right ones)"
+        )
+
+    return validate
+
+
+def set_code_plugins(namespace, path: str, *plugins: str) -> None:
+    """Put :func:`code_plugin_validator` on the ``code`` port at ``path`` (dotted) of ``namespace``."""
+    port = namespace
+    for key in path.split("."):
+        port = port[key]
+    port.validator = code_plugin_validator(*plugins)

@@ -186,14 +186,27 @@ def _compound_builder(qe_codes, **kwargs):
     from aiida_clathrate.structures import clathrate
     from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain
 
-    codes = {**qe_codes, "sscha": "clathrate-sscha@localhost"}
+    codes = {"sscha": "clathrate-sscha@localhost", **qe_codes}
     structure = orm.StructureData(ase=clathrate("K", "Rb"))
     return ClathrateSuperconductorWorkChain.get_builder_from_protocol(
         codes, structure, "fast", **kwargs
     )
 
 
+def _with_code(build, key: str, label: str):
+    """``build`` with the code of ``key`` replaced by ``label`` (a code of another plugin)."""
+
+    def swapped(qe_codes, **kwargs):
+        return build({**qe_codes, key: label}, **kwargs)
+
+    return swapped
+
+
 BUILDER_CASES = [
+    ("harmonic-ph-code-is-pw", _with_code(_harmonic_builder, "ph", "pw@localhost"), {}, "runs quantumespresso.pw, not quantumespresso.ph"),
+    ("harmonic-pw-code-is-matdyn", _with_code(_harmonic_builder, "pw", "matdyn@localhost"), {}, "not quantumespresso.pw"),
+    ("epc-q2r-code-is-ph", _with_code(_epc_builder, "q2r", "ph@localhost"), {}, "runs quantumespresso.ph, not quantumespresso.q2r"),
+    ("compound-sscha-code-is-mlp", _with_code(_compound_builder, "sscha", "clathrate-mlp@localhost"), {}, "not clathrate.sscha.minimize"),
     ("harmonic-override-typo", _harmonic_builder, {"overrides": {"kpoint_mesh": [2, 2, 2]}}, "kpoint_mesh"),
     ("harmonic-zero-mesh", _harmonic_builder, {"overrides": {"kpoints_mesh": [0, 0, 0]}}, "three positive integers"),
     ("harmonic-short-mesh", _harmonic_builder, {"overrides": {"qpoints_mesh": [1, 1]}}, "three positive integers"),

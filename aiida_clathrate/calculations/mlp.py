@@ -15,6 +15,7 @@ from aiida.engine import CalcJob
 from aiida_clathrate.calculations.validators import settings_validator
 from aiida_clathrate.data.configurations import ConfigurationSetData
 from aiida_clathrate.data.model import MlpModelData
+from aiida_clathrate.validators import set_code_plugins
 
 __all__ = ("MlpEvaluateCalculation", "MlpTrainCalculation")
 
@@ -49,6 +50,8 @@ class _MlpCalculation(CalcJob):
         }
         spec.inputs["metadata"]["options"]["withmpi"].default = False
         spec.inputs["metadata"]["options"]["output_filename"].default = "aiida.out"
+        # one code serves both CalcJobs (its default plugin: clathrate.mlp.train)
+        set_code_plugins(spec.inputs, "code", "clathrate.mlp.train", "clathrate.mlp.evaluate")
         spec.exit_code(
             300, "ERROR_MISSING_OUTPUT_FILES", message="expected output files are missing"
         )

@@ -24,6 +24,7 @@ from aiida_clathrate.data.dynamical_matrices import (
     write_dyn_files,
 )
 from aiida_clathrate.data.ensemble import EnsembleData
+from aiida_clathrate.validators import set_code_plugins
 
 __all__ = (
     "SschaMinimizeCalculation",
@@ -104,6 +105,7 @@ class SschaMinimizeCalculation(CalcJob):
         spec.inputs["metadata"]["options"]["withmpi"].default = False
         spec.inputs["metadata"]["options"]["output_filename"].default = "aiida.out"
         spec.inputs["metadata"]["options"]["parser_name"].default = "clathrate.sscha.minimize"
+        set_code_plugins(spec.inputs, "code", "clathrate.sscha.minimize")
         spec.inputs.validator = cls._validate_inputs
 
         spec.output("dynamical_matrices", valid_type=orm.FolderData)

@@ -32,6 +32,7 @@ from ..calculations.phonon_functions import (
     phonon_band_path,
 )
 from ..calculations.q2r import ELPH_FOLDER, GatheredQ2rBaseWorkChain
+from ..validators import set_code_plugins
 from .common import (
     PARALLEL_FLAGS,
     apply_shared_cores,
@@ -182,6 +183,14 @@ class DfptWorkChain(WorkChain):
                 "clean_workdir",
             ),
         )
+        for path, plugins in (
+            ("scf_dense.pw.code", ("quantumespresso.pw",)),
+            ("scf.pw.code", ("quantumespresso.pw",)),
+            ("ph.ph.code", ("quantumespresso.ph",)),
+            ("q2r.q2r.code", ("quantumespresso.q2r", "clathrate.q2r")),
+            ("matdyn.matdyn.code", ("quantumespresso.matdyn",)),
+        ):
+            set_code_plugins(spec.inputs, path, *plugins)
         spec.inputs.validator = cls.validate_inputs
         spec.outline(
             cls.setup,

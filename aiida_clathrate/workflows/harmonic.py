@@ -20,7 +20,7 @@ from ..calculations.phonon_functions import phonon_stability, structure_summary
 from ..limits import pressure_error, raise_if
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..units import KBAR_PER_GPA
-from ..validators import pressure_port
+from ..validators import pressure_port, set_code_plugins
 from .common import (
     DFPT_OVERRIDE_NAMESPACES,
     check_protocol_overrides,
@@ -70,6 +70,8 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
                 "help": "Omit to skip relaxation.",
             },
         )
+        for path in ("relax.base_relax.pw.code", "relax.base_init_relax.pw.code"):
+            set_code_plugins(spec.inputs, path, "quantumespresso.pw")
         spec.expose_inputs(
             DfptWorkChain,
             namespace="dfpt",

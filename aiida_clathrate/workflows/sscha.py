@@ -58,7 +58,7 @@ from aiida_clathrate.mlp.uncertainty import (
 )
 from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
 from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
-from aiida_clathrate.validators import pressure_port
+from aiida_clathrate.validators import pressure_port, set_code_plugins
 from aiida_clathrate.workflows.common import apply_shared_cores, failure, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
 from aiida_clathrate.workflows.restart import (
@@ -516,6 +516,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
                 "seed",
             ),
         )
+        set_code_plugins(spec.inputs, "dft.pw.code", "quantumespresso.pw")
         spec.inputs.validator = cls._validate_inputs
         spec.outline(
             cls.setup,
