@@ -232,3 +232,36 @@ def test_pw_failing_everywhere_ends_with_a_count(
     assert "population 1: 4 of 4 DFT configurations failed (PwBaseWorkChain<" in reports
     assert "0 left with their +- partners, at least 2 needed" in reports
     assert os.path.exists(tmp_path / "count-1-0")
+
+
+# ---- a ph.x job that fails among the q-point jobs ----------------------------------------------
+def test_failed_qpoint_job_is_named_with_the_count(
+    aiida_profile, qe_codes, aiida_code_installed, tmp_path
+):
+    """ph.x fails on the second irreducible q-point (its input asks start_q = 2): the DFPT stops
+    with 403 and its report names the job and gives the count of failed q-point jobs."""
+    from aiida.engine import run_get_node
+    from ase.build import bulk
+    from test_dfpt_qe import _inputs
+
+    from aiida_clathrate.workflows.dfpt import DfptWorkChain
+
+    ph = shutil.which("ph.x")
+    script = tmp_path / "ph-fails-at-q2.sh"
+    script.write_text(
+        "#!/bin/bash\n"
+        "if grep -qiE 'start_q *= *2\\b' aiida.in; then echo 'injected ph.x failure' >&2; exit 1; fi\n"
+        f'exec "{ph}" "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    code = aiida_code_installed(
+        default_calc_job_plugin="quantumespresso.ph", filepath_executable=str(script)
+    )
+    structure = orm.StructureData(ase=bulk("Al", "fcc", a=4.05))
+    inputs = _inputs(qe_codes, structure, electron_phonon=False)
+    inputs["ph"]["ph"]["code"] = code
+    _, node = run_get_node(DfptWorkChain, structure=structure, **inputs)
+    assert node.exit_status == 403
+    assert "1 of 3 ph.x jobs failed (q_2: PhBaseWorkChain<" in node.exit_message
+    reports = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert "1 of 3 ph.x jobs failed (q_2: PhBaseWorkChain<" in reports

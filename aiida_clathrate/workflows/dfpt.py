@@ -38,6 +38,7 @@ from .common import (
     apply_shared_cores,
     calcjob_options,
     clean_called_workdirs,
+    failure,
     kpoint_pools,
     kpoints_mesh,
     parallelisation,
@@ -308,8 +309,7 @@ class DfptWorkChain(WorkChain):
     def setup(self):
         error = self._inputs_error()
         if error:
-            self.report(error)
-            return self.exit_codes.ERROR_INVALID_INPUTS.format(message=error)
+            return self._fail(self.exit_codes.ERROR_INVALID_INPUTS, message=error)
         self.ctx.qpoint_jobs = []  # context keys ``ph_job_<key>`` of the ph.x work chains
         if self.should_run_dfpt():
             mesh = [int(n) for n in self.inputs.ph.qpoints.get_kpoints_mesh()[0]]
@@ -417,8 +417,9 @@ class DfptWorkChain(WorkChain):
     def inspect_ph_init(self):
         node = self.ctx.ph_init
         if not node.is_finished_ok:
-            return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH.format(
-                message=f"the q-point list run PhBaseWorkChain<{node.pk}> failed ({node.exit_status})"
+            return self._fail(
+                self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH,
+                message=f"the q-point list run {failure(node)}",
             )
         count = int(node.outputs.output_parameters["number_of_qpoints"])
         self.ctx.pending_qpoints = list(range(1, count + 1))
@@ -453,13 +454,22 @@ class DfptWorkChain(WorkChain):
         return ToContext(**{f"ph_job_{key}": node for key, node in launched.items()})
 
     def inspect_ph_batch(self):
-        for key in self.ctx.qpoint_jobs:
-            node = self.ctx[f"ph_job_{key}"]
-            if not node.is_finished_ok:
-                return self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH.format(
-                    message=f"PhBaseWorkChain<{node.pk}> ({key}) failed ({node.exit_status})"
-                )
+        jobs = {key: self.ctx[f"ph_job_{key}"] for key in self.ctx.qpoint_jobs}
+        failed = [
+            f"{key}: {failure(node)}" for key, node in jobs.items() if not node.is_finished_ok
+        ]
+        if failed:
+            return self._fail(
+                self.exit_codes.ERROR_SUB_PROCESS_FAILED_PH,
+                message=f"{len(failed)} of {len(jobs)} ph.x jobs failed ({'; '.join(failed)})",
+            )
         return None
+
+    def _fail(self, exit_code, **message):
+        """Report the formatted exit message, then return the exit code."""
+        exit_code = exit_code.format(**message)
+        self.report(exit_code.message)
+        return exit_code
 
     def gather(self):
         jobs = {key: self.ctx[f"ph_job_{key}"] for key in self.ctx.qpoint_jobs}
@@ -472,7 +482,7 @@ class DfptWorkChain(WorkChain):
                 metadata={"call_link_label": "gather_qpoints"},
             )
         except Exception as exc:  # the calcfunction node is marked excepted with the traceback
-            return self.exit_codes.ERROR_GATHERING_QPOINTS.format(message=str(exc))
+            return self._fail(self.exit_codes.ERROR_GATHERING_QPOINTS, message=str(exc))
         self.report(
             f"gathered the dynamical matrices of {len(jobs)} q-point jobs into "
             f"FolderData<{self.ctx.ph_files.pk}>"

@@ -38,6 +38,7 @@ from .common import (
     DFPT_OVERRIDE_NAMESPACES,
     check_protocol_overrides,
     clean_called_workdirs,
+    failure,
     load_codes,
 )
 from .dfpt import (
@@ -394,7 +395,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             self.out("dynamical_matrices", outputs.dynamical_matrices)
         if node.is_finished_ok:
             return None
-        self.report(f"DfptWorkChain<{node.pk}> failed: {node.exit_status} {node.exit_message}")
+        self.report(failure(node))
         labels = {
             401: "ERROR_SUB_PROCESS_FAILED_SCF_DENSE",
             402: "ERROR_SUB_PROCESS_FAILED_SCF",
@@ -420,6 +421,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             metadata={"call_link_label": "parse_epc"},
         )
         if not node.is_finished_ok:
+            self.report(f"the a2F/lambda files could not be read: {failure(node)}")
             return self.exit_codes.ERROR_PARSING_EPC.format(message=node.exit_message)
         summary = results["summary"]
         self.ctx.epc = results
@@ -483,6 +485,7 @@ class ElectronPhononWorkChain(ProtocolMixin, WorkChain):
             metadata={"call_link_label": "eliashberg"},
         )
         if not node.is_finished_ok:
+            self.report(f"no Tc: {failure(node)}")
             return self.exit_codes.ERROR_ELIASHBERG.format(message=node.exit_message)
         self.ctx.eliashberg = results
         tcs = ", ".join(
