@@ -109,7 +109,12 @@ def daemon_client(aiida_profile):
 @pytest.fixture(autouse=True)
 def _process_reports_go_to_the_database(aiida_profile):
     """Keep the database log handler on: a CLI call through click's runner reconfigures logging for the
-    terminal only, after which ``self.report`` messages of processes run in this interpreter are lost."""
+    terminal only, after which ``self.report`` messages of processes run in this interpreter are lost.
+    Set again after each test too: a module-scoped fixture that runs a process is set up before the
+    next module's first test, before this fixture (seen: a harmonic run after test_epc_qe had no
+    report)."""
     from aiida.common.log import configure_logging
 
+    configure_logging(with_orm=True)
+    yield
     configure_logging(with_orm=True)
