@@ -6,10 +6,11 @@ the one of `make demo`):
     AIIDA_PATH=$PWD/.aiida .venv/bin/python benchmarks/faults.py PK [-p PROFILE]
 
 The compound's inputs are submitted again (``get_builder_restart``). Every daemon worker is
-SIGKILLed as soon as each kill point is reached, in this order: the harmonic scf's pw.x at the
-scheduler, a q-point ph.x at the scheduler, an SSCHA pw.x at the scheduler, an SSCHA minimiser
-at the scheduler, and a matdyn.x of the anharmonic electron-phonon step at the scheduler. A point
-the run has passed already is skipped and said so. Then the script waits for the end and
+SIGKILLed as soon as each kill point is reached, in this order: the harmonic relax's pw.x at the
+scheduler, the harmonic ph.x (a q-point job or the only one) at the scheduler, an SSCHA pw.x at
+the scheduler, an SSCHA minimiser at the scheduler, and a matdyn.x of the anharmonic
+electron-phonon step at the scheduler. A point the run has passed already is skipped and said
+so. Then the script waits for the end and
 compares with the reference: the summary (every number, exactly), the stability verdict and the
 number of CalcJobs of each plugin (a larger count means that a job ran twice). A job "at the
 scheduler" has a job id: its parent's checkpoint is long written (docs/restarts.md, on killing
@@ -61,8 +62,8 @@ def at_scheduler(plugin: str, label_test: Callable[[list[str]], bool] = lambda _
 
 
 KILL_POINTS = [
-    ("harmonic scf pw.x", at_scheduler("quantumespresso.pw", lambda ls: "harmonic" in ls)),
-    ("q-point ph.x", at_scheduler("quantumespresso.ph", lambda ls: any("ph_q_" in x for x in ls))),
+    ("harmonic relax pw.x", at_scheduler("quantumespresso.pw", lambda ls: "relax" in ls)),
+    ("harmonic ph.x", at_scheduler("quantumespresso.ph", lambda ls: "harmonic" in ls)),
     (
         "SSCHA pw.x",
         at_scheduler("quantumespresso.pw", lambda ls: any(x.startswith("dft_") for x in ls)),
@@ -79,9 +80,15 @@ def workers(client) -> list[psutil.Process]:
     pid = client.get_daemon_pid()
     if pid is None:
         return []
-    return [
-        p for p in psutil.Process(pid).children(recursive=True) if "worker" in " ".join(p.cmdline())
-    ]
+    return [p for p in psutil.Process(pid).children(recursive=True) if is_worker(p)]
+
+
+def is_worker(process: psutil.Process) -> bool:
+    """A daemon worker (``verdi ... daemon worker``); gone or zombie job processes are not."""
+    try:
+        return "worker" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def calcjob_counts(root: orm.ProcessNode) -> collections.Counter:
@@ -95,6 +102,13 @@ def main() -> int:
     parser.add_argument("pk", type=int, help="a finished compound work chain to compare with")
     parser.add_argument("-p", "--profile", default=None)
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds to wait in all")
+    parser.add_argument(
+        "--attach",
+        type=int,
+        default=None,
+        help="a rerun submitted earlier (e.g. by a run of this script that stopped): the kill "
+        "points it has reached already are skipped",
+    )
     args = parser.parse_args()
     profile = load_profile(args.profile)
     from aiida.engine import submit
@@ -111,18 +125,29 @@ def main() -> int:
     if not reference.is_finished_ok:
         print(f"{reference.process_label}<{reference.pk}> did not finish ok", file=sys.stderr)
         return 2
-    node = submit(reference.get_builder_restart())
+    if args.attach is None:
+        node = submit(reference.get_builder_restart())
+        print(f"submitted {node.process_label}<{node.pk}> with the inputs of <{reference.pk}>")
+        passed = set()
+    else:
+        node = orm.load_node(args.attach)
+        passed = {name for name, reached in KILL_POINTS if reached(node)}
+        print(f"attached to {node.process_label}<{node.pk}>; passed already: {sorted(passed)}")
     start = time.monotonic()
-    print(f"submitted {node.process_label}<{node.pk}> with the inputs of <{reference.pk}>")
     print(f"{'kill point':<26}{'t/s':>8}  workers")
-    for name, reached in KILL_POINTS:
+    for index, (name, reached) in enumerate(KILL_POINTS):
+        if name in passed:
+            continue
+        later = [test for _, test in KILL_POINTS[index + 1 :]]
         while not reached(node) and not node.is_terminated:
+            if any(test(node) for test in later):
+                break
             if time.monotonic() - start > args.timeout:
                 print("timeout", file=sys.stderr)
                 return 1
             time.sleep(0.5)
-        if node.is_terminated:
-            print(f"{name:<26}{'-':>8}  not reached (the run ended)")
+        if not reached(node) or node.is_terminated:
+            print(f"{name:<26}{'-':>8}  not reached (the run passed it or ended)")
             continue
         killed = workers(client)
         for process in killed:

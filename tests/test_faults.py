@@ -31,9 +31,17 @@ def _workers(client) -> list:
     pid = client.get_daemon_pid()
     if pid is None:
         return []
-    return [
-        p for p in psutil.Process(pid).children(recursive=True) if "worker" in " ".join(p.cmdline())
-    ]
+    return [p for p in psutil.Process(pid).children(recursive=True) if _is_worker(p)]
+
+
+def _is_worker(process) -> bool:
+    """A daemon worker; job processes that ended (zombies) or are gone are not."""
+    import psutil
+
+    try:
+        return "worker" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _kill_workers_when(client, node, reached, timeout_s: float = 300) -> str:
