@@ -281,3 +281,25 @@ def test_eliashberg_reads_the_unit_from_the_header_and_applies_broadening(nodes)
 
     # column 3 is 0.9 x column 2: lambda scales with alpha^2F
     assert lambda_of(second.output) == pytest.approx(0.9 * lambda_of(header.output), rel=1e-3)
+
+
+@pytest.mark.parametrize("port", ["dos_qpoints", "ph.qpoints", "scf.kpoints"])
+def test_work_chains_refuse_an_empty_mesh_set_by_hand(qe_codes, port):
+    """A KpointsData with a zero in its mesh, set by hand (aiida-core accepts it), fails at the
+    DFPT work chain's door inside the harmonic one, before anything is stored."""
+    from aiida.engine import run
+
+    from aiida_clathrate.workflows.harmonic import HarmonicPhononWorkChain
+
+    inputs = _harmonic_builder(qe_codes)._inputs(prune=True)
+    mesh = orm.KpointsData()
+    mesh.set_kpoints_mesh([4, 0, 4])
+    target = inputs["dfpt"]
+    *parents, last = port.split(".")
+    for key in parents:
+        target = target[key]
+    target[last] = mesh
+    before = _node_count()
+    with pytest.raises(ValueError, match=f"{port} must be three positive integers"):
+        run(HarmonicPhononWorkChain, **inputs)
+    assert _node_count() == before

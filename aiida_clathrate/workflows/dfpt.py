@@ -32,6 +32,7 @@ from ..calculations.phonon_functions import (
     phonon_band_path,
 )
 from ..calculations.q2r import ELPH_FOLDER, GatheredQ2rBaseWorkChain
+from ..limits import mesh_error
 from ..validators import set_code_plugins
 from .common import (
     PARALLEL_FLAGS,
@@ -88,6 +89,33 @@ def validate_parent_elph_folder(folder: orm.RemoteData) -> str | None:
             f"`parent_elph_folder`: q2r.x calculation<{creator.pk}> ran without la2F, so it wrote "
             "no elph_dir/a2Fmatdyn.* gamma matrices"
         )
+    return None
+
+
+#: The k- and q-meshes of the DFPT inputs, as (port path, name in messages).
+MESH_PORTS = (
+    (("scf_dense", "kpoints"), "scf_dense.kpoints"),
+    (("scf", "kpoints"), "scf.kpoints"),
+    (("ph", "qpoints"), "ph.qpoints"),
+    (("dos_qpoints",), "dos_qpoints"),
+)
+
+
+def meshes_error(inputs) -> str | None:
+    """Why a k- or q-mesh among the inputs is not three positive integers (a mesh set by hand,
+    e.g. ``set_kpoints_mesh([0, 0, 0])``, passes aiida-core), or None."""
+    for path, name in MESH_PORTS:
+        node = inputs
+        for key in path:
+            node = node.get(key) if hasattr(node, "get") else None
+            if node is None:
+                break
+        if node is None or "mesh" not in node.base.attributes.keys():
+            continue
+        mesh, _ = node.get_kpoints_mesh()
+        error = mesh_error(name, list(mesh))
+        if error:
+            return error
     return None
 
 
@@ -263,6 +291,9 @@ class DfptWorkChain(WorkChain):
     def validate_inputs(value, _ctx=None) -> str | None:
         """DFPT inputs (scf, ph) or given matrices; electron-phonon inputs that fit together."""
         given = "dynamical_matrices" in value
+        error = meshes_error(value)
+        if error:
+            return error
         if "parent_elph_folder" in value:
             if not given:
                 return "`parent_elph_folder` is only used with `dynamical_matrices`"
