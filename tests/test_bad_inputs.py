@@ -303,3 +303,74 @@ def test_work_chains_refuse_an_empty_mesh_set_by_hand(qe_codes, port):
     with pytest.raises(ValueError, match=f"{port} must be three positive integers"):
         run(HarmonicPhononWorkChain, **inputs)
     assert _node_count() == before
+
+
+#: In a fresh profile where `aiida-clathrate setup` never ran: each command is refused, and
+#: nothing (codes, computer, pseudopotentials, groups, nodes) is stored on the way.
+FRESH_PROFILE_SCRIPT = """
+import json, pathlib, sys
+from aiida import orm
+from aiida.manage.configuration import create_profile, get_config, load_profile
+from click.testing import CliRunner
+
+root = pathlib.Path(sys.argv[1])
+config = get_config(create=True)
+create_profile(config, storage_backend="core.sqlite_dos",
+    storage_config={"filepath": str(root / "storage")}, name="fresh", email="fresh@localhost")
+config.set_default_profile("fresh")
+config.store()
+load_profile("fresh")
+from aiida_clathrate.cli import cmd_root
+
+results = []
+for arguments in json.loads(sys.argv[2]):
+    result = CliRunner().invoke(cmd_root, arguments.split())
+    results.append({
+        "arguments": arguments,
+        "exit_code": result.exit_code,
+        "traceback": result.exception is not None and not isinstance(result.exception, SystemExit),
+        "output": result.output[-400:],
+        "nodes": orm.QueryBuilder().append(orm.Node).count(),
+        "groups": orm.QueryBuilder().append(orm.Group).count(),
+        "computers": orm.QueryBuilder().append(orm.Computer).count(),
+    })
+print("RESULT" + json.dumps(results))
+"""
+
+FRESH_PROFILE_CASES = [
+    "launch sscha K Rb --harmonic 99999999",
+    "launch sscha K Rb --engine mlp --model 99999999",
+    "launch sscha K Rb --pseudo-family no-such-family",
+    "launch compound K Rb --pseudo-family no-such-family",
+    "launch harmonic K Rb --pressure -50",
+    "launch compound K Rb --mustar 0.7",
+]
+
+
+def test_refusals_in_a_profile_without_setup_store_nothing(tmp_path):
+    """Issue 31: `launch sscha` in a profile without setup once stored 8 codes, 18
+    pseudopotentials and a family group before it crashed. Every check now comes before setup."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH_PROFILE_SCRIPT,
+            str(tmp_path),
+            json.dumps(FRESH_PROFILE_CASES),
+        ],
+        env=dict(os.environ, AIIDA_PATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [row for row in done.stdout.splitlines() if row.startswith("RESULT")][-1]
+    for case in json.loads(line[len("RESULT") :]):
+        assert case["exit_code"] != 0, case
+        assert not case["traceback"], case
+        assert "Traceback" not in case["output"], case
+        assert case["nodes"] == case["groups"] == case["computers"] == 0, case
