@@ -54,12 +54,12 @@ def snapshot(uuids=None):
     return {"nodes": nodes, "links": links, "groups": groups}
 '''
 
-IMPORT_SOURCE = (
-    SNAPSHOT_SOURCE
-    + """
+#: Python that makes and loads an empty SQLite profile "fresh" in the folder ``sys.argv[2]`` (run
+#: in a subprocess whose AIIDA_PATH is that folder).
+FRESH_PROFILE_SOURCE = """
 import pathlib, sys
+from aiida import orm
 from aiida.manage.configuration import create_profile, get_config, load_profile
-from aiida.tools.archive import import_archive
 
 root = pathlib.Path(sys.argv[2])
 config = get_config(create=True)
@@ -69,6 +69,14 @@ config.set_default_profile("fresh")
 config.store()
 load_profile("fresh")
 assert orm.QueryBuilder().append(orm.Node).count() == 0
+"""
+
+IMPORT_SOURCE = (
+    SNAPSHOT_SOURCE
+    + FRESH_PROFILE_SOURCE
+    + """
+from aiida.tools.archive import import_archive
+
 import_archive(sys.argv[1])
 print("RESULT" + json.dumps(snapshot()))
 """

@@ -308,22 +308,12 @@ def test_work_chains_refuse_an_empty_mesh_set_by_hand(qe_codes, port):
 #: In a fresh profile where `aiida-clathrate setup` never ran: each command is refused, and
 #: nothing (codes, computer, pseudopotentials, groups, nodes) is stored on the way.
 FRESH_PROFILE_SCRIPT = """
-import json, pathlib, sys
-from aiida import orm
-from aiida.manage.configuration import create_profile, get_config, load_profile
+import json
 from click.testing import CliRunner
-
-root = pathlib.Path(sys.argv[1])
-config = get_config(create=True)
-create_profile(config, storage_backend="core.sqlite_dos",
-    storage_config={"filepath": str(root / "storage")}, name="fresh", email="fresh@localhost")
-config.set_default_profile("fresh")
-config.store()
-load_profile("fresh")
 from aiida_clathrate.cli import cmd_root
 
 results = []
-for arguments in json.loads(sys.argv[2]):
+for arguments in json.loads(sys.argv[1]):
     result = CliRunner().invoke(cmd_root, arguments.split())
     results.append({
         "arguments": arguments,
@@ -354,13 +344,15 @@ def test_refusals_in_a_profile_without_setup_store_nothing(tmp_path):
     import subprocess
     import sys
 
+    from archive_roundtrip import FRESH_PROFILE_SOURCE
+
     done = subprocess.run(
         [
             sys.executable,
             "-c",
-            FRESH_PROFILE_SCRIPT,
-            str(tmp_path),
+            FRESH_PROFILE_SOURCE + FRESH_PROFILE_SCRIPT,
             json.dumps(FRESH_PROFILE_CASES),
+            str(tmp_path),
         ],
         env=dict(os.environ, AIIDA_PATH=str(tmp_path)),
         capture_output=True,

@@ -146,42 +146,18 @@ def flaky_pw(tmp_path: pathlib.Path, fail_every: int, fail_at: int) -> pathlib.P
 
 
 def _sscha_al2_with(pw_code, n_configurations: int):
-    """The 2-atom Al SSCHA population of ``test_sscha_workchain`` with a given pw.x code."""
+    """The 2-atom Al SSCHA population of the active-engine test (``_al2_dft_inputs``) with a
+    given pw.x code, one population, 4 pw.x at a time."""
     from aiida.engine import run_get_node
     from aiida.manage.caching import disable_caching
-    from aiida_quantumespresso.common.types import ElectronicType
-    from aiida_quantumespresso.workflows.pw.base import PwBaseWorkChain
-    from ase import Atoms
+    from test_sscha_active import _al2_dft_inputs
 
     from aiida_clathrate.data.dynamical_matrices import from_phonons
-    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
     from aiida_clathrate.sscha.dynamical_matrix import phonons_from_force_constants
     from aiida_clathrate.workflows.sscha import SschaWorkChain
 
-    atoms = Atoms("Al2", positions=[[0, 0, 0], [1.62] * 3], cell=np.eye(3) * 3.24, pbc=True)
+    atoms, dft_inputs = _al2_dft_inputs({"pw": pw_code.full_label})
     matrices = from_phonons(phonons_from_force_constants(atoms, spring_force_constants(2.0)))
-    pw = PwBaseWorkChain.get_builder_from_protocol(
-        pw_code,
-        orm.StructureData(ase=atoms),
-        "fast",
-        overrides={
-            "pseudo_family": SHIPPED_FAMILY_LABEL,
-            "pw": {
-                "parameters": {
-                    "CONTROL": {"tprnfor": True, "tstress": True},
-                    "SYSTEM": {"ecutwfc": 15.0, "ecutrho": 60.0, "nbnd": 12},
-                }
-            },
-        },
-        electronic_type=ElectronicType.METAL,
-    )
-    dft_inputs = pw._inputs(prune=True)
-    dft_inputs["pw"].pop("structure")
-    dft_inputs.pop("clean_workdir", None)
-    dft_inputs.pop("kpoints_distance", None)
-    kpoints = orm.KpointsData()
-    kpoints.set_kpoints_mesh([2, 2, 2])
-    dft_inputs["kpoints"] = kpoints
     with disable_caching():
         return run_get_node(
             SschaWorkChain,
