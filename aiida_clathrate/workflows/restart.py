@@ -38,6 +38,7 @@ from aiida.engine import (
 
 from aiida_clathrate.calculations.mlp import MlpEvaluateCalculation, MlpTrainCalculation
 from aiida_clathrate.calculations.sscha import SschaMinimizeCalculation
+from aiida_clathrate.workflows.common import failure
 
 __all__ = (
     "ASR_BROKEN_MESSAGE",
@@ -50,9 +51,9 @@ __all__ = (
 #: python-sscha's error when a step breaks the acoustic sum rule (script error of exit 320).
 ASR_BROKEN_MESSAGE = "does not satisfy the acoustic sum rule"
 
-#: The scheduler's exit statuses, the same on every CalcJob (aiida-core).
-OUT_OF_MEMORY = 110
-OUT_OF_WALLTIME = 120
+#: The scheduler's exit codes, the same on every CalcJob (aiida-core): 110 out of memory, 120
+#: out of walltime, 140 node failure.
+_SCHEDULER = CalcJob.spec().exit_codes
 
 #: How often a job whose results are missing is run again unchanged.
 MAX_RESULTS_MISSING_RESTARTS = 1
@@ -83,7 +84,6 @@ def minimizer_retry_settings(
     return {**settings, "root_representation": "sqrt"}
 
 
-_SCHEDULER = CalcJob.spec().exit_codes
 #: Exit statuses whose remedy is to run the job again unchanged: results missing (300, every
 #: CalcJob of the project) and a node failure reported by the scheduler (140).
 RERUN_STATUSES = (300, _SCHEDULER.ERROR_SCHEDULER_NODE_FAILURE.status)
@@ -138,10 +138,7 @@ class _ScriptRestartWorkChain(BaseRestartWorkChain):
 
     def _restart(self, node, remedy: str) -> ProcessHandlerReport:
         """Say what failed and what changes; the next iteration runs ``self.ctx.inputs``."""
-        message = " ".join((node.exit_message or "").split())[:300]
-        self.report(
-            f"{node.process_label}<{node.pk}> failed ({node.exit_status}: {message}); {remedy}"
-        )
+        self.report(f"{failure(node)}; {remedy}")
         return ProcessHandlerReport(True)
 
     @process_handler(priority=600)
@@ -176,7 +173,7 @@ class _ScriptRestartWorkChain(BaseRestartWorkChain):
     def handle_script_failure(self, node):
         """A failure that no handler above remedied (the script's error, an unreadable output,
         out of memory with nothing left to drop): stop and keep the message."""
-        if node.exit_status == OUT_OF_MEMORY:
+        if node.exit_status == _SCHEDULER.ERROR_SCHEDULER_OUT_OF_MEMORY.status:
             return self._stop(self.exit_codes.ERROR_OUT_OF_MEMORY, node)
         if node.exit_status < 300:
             return None  # aiida-core's own failures: its unhandled-failure policy
