@@ -24,3 +24,23 @@ def test_entry_point_loads(entry_point):
 def test_workflows_are_registered():
     names = {ep.name for ep in entry_points(group="aiida.workflows")}
     assert {"clathrate.harmonic", "clathrate.sscha", "clathrate.epc", "clathrate.compound"} <= names
+
+
+def test_workflows_do_not_import_torch():
+    """A daemon worker loads the work chains for every process; torch (about 1 s) only where an
+    MLP is trained or evaluated, which runs in its own CalcJob."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from importlib.metadata import entry_points\n"
+        "for ep in entry_points(group='aiida.workflows'):\n"
+        "    if ep.value.startswith('aiida_clathrate'):\n"
+        "        ep.load()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -8,12 +8,36 @@ Public API:
     DescriptorSpec, compute_descriptors         Chebyshev descriptors
 """
 
-from .calculator import MlpCalculator
-from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors
-from .frames import Frame, frame_from_atoms, frame_to_atoms, read_frames, write_frames
-from .network import NetworkSpec
-from .potential import CommitteePotential, Prediction, load_potential
-from .training import TrainingResult, TrainingSettings, train_committee
+import importlib
+
+#: Where each public name lives. The submodules are imported on first use (PEP 562), so that
+#: importing ``aiida_clathrate.mlp.uncertainty`` or ``.frames`` (the SSCHA work chain does, in
+#: every daemon worker) does not import torch (about 1 s).
+_LOCATIONS = {
+    "MlpCalculator": "calculator",
+    "DescriptorSpec": "descriptors",
+    "build_neighbours": "descriptors",
+    "compute_descriptors": "descriptors",
+    "Frame": "frames",
+    "frame_from_atoms": "frames",
+    "frame_to_atoms": "frames",
+    "read_frames": "frames",
+    "write_frames": "frames",
+    "NetworkSpec": "network",
+    "CommitteePotential": "potential",
+    "Prediction": "potential",
+    "load_potential": "potential",
+    "TrainingResult": "training",
+    "TrainingSettings": "training",
+    "train_committee": "training",
+}
+
+
+def __getattr__(name: str):
+    if name in _LOCATIONS:
+        return getattr(importlib.import_module(f".{_LOCATIONS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CommitteePotential",

@@ -13,11 +13,14 @@ configurations of the size being evaluated, as the active engine's training sets
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .frames import Frame
-from .potential import CommitteePotential
+
+if TYPE_CHECKING:  # torch is imported only where a committee is used
+    from .potential import CommitteePotential
 
 __all__ = (
     "DEFAULT_SPREAD_THRESHOLD_FACTOR",
