@@ -3,7 +3,8 @@
 harmonic phonons (``HarmonicPhononWorkChain``: relax at the pressure, DFPT, stability verdict) ->
 [``run_sscha``] SSCHA on the relaxed structure from the harmonic dynamical matrices
 (``SschaWorkChain``, with the free-energy Hessian and its verdict) -> harmonic electron-phonon
-coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure) -> anharmonic
+coupling and Eliashberg Tc (``ElectronPhononWorkChain`` on the relaxed structure; with one ph.x
+pass and stable harmonic phonons it runs beside the SSCHA, needing nothing from it) -> anharmonic
 electron-phonon coupling when the SSCHA verdict is ``stable``: the Hessian − harmonic difference
 is interpolated onto the electron-phonon q-mesh and added to the harmonic matrices there
 (calcfunction ``anharmonic_on_fine_grid``), and the same work chain is given those matrices and the
@@ -33,7 +34,7 @@ from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
 from ..validators import mustar_port, pressure_port
-from .common import load_codes
+from .common import apply_shared_cores, load_codes
 from .epc import ElectronPhononWorkChain
 from .harmonic import HarmonicPhononWorkChain
 from .sscha import SschaWorkChain
@@ -235,8 +236,10 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             cls.setup,
             cls.run_harmonic,
             cls.inspect_harmonic,
-            if_(cls.should_run_sscha)(cls.run_sscha_step, cls.inspect_sscha),
-            if_(cls.should_run_epc_harmonic)(cls.run_epc_harmonic, cls.inspect_epc_harmonic),
+            cls.run_sscha_and_early_epc,
+            if_(cls.sscha_launched)(cls.inspect_sscha),
+            if_(cls.should_run_epc_harmonic)(cls.run_epc_harmonic),
+            if_(cls.epc_harmonic_launched)(cls.inspect_epc_harmonic),
             if_(cls.should_run_epc_anharmonic)(
                 cls.interpolate_anharmonic, cls.run_epc_anharmonic, cls.inspect_epc_anharmonic
             ),
@@ -529,7 +532,18 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             return False
         return True
 
-    def run_sscha_step(self):
+    def run_sscha_and_early_epc(self):
+        """The SSCHA and, with one ph.x pass and stable harmonic phonons, the harmonic EPC beside
+        it: that branch needs only the harmonic step's matrices and gamma matrices, so its
+        q2r.x/matdyn.x jobs and its steps overlap the SSCHA's instead of following them."""
+        launched = {}
+        if self.should_run_sscha():
+            launched["sscha"] = self._submit_sscha()
+        if self._one_pass() and self.ctx.harmonic_stable:
+            launched["epc_harmonic"] = self._submit_epc_harmonic(beside_sscha="sscha" in launched)
+        return ToContext(**launched)
+
+    def _submit_sscha(self):
         inputs = AttributeDict(self.exposed_inputs(SschaWorkChain, namespace="sscha"))
         inputs.structure = self.ctx.structure
         inputs.dynamical_matrices = self.ctx.harmonic.outputs.dynamical_matrices
@@ -539,7 +553,13 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             f"step 2/4 SSCHA: launched SschaWorkChain<{node.pk}> ({inputs.engine.value} engine) "
             "from the harmonic matrices of the relaxed structure"
         )
-        return ToContext(sscha=node)
+        return node
+
+    def sscha_launched(self) -> bool:
+        return "sscha" in self.ctx
+
+    def epc_harmonic_launched(self) -> bool:
+        return "epc_harmonic" in self.ctx
 
     def inspect_sscha(self):
         node = self.ctx.sscha
@@ -579,6 +599,8 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         return bool(self.ctx.get("one_pass"))
 
     def should_run_epc_harmonic(self) -> bool:
+        if self.epc_harmonic_launched():  # beside the SSCHA (run_sscha_and_early_epc)
+            return False
         if self.ctx.harmonic_stable:
             return True
         if self._anharmonic_wanted() and self._one_pass():
@@ -616,6 +638,9 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         return inputs
 
     def run_epc_harmonic(self):
+        return ToContext(epc_harmonic=self._submit_epc_harmonic(beside_sscha=False))
+
+    def _submit_epc_harmonic(self, beside_sscha: bool):
         if self._one_pass():
             inputs = self._given_matrices_inputs(
                 "epc_harmonic", self.ctx.elph["dynamical_matrices"]
@@ -627,11 +652,16 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         else:
             inputs = self._epc_inputs("epc_harmonic")
             detail = "the relaxed structure (own DFPT with electron_phonon)"
+        if beside_sscha:
+            # On one machine (direct scheduler) the two branches share its cores: q2r.x and
+            # matdyn.x take half the MPI processes (one: no mpirun) beside the SSCHA's pw.x.
+            nproc = [apply_shared_cores(inputs.dfpt[name][name], 2) for name in ("q2r", "matdyn")]
+            detail += f", beside the SSCHA ({nproc[1]} MPI process{'es' if nproc[1] > 1 else ''})"
         node = self.submit(ElectronPhononWorkChain, **inputs)
         self.report(
             f"step 3/4 harmonic EPC: launched ElectronPhononWorkChain<{node.pk}> on {detail}"
         )
-        return ToContext(epc_harmonic=node)
+        return node
 
     def inspect_epc_harmonic(self):
         node = self.ctx.epc_harmonic
