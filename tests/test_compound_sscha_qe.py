@@ -15,6 +15,7 @@ from aiida.engine import run_get_node
 from conftest import TINY_EPC_OVERRIDES, TINY_HARMONIC_OVERRIDES
 
 from aiida_clathrate.workflows.compound import ClathrateSuperconductorWorkChain
+from aiida_clathrate.workflows.sscha import dft_runs
 
 #: tests/test_compound_qe.py's tiny harmonic and EPC settings: q 2x2x2 for both, so the SSCHA
 #: supercell is 2x2x2 (8 atoms, k 2x2x2 = the harmonic 4x4x4 divided by the q-mesh).
@@ -161,7 +162,7 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
         table.get_array("lowest_frequency_cm1").tolist(),
     )
     assert table.get_array("n_dft")[0] == TINY_SSCHA["population_sizes"][0]
-    pw_runs = [n for n in sscha.called if n.process_label == "PwBaseWorkChain"]
+    pw_runs = list(dft_runs(sscha).values())
     assert len(pw_runs) == int(table.get_array("n_dft").sum())
     assert all(len(n.inputs.pw.structure.sites) == 8 for n in pw_runs)
     assert summary["sscha_category"] == "stable"
@@ -347,3 +348,58 @@ def test_plot_dispersion_with_linewidths(compound_sscha_al, tmp_path):
     assert result.output.split() == [str(path)]
     assert path.stat().st_size > 20_000
     print("figure:", path)
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_one_pass_runs_the_harmonic_epc_beside_the_sscha(aiida_profile, clathrate_setup, qe_codes):
+    """With one ph.x pass the harmonic EPC needs nothing from the SSCHA: it is launched with it and
+    its jobs run while the SSCHA's pw.x run; the anharmonic branch still follows both."""
+    from ase.build import bulk
+
+    overrides = _overrides()
+    overrides["harmonic"]["degauss_ry"] = overrides["epc"]["degauss_ry"]
+    overrides["epc"]["scf"] = copy.deepcopy(overrides["harmonic"]["scf"])
+    builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
+        _codes(qe_codes),
+        orm.StructureData(ase=bulk("Al", "fcc", a=4.05)),
+        "fast",
+        overrides=overrides,
+        run_sscha=True,
+        sscha_engine="dft",
+        mustar=MUSTAR,
+        relax=False,
+    )
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    assert "one ph.x pass" in node.description
+    sscha, epc_harmonic = _called(node, "sscha"), _called(node, "epc_harmonic")
+    epc_jobs = [n for n in epc_harmonic.called_descendants if isinstance(n, orm.CalcJobNode)]
+    sscha_pw = [
+        n
+        for n in sscha.called_descendants
+        if n.process_type == "aiida.calculations:quantumespresso.pw"
+    ]
+    assert epc_jobs and sscha_pw
+    # launched in the same step as the SSCHA, its first job before the SSCHA's last pw.x ended
+    assert abs((epc_harmonic.ctime - sscha.ctime).total_seconds()) < 5.0
+    assert min(n.ctime for n in epc_jobs) < max(n.mtime for n in sscha_pw)
+    report = get_workchain_report_text(node)
+    assert "step 3/4 harmonic EPC: launched" in report and "beside the SSCHA" in report
+    # the anharmonic branch after both: the harmonic run's gamma matrices, the harmonic EPC's
+    # broadening
+    epc_anharmonic = _called(node, "epc_anharmonic")
+    assert epc_anharmonic.ctime > max(sscha.mtime, epc_harmonic.mtime)
+    assert epc_anharmonic.inputs.parent_elph_folder.uuid == node.outputs.harmonic.elph_folder.uuid
+    summary = node.outputs.summary.get_dict()
+    print("one pass with the SSCHA:", summary)
+    for branch in ("harmonic", "anharmonic"):
+        assert summary[f"lambda_{branch}"] > 0
+        assert all(np.isfinite(tc) and tc > 0 for tc in summary[f"tc_{branch}_kelvin"])
+    assert len([n for n in node.called_descendants if n.process_type == PH_PROCESS_TYPE]) == 1 + 3
+
+
+def get_workchain_report_text(node) -> str:
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    return get_workchain_report(node, "REPORT")

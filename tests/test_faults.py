@@ -182,18 +182,24 @@ def test_flaky_pw_drops_failed_configurations_with_their_partners(
 ):
     """Every fourth pw.x run fails: 2 of 8 configurations; each takes its ± partner out, the
     minimisation runs on the rest and the report gives the count."""
-    from aiida_clathrate.workflows.sscha import configurations_to_keep
+    from aiida_clathrate.workflows.sscha import configurations_to_keep, dft_runs
 
     code = _flaky_code(aiida_code_installed, flaky_pw(tmp_path, fail_every=4, fail_at=1))
     results, node = _sscha_al2_with(code, 8)
     assert node.is_finished_ok, node.exit_status
-    runs = {
-        n.base.extras.get("sscha_configuration"): n
-        for n in node.called
-        if n.process_label == "PwBaseWorkChain"
-    }
+    runs = {n.base.extras.get("sscha_configuration"): n for n in dft_runs(node).values()}
     failed = {i for i, run in runs.items() if not run.is_finished_ok}
     assert len(runs) == 8 and len(failed) == 2
+    # four series of two pw.x each (max_concurrent_dft 4); a series with a failed run goes on to
+    # its next configuration and ends with 401 naming it
+    series = [n for n in node.called if n.process_label == "PwSeriesWorkChain"]
+    assert len(series) == 4
+    assert sorted(len(s.called) for s in series) == [2, 2, 2, 2]
+    for s in series:
+        failed_here = [n for n in s.called if not n.is_finished_ok]
+        assert s.exit_status == (401 if failed_here else 0)
+        if failed_here:
+            assert f"{len(failed_here)} of 2 pw.x runs failed: dft_1_" in s.exit_message
     kept = configurations_to_keep(8, failed)
     assert len(kept) in (4, 6)  # two pairs, or one pair twice
     np.testing.assert_array_equal(results["populations"].get_array("n_configurations"), [len(kept)])

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from aiida_clathrate.workflows.sscha import dft_runs
+
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 #: A small committee for a 2-atom cell (seconds to train).
@@ -207,7 +209,7 @@ def test_sscha_workchain_active_engine_with_pw(
         key=lambda n: n.pk,
     )
     trainings = [n for n in node.called_descendants if n.process_label == "MlpTrainCalculation"]
-    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    pw_runs = list(dft_runs(node).values())
     reports = [log.message for log in orm.Log.collection.get_logs_for(node)]
     if threshold_kind == "inaccurate":
         # both committees missed the limit: populations 2 and 3 ran with DFT, no evaluation
@@ -262,9 +264,9 @@ def test_sscha_workchain_active_engine_with_pw(
     if n_dft[1]:
         links = node.base.links.get_outgoing().all()
         dft_2 = {
-            int(link.link_label.rsplit("_", 1)[1]): link.node
-            for link in links
-            if link.link_label.startswith("dft_2_")
+            int(label.rsplit("_", 1)[1]): run
+            for label, run in dft_runs(node).items()
+            if label.startswith("dft_2_")
         }
         minimize_2 = next(link.node for link in links if link.link_label == "minimize_2")
         ensemble = minimize_2.inputs.sscha.ensemble

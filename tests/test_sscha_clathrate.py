@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from aiida_clathrate.units import RY_TO_EV
+from aiida_clathrate.workflows.sscha import dft_runs
 
 POPULATION_SIZES = [8, 12]
 
@@ -57,7 +58,7 @@ def test_harmonic_matrices_feed_the_sscha(harmonic_krb, sscha_krb):
     results, node = sscha_krb
     assert node.is_finished_ok, node.exit_status
     assert node.inputs.dynamical_matrices.pk == harmonic_krb.outputs.dynamical_matrices.pk
-    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    pw_runs = list(dft_runs(node).values())
     assert len(pw_runs) == sum(POPULATION_SIZES[: len(results["populations"].get_array("n_dft"))])
     assert all(n.is_finished_ok for n in pw_runs)
     assert all(len(n.inputs.pw.structure.sites) == 14 for n in pw_runs)
@@ -65,7 +66,7 @@ def test_harmonic_matrices_feed_the_sscha(harmonic_krb, sscha_krb):
 
 def test_units_of_the_outputs(sscha_krb):
     results, node = sscha_krb
-    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    pw_runs = list(dft_runs(node).values())
     # free energy per cell in eV: near the DFT total energies (eV), not in Ry
     energies_ev = np.array([n.outputs.output_parameters["energy"] for n in pw_runs])
     free_energy_ev = results["free_energy_ev"].value

@@ -18,6 +18,8 @@ from test_sscha_kernel import (  # noqa: E402
     spring_force_constants,
 )
 
+from aiida_clathrate.workflows.sscha import dft_runs  # noqa: E402
+
 BIN = pathlib.Path(sys.executable).parent
 TINY_TRAINING = {
     "radial_order": 4,
@@ -276,7 +278,7 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
         minimize={"code": orm.load_code("clathrate-sscha@localhost")},
     )
     assert node.is_finished_ok, node.exit_status
-    pw_runs = [n for n in node.called if n.process_label == "PwBaseWorkChain"]
+    pw_runs = list(dft_runs(node).values())
     assert len(pw_runs) == 8 and all(n.is_finished_ok for n in pw_runs)
     # 4 at a time on the direct scheduler: the 2 processes asked for are shared, 1 each, no mpirun
     for run in pw_runs:
@@ -284,7 +286,7 @@ def test_sscha_workchain_dft_engine_with_pw(aiida_profile, clathrate_setup, qe_c
         assert options["resources"]["num_mpiprocs_per_machine"] == 1
         assert options["withmpi"] is False
     report = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
-    assert "population 1: 8 pw.x, 4 at a time (1 MPI process each)" in report
+    assert "population 1: 8 pw.x, 4 at a time (1 MPI process each; each series" in report
     table = results["populations"]
     np.testing.assert_array_equal(table.get_array("n_dft"), [8])
     np.testing.assert_array_equal(table.get_array("n_configurations"), [8])

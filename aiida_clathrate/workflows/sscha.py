@@ -3,7 +3,8 @@
 generate the first population from the starting matrix (imaginary modes made positive with
 ``ForcePositiveDefinite`` first, reported) -> per population: energies and forces from the engine
 (``mlp``: one ``MlpEvaluateCalculation``; ``dft``: one ``PwBaseWorkChain`` per configuration, at
-most ``max_concurrent_dft`` at a time, failed configurations dropped with their ± partner) ->
+most ``max_concurrent_dft`` at a time in as many ``PwSeriesWorkChain``s, failed configurations
+dropped with their ± partner) ->
 ``SschaMinimizeCalculation`` (new matrix, free energy, Kong–Liu ratio, gradient ratio, the next
 population drawn with seed ``seed + population + 1``) -> stop when python-sscha converges or after
 ``max_populations``.
@@ -37,6 +38,7 @@ import pathlib
 
 import numpy as np
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import ToContext, WorkChain, append_, calcfunction, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
@@ -61,6 +63,7 @@ from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 from aiida_clathrate.validators import pressure_port, set_code_plugins
 from aiida_clathrate.workflows.common import apply_shared_cores, failure, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
+from aiida_clathrate.workflows.pw_series import PwSeriesWorkChain
 from aiida_clathrate.workflows.restart import (
     MlpEvaluateBaseWorkChain,
     MlpTrainBaseWorkChain,
@@ -145,6 +148,22 @@ def dft_engine_inputs(
         supercell_kpoints_mesh(kpoints_mesh, qpoints_mesh),
         num_mpiprocs,
     )
+
+
+def dft_call_label(population: int, index: int) -> str:
+    """Call link label of the pw.x run of configuration ``index`` in ``population`` (from 1)."""
+    return f"dft_{population}_{index}"
+
+
+def dft_runs(sscha: orm.WorkflowNode) -> dict[str, orm.WorkflowNode]:
+    """Every pw.x run (``PwBaseWorkChain``) of an SSCHA work chain node by its call link label
+    (:func:`dft_call_label`), gathered from its ``PwSeriesWorkChain``s."""
+    return {
+        link.link_label: link.node
+        for series in sscha.called
+        if series.process_label == PwSeriesWorkChain.__name__
+        for link in series.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
+    }
 
 
 def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) -> list[int]:
@@ -528,10 +547,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
                     # a committee short of the accuracy limit hands the population to DFT
                     if_(cls.population_uses_mlp)(cls.run_mlp, cls.inspect_mlp),
                 ),
-                if_(cls.population_needs_dft)(
-                    while_(cls.dft_pending)(cls.run_dft_batch),
-                    cls.inspect_dft,
-                ),
+                if_(cls.population_needs_dft)(cls.run_dft, cls.inspect_dft),
                 cls.run_minimize,
                 cls.inspect_minimize,
             ),
@@ -840,8 +856,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         )
         n = self.ctx.ensemble.n_configurations
         self.ctx.dft_indices = [] if self.ctx.use_mlp else list(range(n))
-        self.ctx.dft_next = 0
-        self.ctx.dft = []
+        self.ctx.dft_series = []
         self.ctx.n_dft = 0
 
     def population_uses_mlp(self):
@@ -948,40 +963,61 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         )
 
     # ---- DFT engine ---------------------------------------------------------------------
-    def dft_pending(self):
-        return self.ctx.dft_next < len(self.ctx.dft_indices)
-
-    def run_dft_batch(self):
+    def run_dft(self):
+        """``max_concurrent_dft`` ``PwSeriesWorkChain``s side by side, the configurations dealt
+        out in turn: each starts its next pw.x as soon as its last one ends."""
         atoms_list = self.ctx.ensemble.to_atoms_list()
-        start = self.ctx.dft_next
-        stop = min(start + self.inputs.max_concurrent_dft.value, len(self.ctx.dft_indices))
-        for index in self.ctx.dft_indices[start:stop]:
-            inputs = self.exposed_inputs(PwBaseWorkChain, namespace="dft")
-            inputs["pw"]["structure"] = orm.StructureData(ase=atoms_list[index])
-            apply_shared_cores(inputs["pw"], stop - start)
-            inputs["metadata"] = {
-                "call_link_label": f"dft_{self.ctx.population + 1}_{index}",
+        indices = self.ctx.dft_indices
+        population = self.ctx.population + 1
+        n_series = min(self.inputs.max_concurrent_dft.value, len(indices))
+        pw_base = self.exposed_inputs(PwBaseWorkChain, namespace="dft")
+        apply_shared_cores(pw_base["pw"], n_series)
+        for series in range(n_series):
+            structures = {
+                dft_call_label(population, index): orm.StructureData(ase=atoms_list[index])
+                for index in indices[series::n_series]
             }
-            node = self.submit(PwBaseWorkChain, **inputs)
-            node.base.extras.set("sscha_configuration", index)
-            self.to_context(dft=append_(node))
-        if start == 0:
-            self.report(
-                f"population {self.ctx.population + 1}: {len(self.ctx.dft_indices)} pw.x, "
-                f"{stop - start} at a time ({parallelisation(inputs['pw'])} each)"
+            node = self.submit(
+                PwSeriesWorkChain,
+                pw_base=pw_base,
+                structures=structures,
+                metadata={"call_link_label": f"series_{population}_{series + 1}"},
             )
-        self.ctx.dft_next = stop
+            self.to_context(dft_series=append_(node))
+        self.report(
+            f"population {population}: {len(indices)} pw.x, {n_series} at a time "
+            f"({parallelisation(pw_base['pw'])} each; each series starts its next as soon as its "
+            "last ends)"
+        )
+
+    def _dft_runs(self) -> dict[int, orm.WorkflowNode]:
+        """This population's ``PwBaseWorkChain`` per configuration index, from the series' call
+        links (each marked with the extra ``sscha_configuration``)."""
+        by_index = {}
+        for series in self.ctx.dft_series:
+            for link in series.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all():
+                index = int(link.link_label.rsplit("_", 1)[1])
+                link.node.base.extras.set("sscha_configuration", index)
+                by_index[index] = link.node
+        return by_index
 
     def inspect_dft(self):
-        by_index = {node.base.extras.get("sscha_configuration"): node for node in self.ctx.dft}
-        failed = {i for i, node in by_index.items() if not node.is_finished_ok}
+        by_index = self._dft_runs()
+        not_run = set(self.ctx.dft_indices) - set(by_index)
+        if not_run:  # a series that stopped early (e.g. killed): its remaining configurations
+            self.report(
+                f"population {self.ctx.population + 1}: {len(not_run)} configurations never ran "
+                f"({', '.join(failure(s) for s in self.ctx.dft_series if not s.is_finished_ok)})"
+            )
+        failed = {i for i, node in by_index.items() if not node.is_finished_ok} | not_run
         kept = configurations_to_keep(self.ctx.ensemble.n_configurations, failed)
         if self.ctx.use_mlp:
             return self._replace_with_dft(by_index, failed, kept)
         if len(kept) < 2:
+            reasons = [failure(by_index[i]) for i in sorted(failed - not_run)[:3]]
             self.report(
-                f"population {self.ctx.population + 1}: {len(failed)} of {len(by_index)} DFT "
-                f"configurations failed ({', '.join(failure(by_index[i]) for i in sorted(failed)[:3])}"
+                f"population {self.ctx.population + 1}: {len(failed)} of "
+                f"{len(self.ctx.dft_indices)} DFT configurations failed ({', '.join(reasons)}"
                 f"{', ...' if len(failed) > 3 else ''}); {len(kept)} left with their +- partners, "
                 "at least 2 needed"
             )
@@ -989,8 +1025,8 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         if failed:
             self.report(
                 f"WARNING: population {self.ctx.population + 1}: {len(failed)} DFT configurations "
-                f"failed; dropped {len(by_index) - len(kept)} (with their +- partners), "
-                f"{len(kept)} kept"
+                f"failed; dropped {len(self.ctx.dft_indices) - len(kept)} (with their +- "
+                f"partners), {len(kept)} kept"
             )
         outputs = {}
         for i in kept:
@@ -998,7 +1034,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             outputs[f"parameters_{i}"] = node.outputs.output_parameters
             outputs[f"trajectory_{i}"] = node.outputs.output_trajectory
         self.ctx.ensemble_with_results = collect_dft_results(self.ctx.ensemble, **outputs)
-        self.ctx.n_dft = len(by_index)
+        self.ctx.n_dft = len(self.ctx.dft_indices)
         if self.is_active():
             self.ctx.training_sets.append(labelled_configurations(self.ctx.ensemble_with_results))
             self.ctx.needs_training = True
@@ -1007,7 +1043,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
     def _replace_with_dft(self, by_index, failed, kept):
         """Active engine, MLP population: DFT labels replace the MLP ones of the configurations
         sent to DFT (pairs whose DFT failed keep their MLP labels); the committee is retrained."""
-        self.ctx.n_dft = len(by_index)
+        self.ctx.n_dft = len(self.ctx.dft_indices)
         kept = [i for i in kept if i in by_index]
         if failed:
             self.report(
