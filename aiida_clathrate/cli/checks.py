@@ -50,3 +50,56 @@ def load_mlp_model(pk: int, option: str):
     if not isinstance(node, MlpModelData):
         echo.echo_critical(f"{option} {pk}: {type(node).__name__}, not a trained MlpModelData")
     return node
+
+
+#: Code label (before ``@computer``) per ``codes`` key of the builders.
+CODE_LABELS = {
+    "pw": "pw",
+    "ph": "ph",
+    "q2r": "q2r",
+    "matdyn": "matdyn",
+    "sscha": "clathrate-sscha",
+    "mlp": "clathrate-mlp",
+}
+
+
+def codes_on(computer: str, family: str, keys: list[str]) -> dict[str, str]:
+    """The codes ``{label}@{computer}`` for the builders' ``codes`` ``keys``.
+
+    On ``localhost`` the computer, the codes and the pseudopotential family are set up first
+    (idempotent, as ``aiida-clathrate setup``). Any other computer must have every code already
+    (``verdi code create``, docs/howto/cluster.md): a missing one exits naming it, before anything
+    is stored; the shipped pseudopotential family is installed when it is the one used.
+    """
+    from aiida import orm
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
+
+    from ..localhost import COMPUTER_LABEL, setup_localhost
+    from ..pseudo_family import SHIPPED_FAMILY_LABEL, install_shipped_family
+
+    codes = {key: f"{CODE_LABELS[key]}@{computer}" for key in keys}
+    if computer == COMPUTER_LABEL:
+        setup_localhost(family)
+        return codes
+    try:
+        orm.load_computer(computer)
+    except (NotExistent, MultipleObjectsError):
+        echo.echo_critical(
+            f"--computer {computer}: no such computer; set it up with `verdi computer setup` "
+            "(docs/howto/cluster.md)"
+        )
+    missing = []
+    for label in codes.values():
+        try:
+            orm.load_code(label)
+        except (NotExistent, MultipleObjectsError):
+            missing.append(label)
+    if missing:
+        echo.echo_critical(
+            f"--computer {computer}: missing code(s) {', '.join(missing)}; create each with "
+            "`verdi code create core.code.installed --config code-NAME.yml` "
+            "(examples/cluster/, docs/howto/cluster.md)"
+        )
+    if family == SHIPPED_FAMILY_LABEL:
+        install_shipped_family()
+    return codes

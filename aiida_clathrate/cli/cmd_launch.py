@@ -6,7 +6,12 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
-from .params import lattice_parameter_option, num_mpiprocs_option, pressure_option
+from .params import (
+    computer_option,
+    lattice_parameter_option,
+    num_mpiprocs_option,
+    pressure_option,
+)
 
 PROTOCOLS = click.Choice(["fast", "balanced", "stringent"])
 
@@ -37,15 +42,15 @@ def _harmonic_builder(
     family: str,
     num_mpiprocs: int,
     relax: bool = True,
+    computer: str = "localhost",
 ):
-    """The ``HarmonicPhononWorkChain`` builder of a pair on the localhost codes (set up here);
-    a bad input exits with its message."""
-    from ..localhost import setup_localhost
+    """The ``HarmonicPhononWorkChain`` builder of a pair on the codes of ``computer``
+    (:func:`~aiida_clathrate.cli.checks.codes_on`); a bad input exits with its message."""
     from ..workflows.harmonic import HarmonicPhononWorkChain
+    from .checks import codes_on
 
     structure = _structure_node(x, y, lattice_parameter)
-    setup_localhost(family)
-    codes = {name: f"{name}@localhost" for name in ("pw", "ph", "q2r", "matdyn")}
+    codes = codes_on(computer, family, ["pw", "ph", "q2r", "matdyn"])
     try:
         return HarmonicPhononWorkChain.get_builder_from_protocol(
             codes,
@@ -67,6 +72,7 @@ def _harmonic_builder(
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @lattice_parameter_option
 @num_mpiprocs_option
+@computer_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
 @click.option(
@@ -80,6 +86,7 @@ def cmd_launch_harmonic(
     protocol: str,
     lattice_parameter: float | None,
     num_mpiprocs: int,
+    computer: str,
     pseudo_family: str | None,
     no_relax: bool,
     daemon: bool,
@@ -94,7 +101,15 @@ def cmd_launch_harmonic(
         require_daemon()
     family = require_pseudo_family(pseudo_family)
     builder = _harmonic_builder(
-        x, y, lattice_parameter, protocol, pressure_gpa, family, num_mpiprocs, relax=not no_relax
+        x,
+        y,
+        lattice_parameter,
+        protocol,
+        pressure_gpa,
+        family,
+        num_mpiprocs,
+        relax=not no_relax,
+        computer=computer,
     )
     if daemon:
         node = submit(builder)

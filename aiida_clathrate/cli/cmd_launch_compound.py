@@ -10,6 +10,7 @@ from aiida.cmdline.utils import decorators, echo
 from ..eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
 from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
 from .params import (
+    computer_option,
     lattice_parameter_option,
     mustar_list_callback,
     num_mpiprocs_option,
@@ -26,6 +27,7 @@ QE_CODE_NAMES = ("pw", "ph", "q2r", "matdyn")
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @lattice_parameter_option
 @num_mpiprocs_option
+@computer_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option("--no-relax", is_flag=True, help="Skip the variable-cell relaxation.")
 @click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")
@@ -69,6 +71,7 @@ def cmd_launch_compound(
     protocol: str,
     lattice_parameter: float | None,
     num_mpiprocs: int,
+    computer: str,
     pseudo_family: str | None,
     no_relax: bool,
     no_sscha: bool,
@@ -82,10 +85,9 @@ def cmd_launch_compound(
     """Harmonic phonons, SSCHA and Eliashberg Tc of XYB6C6 (or XB3C3 when Y is omitted)."""
     from aiida.engine import run_get_node, submit
 
-    from ..localhost import setup_localhost
     from ..summary import compound_summary, format_summary
     from ..workflows.compound import ClathrateSuperconductorWorkChain
-    from .checks import load_mlp_model, require_daemon, require_pseudo_family
+    from .checks import codes_on, load_mlp_model, require_daemon, require_pseudo_family
 
     if wait and not daemon:
         echo.echo_critical(
@@ -107,10 +109,10 @@ def cmd_launch_compound(
     family = require_pseudo_family(pseudo_family)
     model = load_mlp_model(mlp_model, "--mlp-model") if mlp_model is not None else None
     structure = _structure_node(x, y, lattice_parameter)
-    setup_localhost(family)
-    codes = {name: f"{name}@localhost" for name in QE_CODE_NAMES}
-    codes["sscha"] = "clathrate-sscha@localhost"
-    codes["mlp"] = "clathrate-mlp@localhost"
+    keys = list(QE_CODE_NAMES)
+    if not no_sscha:
+        keys += ["sscha"] + (["mlp"] if sscha_engine in ("mlp", "active") else [])
+    codes = codes_on(computer, family, keys)
     metals = (x,) if y is None or y == x else (x, y)
     try:
         builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(

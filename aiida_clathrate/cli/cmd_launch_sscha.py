@@ -17,7 +17,12 @@ import click
 from aiida.cmdline.utils import decorators, echo
 
 from .cmd_launch import PROTOCOLS, _harmonic_builder, cmd_launch
-from .params import lattice_parameter_option, num_mpiprocs_option, pressure_option
+from .params import (
+    computer_option,
+    lattice_parameter_option,
+    num_mpiprocs_option,
+    pressure_option,
+)
 
 ENGINES = click.Choice(["dft", "mlp", "active"])
 
@@ -71,6 +76,7 @@ def _check_harmonic_matches(harmonic, x: str, y: str | None, pressure_gpa: float
 @click.option("--harmonic", "harmonic_pk", type=int, default=None, help="Reuse this harmonic run.")
 @lattice_parameter_option
 @num_mpiprocs_option
+@computer_option
 @click.option("--pseudo-family", default=None, help="Default: the family shipped with the package.")
 @click.option(
     "--relax-cell",
@@ -90,6 +96,7 @@ def cmd_launch_sscha(
     harmonic_pk: int | None,
     lattice_parameter: float | None,
     num_mpiprocs: int,
+    computer: str,
     pseudo_family: str | None,
     relax_cell: bool,
     daemon: bool,
@@ -98,10 +105,9 @@ def cmd_launch_sscha(
     and the lowest harmonic and anharmonic frequencies."""
     from aiida.engine import run_get_node, submit
 
-    from ..localhost import setup_localhost
     from ..summary import format_summary, sscha_summary
     from ..workflows.sscha_inputs import sscha_builder_on_harmonic
-    from .checks import load_mlp_model, require_daemon, require_pseudo_family
+    from .checks import codes_on, load_mlp_model, require_daemon, require_pseudo_family
 
     if engine == "mlp" and model_pk is None:
         echo.echo_critical("engine mlp needs --model PK (a trained MlpModelData)")
@@ -115,25 +121,28 @@ def cmd_launch_sscha(
         require_daemon()
     family = require_pseudo_family(pseudo_family)
     model = load_mlp_model(model_pk, "--model") if engine == "mlp" else None
+    keys = {"dft": ["sscha", "pw"], "mlp": ["sscha", "mlp"], "active": ["sscha", "pw", "mlp"]}
     if harmonic_pk is not None:
         harmonic = _load_harmonic(harmonic_pk)
         _check_harmonic_matches(harmonic, x, y, pressure_gpa)
+        codes = codes_on(computer, family, keys[engine])
     else:
         builder = _harmonic_builder(
-            x, y, lattice_parameter, protocol, pressure_gpa, family, num_mpiprocs
+            x, y, lattice_parameter, protocol, pressure_gpa, family, num_mpiprocs, computer=computer
         )
+        codes = codes_on(computer, family, keys[engine])  # the SSCHA's too, before anything runs
         echo.echo_info(f"running {builder.metadata.label} ({protocol}) in this shell")
         _, harmonic = run_get_node(builder)
         if not harmonic.is_finished_ok:
             echo.echo_critical(
                 f"HarmonicPhononWorkChain<{harmonic.pk}> failed: {harmonic.exit_message}"
             )
-    setup_localhost(family)
     try:
         builder = sscha_builder_on_harmonic(
             harmonic,
             protocol,
             engine,
+            codes={key: codes[key] for key in ("sscha", "pw", "mlp") if key in codes},
             mlp_model=model,
             temperature_kelvin=temperature_kelvin,
             relax_cell=relax_cell,

@@ -81,3 +81,12 @@ num_mpiprocs_option = click.option(
     show_default=True,
     help="MPI processes per calculation (shared by the jobs that run together on this machine).",
 )
+
+
+computer_option = click.option(
+    "--computer",
+    default="localhost",
+    show_default=True,
+    help="AiiDA computer whose codes run the jobs (pw@COMPUTER, ph@..., clathrate-sscha@...). "
+    "localhost is set up on the fly; any other must exist with its codes (docs/howto/cluster.md).",
+)
