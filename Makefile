@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 DEMO_MPIPROCS ?= 2
 
-.PHONY: install profile demo test lint benchmarks clean
+.PHONY: install profile demo test lint docs benchmarks clean
 
 install:
 	@bash scripts/install.sh
@@ -26,6 +26,10 @@ demo: profile
 ## The test suite (what CI runs): real pw.x/ph.x, python-sscha and torch at tiny settings.
 test: install
 	$(VENV)/bin/python -m pytest -ra --durations=15 $(PYTEST_ARGS)
+
+## The documentation site (Sphinx, MyST): docs/_build/html/index.html; warnings are errors.
+docs: install
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

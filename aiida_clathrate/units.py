@@ -12,17 +12,17 @@ Two families of energy constants live here on purpose, each matching the program
 
 python-sscha (``Ensemble`` in its ``"default"`` units) and cellconstructor use:
 
-============================  ===========================================================
-quantity                      python-sscha / cellconstructor
-============================  ===========================================================
-energy                        Ry
-forces                        Ry/Å
-positions, cell               Å
-stress                        Ry/bohr³, sign **opposite** to ASE (positive = compression)
-dynamical matrix (``dynmats``) Ry/bohr² (force constants; not mass-weighted)
-masses (``structure.masses``)  Rydberg atomic units: 1 unit = 2 m_e (1 amu = 911.44)
-frequencies (``DyagDinQ``)     Ry (ħω with ħ = 1); negative = imaginary
-============================  ===========================================================
+===============================  ===========================================================
+quantity                         python-sscha / cellconstructor
+===============================  ===========================================================
+energy                           Ry
+forces                           Ry/Å
+positions, cell                  Å
+stress                           Ry/bohr³, sign **opposite** to ASE (positive = compression)
+dynamical matrix (``dynmats``)   Ry/bohr² (force constants; not mass-weighted)
+masses (``structure.masses``)    Rydberg atomic units: 1 unit = 2 m_e (1 amu = 911.44)
+frequencies (``DyagDinQ``)       Ry (ħω with ħ = 1); negative = imaginary
+===============================  ===========================================================
 
 ASE/AiiDA: eV, eV/Å, Å, stress in eV/Å³ with ASE's sign (positive = tensile; pressure is
 ``-trace/3``) or GPa, masses in amu, frequencies in cm⁻¹.  Quantum ESPRESSO's ``press`` is in kbar.

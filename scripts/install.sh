@@ -33,6 +33,6 @@ $PIP install "torch==2.13.0"
 $PIP install numpy scipy six meson meson-python ninja
 $PIP install --no-build-isolation "cellconstructor>=1.6.2"
 $PIP install --no-build-isolation "python-sscha>=1.6.2"
-$PIP install -e ".[dev]"
+$PIP install -e ".[dev,docs]"
 touch "$STAMP"
 echo "[install] done: $VENV"

@@ -27,7 +27,7 @@ from . import cmd_root
     "output",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     required=True,
-    help="Archive file to write (conventionally *.aiida).",
+    help="Archive file to write (conventionally NAME.aiida).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @decorators.with_dbenv()

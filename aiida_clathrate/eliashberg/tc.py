@@ -63,7 +63,7 @@ def solve_tc(
 
     The bracket needs no guess of Tc: it starts at T = omega_max / k_B (raised by doubling while
     the eigenvalue still exceeds 1) and halves T until the eigenvalue exceeds 1, then Brent's
-    method refines the root to |Tc - root| <= ``settings.tc_tolerance_kelvin`` +
+    method refines the root to ``|Tc - root|`` <= ``settings.tc_tolerance_kelvin`` +
     ``settings.tc_relative_tolerance`` * Tc.  omega_max (cutoff and bracket) is taken at
     ``settings.omega_max_threshold``.
     """

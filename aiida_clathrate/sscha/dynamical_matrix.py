@@ -168,7 +168,7 @@ class PositiveDefiniteResult:
 
 def force_positive_definite(phonons, tolerance_cm1: float = 1e-3) -> PositiveDefiniteResult:
     """A copy with the acoustic sum rule and symmetries imposed (ph.x leaves the ASR to matdyn,
-    and python-sscha refuses a matrix without three translations), then |ω²| in place of ω²
+    and python-sscha refuses a matrix without three translations), then ``|ω²|`` in place of ω²
     (``ForcePositiveDefinite``) when any mode is imaginary.
 
     Translations at Γ are ignored. ``changed`` says whether the matrix was modified.

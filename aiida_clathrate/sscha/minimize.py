@@ -19,7 +19,7 @@ class MinimizerSettings:
 
     ``kong_liu_ratio``: stop the minimisation (new population needed) when the Kong–Liu effective
     sample size over N drops below it (study: 0.6). ``meaningful_factor``: the minimisation is
-    converged when |gradient| < meaningful_factor × its stochastic error (python-sscha's default
+    converged when ``|gradient|`` < meaningful_factor × its stochastic error (python-sscha's default
     0.2; the study quotes 1e-6). ``lambda_a``: force-constant step; ``minimize_structure``: also
     move the centroids (Wyckoff positions); ``max_steps``: -1 for no limit.
     ``target_pressure_gpa``: when set, the cell takes one step towards this pressure after the
