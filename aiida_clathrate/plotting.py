@@ -5,6 +5,7 @@
   cumulative lambda(omega) on a shared frequency axis (uses :mod:`aiida_clathrate.eliashberg.plotting`);
 - :func:`plot_band_overlay`: the Fig. 2 layout, harmonic and anharmonic bands (or one of them) on
   one path with the electron-phonon linewidths as marker size;
+- :func:`plot_screening_heatmap`, :func:`plot_projected_dos`: the study's Fig. 1c and 1b;
 - :func:`path_distances`: cumulative path length of q-points, zero-length jumps at ``X|M`` breaks.
 
 Frequencies are in cm^-1 throughout. Callers choose the backend; the CLI uses Agg.
@@ -27,6 +28,8 @@ __all__ = [
     "plot_dispersion_dos",
     "plot_epc_spectrum",
     "plot_gap_curve",
+    "plot_projected_dos",
+    "plot_screening_heatmap",
 ]
 
 GAMMA_LABELS = {"G", "GAMMA", "Γ"}
@@ -271,5 +274,74 @@ def plot_band_overlay(
     ax.legend(handles=handles, frameon=False, loc="lower right")
     if title:
         ax.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_screening_heatmap(
+    rows: Sequence[dict],
+    metals: Sequence[str],
+    reference: Sequence[str] | None = ("K", "Pb"),
+    stable_pairs: Sequence[tuple[str, str]] = (),
+    stable_under_pressure_pairs: Sequence[tuple[str, str]] = (),
+):
+    """The study's Fig. 1c layout: N(E_F) (states/eV/B6C6) of every pair as a lower triangle
+    over the metals (X = Y on the diagonal), the colour scale centred on the reference pair's
+    N(E_F) (a star), crosses on pairs found stable at the screen's pressure, hexagons on pairs
+    stable only under pressure. Pairs not screened stay blank."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    index = {m: i for i, m in enumerate(metals)}
+    grid = np.full((len(metals), len(metals)), np.nan)
+    values = {}
+    for row in rows:
+        i, j = sorted((index[row["x"]], index[row["y"]]), reverse=True)
+        grid[i, j] = row["n_ef_states_per_ev_b6c6"]
+        values[frozenset((row["x"], row["y"]))] = (i, j)
+    finite = grid[np.isfinite(grid)]
+    centre = None
+    if reference is not None and frozenset(reference) in values:
+        centre = grid[values[frozenset(reference)]]
+    figure, ax = plt.subplots(figsize=(1.0 + 0.55 * len(metals), 0.8 + 0.5 * len(metals)))
+    if centre is not None and finite.min() < centre < finite.max():
+        norm = TwoSlopeNorm(vcenter=centre, vmin=finite.min(), vmax=finite.max())
+    else:
+        norm = None
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu_r", norm=norm, origin="upper")
+    figure.colorbar(image, ax=ax, label="N(E_F) (states/eV/B6C6)")
+    if centre is not None:
+        i, j = values[frozenset(reference)]
+        ax.plot(j, i, marker="*", color="gold", markersize=16, markeredgecolor="k")
+    for pairs, marker in ((stable_pairs, "x"), (stable_under_pressure_pairs, "h")):
+        for x, y in pairs:
+            if frozenset((x, y)) in values:
+                i, j = values[frozenset((x, y))]
+                ax.plot(j, i, marker=marker, color="k", markersize=9, fillstyle="none")
+    ax.set_xticks(range(len(metals)), metals)
+    ax.set_yticks(range(len(metals)), metals)
+    ax.set_xlabel("X")
+    ax.set_ylabel("Y")
+    ax.set_title(
+        "N(E_F) per B6C6" + ("" if centre is None else f", centred on {''.join(reference)}")
+    )
+    figure.tight_layout()
+    return figure
+
+
+def plot_projected_dos(energies_ev: np.ndarray, curves: dict[str, np.ndarray], label: str):
+    """Projected DOS (states/eV) against E − E_F (eV), one curve per element, the Fermi level
+    dashed: the study's Fig. 1b."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(5, 3.5))
+    for name, curve in curves.items():
+        ax.plot(energies_ev, curve, label=name)
+    ax.axvline(0.0, color="k", linestyle="--", linewidth=0.8)
+    ax.set_xlim(-4, 4)
+    ax.set_xlabel("E − E_F (eV)")
+    ax.set_ylabel("DOS (states/eV/cell)")
+    ax.set_title(label)
+    ax.legend()
     figure.tight_layout()
     return figure

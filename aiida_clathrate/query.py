@@ -156,3 +156,25 @@ def format_table(rows: list[dict]) -> str:
             f"{'-' if lam is None else f'{lam:.3f}':>7} {'-' if tc is None else f'{tc:.1f}':>7}"
         )
     return "\n".join(lines)
+
+
+def stable_pairs(pressure_gpa: float, up_to_gpa: float = 20.0) -> tuple[set, set]:
+    """Guest pairs of the tagged compounds found stable at ``pressure_gpa`` (within 1e-3 GPa),
+    and those found stable only at a higher pressure up to ``up_to_gpa``: the crosses and
+    hexagons of the study's heat map. Pairs as frozensets of their metals."""
+    qb = orm.QueryBuilder()
+    qb.append(orm.Group, filters={"label": COMPOUNDS_GROUP}, tag="group")
+    qb.append(
+        orm.WorkflowNode,
+        with_group="group",
+        filters={"extras.stable": True},
+        project=["extras.clathrate_pair", "extras.pressure_gpa"],
+    )
+    at_pressure, under_pressure = set(), set()
+    for pair, pressure in qb.all():
+        key = frozenset(pair)
+        if abs(pressure - pressure_gpa) <= 1e-3:
+            at_pressure.add(key)
+        elif pressure_gpa < pressure <= up_to_gpa:
+            under_pressure.add(key)
+    return at_pressure, under_pressure - at_pressure

@@ -23,6 +23,7 @@ from . import (  # noqa: E402,F401
     cmd_export,
     cmd_launch,
     cmd_launch_compound,
+    cmd_launch_screening,
     cmd_launch_sscha,
     cmd_mlp,
     cmd_plot,

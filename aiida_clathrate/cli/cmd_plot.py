@@ -31,6 +31,9 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
     ElectronPhononWorkChain: phonon DOS, alpha^2F and cumulative lambda(omega); the gap Delta(T);
     its dispersion with the electron-phonon linewidths (when it computed them).
     ClathrateSuperconductorWorkChain: harmonic vs anharmonic dispersion with linewidths (Fig. 2).
+    ScreeningWorkChain: the N(E_F) heat map (Fig. 1c; crosses: tagged compounds stable at the
+    screen's pressure, hexagons: stable only under pressure up to 20 GPa) and the projected DOS
+    of the top pair and of the reference pair (Fig. 1b).
     """
     import matplotlib
 
@@ -39,6 +42,7 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
         "HarmonicPhononWorkChain": _harmonic_figures,
         "ElectronPhononWorkChain": _epc_figures,
         "ClathrateSuperconductorWorkChain": _compound_figures,
+        "ScreeningWorkChain": _screening_figures,
     }
     if process.process_label not in makers:
         echo.echo_critical(
@@ -230,3 +234,51 @@ def _mustar_label(name: str) -> str:
         except ValueError:
             pass
     return name
+
+
+def _screening_figures(process) -> dict:
+    """Fig. 1c (heat map) and Fig. 1b (projected DOS of the top and reference pairs)."""
+    from ..plotting import plot_projected_dos, plot_screening_heatmap
+    from ..query import stable_pairs
+    from ..screening import pair_label
+    from ..structures import enumerate_pairs
+
+    rows = _require(process, "table").get_dict()["rows"]
+    metals = [x for x, y in enumerate_pairs(process.inputs.metals.get_list()) if x == y]
+    reference = tuple(process.inputs.reference_pair.get_list())
+    at_pressure, under_pressure = stable_pairs(process.inputs.pressure_gpa.value)
+    figures = {
+        "screening_heatmap": plot_screening_heatmap(
+            rows,
+            metals,
+            reference,
+            [tuple(sorted(p)) * (2 if len(p) == 1 else 1) for p in at_pressure],
+            [tuple(sorted(p)) * (2 if len(p) == 1 else 1) for p in under_pressure],
+        )
+    }
+    runs = {
+        pair_label(*node.inputs.metals.get_list()): node
+        for node in process.called
+        if node.process_label == "PairScreeningWorkChain" and node.is_finished_ok
+    }
+    best = max(rows, key=lambda r: r["n_ef_states_per_ev_b6c6"])["pair"]
+    for label in dict.fromkeys([best, pair_label(*reference) if len(reference) == 2 else best]):
+        if label in runs:
+            energies, curves = _element_pdos(runs[label])
+            figures[f"pdos_{label}"] = plot_projected_dos(energies, curves, label)
+    return figures
+
+
+def _element_pdos(pair_run):
+    """Projected DOS per element (states/eV) against E − E_F from a pair's projwfc.x run."""
+    import numpy as np
+
+    pdos_run = next(n for n in pair_run.called if n.process_label == "PdosWorkChain")
+    fermi = pdos_run.outputs.nscf.output_parameters["fermi_energy"]
+    curves: dict = {}
+    energies = None
+    for orbital, pdos, energy in pdos_run.outputs.projwfc.projections.get_pdos():
+        element = orbital.get_orbital_dict()["kind_name"].rstrip("0123456789")
+        energies = np.asarray(energy) - fermi
+        curves[element] = curves.get(element, 0.0) + np.asarray(pdos)
+    return energies, curves

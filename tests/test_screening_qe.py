@@ -1,0 +1,111 @@
+"""ScreeningWorkChain with real pw.x, dos.x and projwfc.x (aiida-quantumespresso's PdosWorkChain)
+on the three pairs of K and Rb at tiny settings (prototype lattices, scf at Γ, DOS on 2x2x2);
+the table, the ranking, the extras, the command line and the figures."""
+
+from __future__ import annotations
+
+import pytest
+from aiida import orm
+from click.testing import CliRunner
+
+from aiida_clathrate.cli import cmd_root
+from aiida_clathrate.workflows.screening import ScreeningWorkChain
+
+TINY = {"kpoints_mesh": [1, 1, 1], "nscf_kpoints_mesh": [2, 2, 2]}
+CODES = {name: f"{name}@localhost" for name in ("pw", "dos", "projwfc")}
+
+
+@pytest.fixture(scope="module")
+def screen_krb(aiida_profile, clathrate_setup):
+    from aiida.engine import run_get_node
+
+    builder = ScreeningWorkChain.get_builder_from_protocol(
+        CODES, ["K", "Rb"], "fast", relax=False, overrides=TINY, max_concurrent_pairs=2
+    )
+    _, node = run_get_node(builder)
+    return node
+
+
+@pytest.mark.qe
+def test_every_pair_is_screened_and_ranked(screen_krb):
+    node = screen_krb
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    rows = node.outputs.table.get_dict()["rows"]
+    assert sorted(r["pair"] for r in rows) == ["K", "KRb", "Rb"]
+    for row in rows:
+        print(row)
+        assert 0 < row["n_ef_states_per_ev_b6c6"] < 20
+        assert 0.5 < row["framework_share"] <= 1.0  # the B-C framework carries N(E_F)
+        assert row["average_valence"] == 1.0
+    ranking = node.outputs.ranking.get_dict()
+    assert (
+        ranking["reference_pair"] == "KPb" and ranking["reference_n_ef_states_per_ev_b6c6"] is None
+    )
+    expected = [r["pair"] for r in sorted(rows, key=lambda r: -r["n_ef_states_per_ev_b6c6"])]
+    assert ranking["pairs"] == expected
+    # two at a time: the third pair was launched after the first two finished
+    runs = sorted(
+        (n for n in node.called if n.process_label == "PairScreeningWorkChain"),
+        key=lambda n: n.ctime,
+    )
+    assert len(runs) == 3 and runs[2].ctime > max(runs[0].mtime, runs[1].mtime)
+    for run in runs:
+        extras = run.base.extras.all
+        assert extras["n_ef_states_per_ev_b6c6"] == run.outputs.summary["n_ef_states_per_ev_b6c6"]
+        assert extras["pressure_gpa"] == 0.0 and "pair" in extras
+        pdos = next(n for n in run.called if n.process_label == "PdosWorkChain")
+        assert pdos.is_finished_ok
+        assert pdos.inputs.nscf.kpoints.get_kpoints_mesh()[0] == [2, 2, 2]
+
+
+@pytest.mark.qe
+def test_plot_draws_the_heat_map_and_the_projected_dos(screen_krb, tmp_path):
+    result = CliRunner().invoke(
+        cmd_root, ["plot", str(screen_krb.pk), "--output-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert f"screening_heatmap_{screen_krb.pk}.png" in names
+    assert any(name.startswith("pdos_") for name in names)
+
+
+def test_launch_screening_refuses_bad_metals_before_storing(aiida_profile):
+    before = orm.QueryBuilder().append(orm.Node).count()
+    for metals in (["K", "Xx"], ["K", "K"]):
+        result = CliRunner().invoke(
+            cmd_root, ["launch", "screening", *[a for m in metals for a in ("--metals", m)]]
+        )
+        assert result.exit_code != 0 and "--metals" in result.output, result.output
+    result = CliRunner().invoke(
+        cmd_root, ["launch", "screening", "--metals", "K Rb", "--launch-compounds", "2"]
+    )
+    assert result.exit_code != 0 and "needs --daemon --wait" in result.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_format_ranking_and_pair_labels():
+    from aiida_clathrate.cli.cmd_launch_screening import format_ranking
+    from aiida_clathrate.screening import split_pair
+
+    rows = [
+        {
+            "pair": "KPb",
+            "average_valence": 1.5,
+            "lattice_parameter_angstrom": 4.8,
+            "n_ef_states_per_ev_b6c6": 2.0,
+            "framework_share": 0.9,
+        },
+        {
+            "pair": "KRb",
+            "average_valence": 1.0,
+            "lattice_parameter_angstrom": 4.9,
+            "n_ef_states_per_ev_b6c6": 3.7,
+            "framework_share": None,
+        },
+    ]
+    ranking = {"reference_pair": "KPb", "reference_n_ef_states_per_ev_b6c6": 2.0, "pairs": ["KRb"]}
+    text = format_ranking({"rows": rows}, ranking)
+    assert text.splitlines()[1].startswith("KRb") and "1 pair(s) above KPb (2.000): KRb" in text
+    assert split_pair("KPb") == ("K", "Pb") and split_pair("Sr") == ("Sr", None)
+    with pytest.raises(ValueError):
+        split_pair("KPbRb")
