@@ -26,6 +26,8 @@ from .eliashberg.mustar import check_mustar_value
 
 COMPOUNDS_GROUP = "clathrate/compounds"
 STABLE_GROUP = "clathrate/stable"
+#: The pair runs of every screen (``PairScreeningWorkChain``), with their N(E_F) extras.
+SCREENING_GROUP = "clathrate/screening"
 BRANCHES = ("harmonic", "anharmonic")
 
 
@@ -178,3 +180,32 @@ def stable_pairs(pressure_gpa: float, up_to_gpa: float = 20.0) -> tuple[set, set
         elif pressure_gpa < pressure <= up_to_gpa:
             under_pressure.add(key)
     return at_pressure, under_pressure - at_pressure
+
+
+def query_screened(n_ef_min: float | None = None, pressure_gpa: float | None = None) -> list[dict]:
+    """Screened pairs (group ``clathrate/screening``) with N(E_F) strictly above ``n_ef_min``
+    (states/eV/B6C6) and at ``pressure_gpa`` (within 1e-3 GPa), highest N(E_F) first."""
+    filters: dict = {}
+    if n_ef_min is not None:
+        filters["extras.n_ef_states_per_ev_b6c6"] = {">": float(n_ef_min)}
+    if pressure_gpa is not None:
+        filters["extras.pressure_gpa"] = {
+            "and": [{">=": pressure_gpa - 1e-3}, {"<=": pressure_gpa + 1e-3}]
+        }
+    qb = orm.QueryBuilder()
+    qb.append(orm.Group, filters={"label": SCREENING_GROUP}, tag="group")
+    qb.append(
+        orm.WorkflowNode,
+        with_group="group",
+        filters=filters,
+        project=[
+            "id",
+            "extras.pair",
+            "extras.average_valence",
+            "extras.pressure_gpa",
+            "extras.n_ef_states_per_ev_b6c6",
+        ],
+    )
+    keys = ("pk", "pair", "average_valence", "pressure_gpa", "n_ef_states_per_ev_b6c6")
+    rows = [dict(zip(keys, row, strict=True)) for row in qb.all()]
+    return sorted(rows, key=lambda r: r["n_ef_states_per_ev_b6c6"], reverse=True)

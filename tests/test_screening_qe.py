@@ -59,6 +59,21 @@ def test_every_pair_is_screened_and_ranked(screen_krb):
 
 
 @pytest.mark.qe
+def test_query_filters_screened_pairs_on_n_ef(screen_krb):
+    rows = screen_krb.outputs.table.get_dict()["rows"]
+    threshold = sorted(r["n_ef_states_per_ev_b6c6"] for r in rows)[0]
+    result = CliRunner().invoke(
+        cmd_root, ["query", "--screened", "--n-ef-min", str(threshold), "--pressure", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 pair(s)" in result.output  # strictly above the lowest of the three
+    result = CliRunner().invoke(cmd_root, ["query", "--n-ef-min", "1"])
+    assert result.exit_code != 0 and "add --screened" in result.output
+    result = CliRunner().invoke(cmd_root, ["query", "--screened", "--stable"])
+    assert result.exit_code != 0 and "--stable apply to compounds" in result.output
+
+
+@pytest.mark.qe
 def test_plot_draws_the_heat_map_and_the_projected_dos(screen_krb, tmp_path):
     result = CliRunner().invoke(
         cmd_root, ["plot", str(screen_krb.pk), "--output-dir", str(tmp_path)]

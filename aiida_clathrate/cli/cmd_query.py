@@ -42,6 +42,18 @@ from .params import finite_callback, mustar_value_callback
     show_default=True,
     help="Which Tc (phonons) the filter and the Tc column use.",
 )
+@click.option(
+    "--screened",
+    is_flag=True,
+    help="Screened pairs (clathrate/screening) instead of compounds, highest N(E_F) first.",
+)
+@click.option(
+    "--n-ef-min",
+    type=float,
+    default=None,
+    callback=finite_callback,
+    help="With --screened: N(E_F) strictly above this (states/eV per B6C6).",
+)
 @decorators.with_dbenv()
 def cmd_query(
     only_stable: bool,
@@ -50,10 +62,27 @@ def cmd_query(
     pressure_gpa: float | None,
     mustar: float | None,
     branch: str,
+    screened: bool,
+    n_ef_min: float | None,
 ) -> None:
-    """Compounds of the clathrate/compounds group matching ALL the given filters, highest Tc first."""
+    """Compounds of the clathrate/compounds group matching ALL the given filters, highest Tc first
+    (with --screened: the pairs of the screens, highest N(E_F) first)."""
     from ..query import query_compounds
 
+    if n_ef_min is not None and not screened:
+        echo.echo_critical("--n-ef-min filters screened pairs: add --screened")
+    if screened:
+        compound_only = {
+            "--stable": only_stable,
+            "--unstable": only_unstable,
+            "--tc-min": tc_min_kelvin is not None,
+            "--mustar": mustar is not None,
+        }
+        given = [name for name, used in compound_only.items() if used]
+        if given:
+            echo.echo_critical(f"{', '.join(given)} apply to compounds, not with --screened")
+        _screened(n_ef_min, pressure_gpa)
+        return
     if only_stable and only_unstable:
         echo.echo_critical("--stable and --unstable exclude each other (neither: both kinds)")
     stable = True if only_stable else (False if only_unstable else None)
@@ -85,3 +114,20 @@ def _table(rows: list[dict], branch: str) -> str:
 
 def _mustar_note(mustar: float | None) -> str:
     return "largest over mu*" if mustar is None else f"mu* = {mustar:.2f}"
+
+
+def _screened(n_ef_min: float | None, pressure_gpa: float | None) -> None:
+    from ..query import query_screened
+
+    rows = query_screened(n_ef_min, pressure_gpa)
+    if not rows:
+        echo.echo_report("no screened pair matches")
+        return
+    lines = [f"{'PK':>6}  {'pair':<8} {'n':>5} {'P/GPa':>6} {'N(E_F)':>8}", "-" * 38]
+    for row in rows:
+        lines.append(
+            f"{row['pk']:>6}  {row['pair']:<8} {row['average_valence']:>5.2f} "
+            f"{row['pressure_gpa']:>6.1f} {row['n_ef_states_per_ev_b6c6']:>8.3f}"
+        )
+    echo.echo("\n".join(lines))
+    echo.echo(f"{len(rows)} pair(s); N(E_F) in states/eV per B6C6 (both spins)")

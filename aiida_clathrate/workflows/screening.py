@@ -246,6 +246,10 @@ class PairScreeningWorkChain(ProtocolMixin, WorkChain):
                 "pressure_gpa": self.inputs.pressure_gpa.value,
             }
         )
+        from ..query import SCREENING_GROUP
+
+        group, _ = orm.Group.collection.get_or_create(SCREENING_GROUP)
+        group.add_nodes(self.node)
         share = row["framework_share"]
         self.report(
             f"{row['pair']}: N(E_F) = {row['n_ef_states_per_ev_b6c6']:.3f} states/eV/B6C6"
