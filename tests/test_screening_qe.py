@@ -49,6 +49,8 @@ def test_every_pair_is_screened_and_ranked(screen_krb):
         key=lambda n: n.ctime,
     )
     assert len(runs) == 3 and runs[2].ctime > max(runs[0].mtime, runs[1].mtime)
+    report = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert "launched pairs 1..2 of 3 (1 MPI process each)" in report
     for run in runs:
         extras = run.base.extras.all
         assert extras["n_ef_states_per_ev_b6c6"] == run.outputs.summary["n_ef_states_per_ev_b6c6"]

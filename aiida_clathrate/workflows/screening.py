@@ -28,7 +28,15 @@ from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutof
 from ..screening import REFERENCE_PAIR, fermi_level_dos, rank_above_reference, screening_row
 from ..structures import enumerate_pairs, formula
 from ..validators import pressure_port, set_code_plugins
-from .common import calcjob_options, check_protocol_overrides, failure, kpoints_mesh, load_codes
+from .common import (
+    calcjob_options,
+    check_protocol_overrides,
+    failure,
+    kpoints_mesh,
+    load_codes,
+    mpiprocs_per_machine,
+    share_cores,
+)
 from .pw_inputs import pw_overrides, pw_relax_inputs
 
 PdosWorkChain = WorkflowFactory("quantumespresso.pdos")
@@ -393,6 +401,13 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
             "projwfc": self.inputs.projwfc_code,
         }
         stop = min(self.ctx.next + self.inputs.max_concurrent_pairs.value, len(self.ctx.pairs))
+        # pairs running together on one machine (direct scheduler) share its MPI processes
+        options = share_cores(
+            calcjob_options(self.inputs.num_mpiprocs.value),
+            self.inputs.pw_code.computer,
+            stop - self.ctx.next,
+        )
+        nproc = mpiprocs_per_machine(options)
         for x, y in self.ctx.pairs[self.ctx.next : stop]:
             structure = orm.StructureData(ase=clathrate(x, None if y == x else y))
             builder = PairScreeningWorkChain.get_builder_from_protocol(
@@ -402,14 +417,17 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
                 self.inputs.protocol.value,
                 self.inputs.pressure_gpa.value,
                 pseudo_family=self.inputs.pseudo_family.value,
-                num_mpiprocs=self.inputs.num_mpiprocs.value,
+                num_mpiprocs=nproc,
                 relax=self.inputs.relax.value,
                 overrides=self.inputs.overrides.get_dict() if "overrides" in self.inputs else None,
             )
             builder.metadata.call_link_label = f"pair_{x}_{y}"
             node = self.submit(builder)
             self.to_context(pair_runs=append_(node))
-        self.report(f"launched pairs {self.ctx.next + 1}..{stop} of {len(self.ctx.pairs)}")
+        self.report(
+            f"launched pairs {self.ctx.next + 1}..{stop} of {len(self.ctx.pairs)} "
+            f"({nproc} MPI process{'es' if nproc > 1 else ''} each)"
+        )
         self.ctx.next = stop
 
     def results(self):
