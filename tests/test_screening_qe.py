@@ -126,3 +126,14 @@ def test_format_ranking_and_pair_labels():
     assert split_pair("KPb") == ("K", "Pb") and split_pair("Sr") == ("Sr", None)
     with pytest.raises(ValueError):
         split_pair("KPbRb")
+
+
+def test_screening_codes_resolve_on_localhost(aiida_profile, clathrate_setup):
+    """The codes `launch screening` asks for exist after the localhost set-up."""
+    from aiida_clathrate.cli.checks import codes_on
+    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
+
+    codes = codes_on("localhost", SHIPPED_FAMILY_LABEL, ["pw", "dos", "projwfc"])
+    assert codes == CODES
+    for label in codes.values():
+        orm.load_code(label)

@@ -58,6 +58,8 @@ CODE_LABELS = {
     "ph": "ph",
     "q2r": "q2r",
     "matdyn": "matdyn",
+    "dos": "dos",
+    "projwfc": "projwfc",
     "sscha": "clathrate-sscha",
     "mlp": "clathrate-mlp",
 }
