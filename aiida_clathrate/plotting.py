@@ -334,11 +334,17 @@ def plot_projected_dos(energies_ev: np.ndarray, curves: dict[str, np.ndarray], l
     dashed: the study's Fig. 1b."""
     import matplotlib.pyplot as plt
 
+    window = (-4.0, 4.0)
     figure, ax = plt.subplots(figsize=(5, 3.5))
+    inside = (energies_ev >= window[0]) & (energies_ev <= window[1])
+    top = 0.0
     for name, curve in curves.items():
         ax.plot(energies_ev, curve, label=name)
+        if inside.any():
+            top = max(top, float(np.max(np.asarray(curve)[inside])))
     ax.axvline(0.0, color="k", linestyle="--", linewidth=0.8)
-    ax.set_xlim(-4, 4)
+    ax.set_xlim(*window)
+    ax.set_ylim(0.0, 1.1 * top if top > 0 else None)
     ax.set_xlabel("E − E_F (eV)")
     ax.set_ylabel("DOS (states/eV/cell)")
     ax.set_title(label)
