@@ -76,6 +76,17 @@ def test_query_filters_screened_pairs_on_n_ef(screen_krb):
 
 
 @pytest.mark.qe
+def test_show_prints_the_ranking(screen_krb):
+    result = CliRunner().invoke(cmd_root, ["show", str(screen_krb.pk)])
+    assert result.exit_code == 0, result.output
+    assert "reference KPb not screened: ranking of every pair" in result.output
+    assert (
+        len([line for line in result.output.splitlines() if line.startswith(("K ", "Rb ", "KRb "))])
+        == 3
+    )
+
+
+@pytest.mark.qe
 def test_plot_draws_the_heat_map_and_the_projected_dos(screen_krb, tmp_path):
     result = CliRunner().invoke(
         cmd_root, ["plot", str(screen_krb.pk), "--output-dir", str(tmp_path)]

@@ -16,6 +16,18 @@ def cmd_show(process) -> None:
     """Print the summary of an aiida-clathrate workflow."""
     from ..summary import compound_summary, format_summary, harmonic_summary, sscha_summary
 
+    if process.process_label == "ScreeningWorkChain":
+        from .cmd_launch_screening import format_ranking
+
+        if not process.is_finished_ok or "table" not in process.outputs:
+            echo.echo_critical(
+                f"ScreeningWorkChain<{process.pk}> has no table (state {process.process_state.value}, "
+                f"exit {process.exit_status})"
+            )
+        echo.echo(
+            format_ranking(process.outputs.table.get_dict(), process.outputs.ranking.get_dict())
+        )
+        return
     summaries = {
         "HarmonicPhononWorkChain": harmonic_summary,
         "ClathrateSuperconductorWorkChain": compound_summary,
