@@ -171,3 +171,18 @@ def test_launch_compounds_builds_the_top_pairs(aiida_profile, clathrate_setup, m
     guests = [sorted(b.structure.get_ase().get_chemical_symbols())[12:] for b in submitted]
     assert guests == [["K", "Rb"], ["Rb", "Rb"]]
     assert all(b.pressure_gpa.value == 0.0 for b in submitted)
+
+
+def test_a_dos_mesh_too_coarse_for_tetrahedra_is_refused(aiida_profile, clathrate_setup):
+    """A 1x1x1 DOS mesh ran and gave N(E_F) = 0 for KB3C3: refused before anything runs."""
+    from aiida_clathrate.structures import clathrate
+    from aiida_clathrate.workflows.screening import PairScreeningWorkChain
+
+    with pytest.raises(ValueError, match="at least 2 k-points per direction"):
+        PairScreeningWorkChain.get_builder_from_protocol(
+            CODES,
+            orm.StructureData(ase=clathrate("K")),
+            ["K", "K"],
+            "fast",
+            overrides={"nscf_kpoints_mesh": [1, 1, 1]},
+        )

@@ -41,6 +41,8 @@ from .pw_inputs import pw_overrides, pw_relax_inputs
 
 PdosWorkChain = WorkflowFactory("quantumespresso.pdos")
 FRAMEWORK = ("B", "C")
+#: Fewest k-points per direction of the DOS mesh (a 1x1x1 mesh gave N(E_F) = 0 for KB3C3).
+MIN_TETRAHEDRA_KPOINTS = 2
 
 
 def _projected_dos(projections: orm.ProjectionData) -> tuple:
@@ -137,6 +139,12 @@ class PairScreeningWorkChain(ProtocolMixin, WorkChain):
         check_protocol_overrides(cls, overrides)
         protocol = protocol or cls.get_default_protocol()
         inputs = cls.get_protocol_inputs(protocol, overrides)
+        if min(inputs["nscf_kpoints_mesh"]) < MIN_TETRAHEDRA_KPOINTS:
+            raise ValueError(
+                f"nscf_kpoints_mesh {inputs['nscf_kpoints_mesh']}: the optimised tetrahedra of the "
+                f"DOS need at least {MIN_TETRAHEDRA_KPOINTS} k-points per direction (with 1 the DOS "
+                "at E_F comes out zero)"
+            )
         base = pw_overrides(
             structure,
             protocol,
@@ -258,6 +266,10 @@ class PairScreeningWorkChain(ProtocolMixin, WorkChain):
 
         group, _ = orm.Group.collection.get_or_create(SCREENING_GROUP)
         group.add_nodes(self.node)
+        if row["n_ef_states_per_ev_b6c6"] <= 1e-6:
+            self.report(
+                f"WARNING: {row['pair']}: N(E_F) = 0: E_F in a gap, or a DOS k-mesh too coarse"
+            )
         share = row["framework_share"]
         self.report(
             f"{row['pair']}: N(E_F) = {row['n_ef_states_per_ev_b6c6']:.3f} states/eV/B6C6"
@@ -452,11 +464,12 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
         ranking = result["ranking"].get_dict()
         level = ranking["reference_n_ef_states_per_ev_b6c6"]
         reference = ranking["reference_pair"]
-        if level is None:
-            self.report(f"reference pair {reference} not screened: every pair ranked")
         self.report(
-            f"{len(ranking['pairs'])} pairs above {reference}"
-            f"{'' if level is None else f' ({level:.3f} states/eV/B6C6)'}: "
+            (
+                f"reference pair {reference} not screened: every pair ranked: "
+                if level is None
+                else f"{len(ranking['pairs'])} pairs above {reference} ({level:.3f} states/eV/B6C6): "
+            )
             + ", ".join(
                 f"{p} {n:.3f}"
                 for p, n in zip(ranking["pairs"], ranking["n_ef_states_per_ev_b6c6"], strict=True)
