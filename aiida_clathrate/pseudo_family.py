@@ -27,8 +27,11 @@ def shipped_pseudo_folder() -> Path:
     return Path(__file__).resolve().parent / "pseudos" / SHIPPED_FOLDER
 
 
-def install_shipped_family(label: str = SHIPPED_FAMILY_LABEL) -> tuple[orm.Group, bool]:
-    """Install the shipped UPF files as a ``pseudo.family.cutoffs`` group; reuse it if it exists.
+def install_shipped_family(
+    label: str = SHIPPED_FAMILY_LABEL, folder: Path | None = None
+) -> tuple[orm.Group, bool]:
+    """Install the shipped UPF files (or those of ``folder``, e.g. a subset of them) as a
+    ``pseudo.family.cutoffs`` group with the protocols' cutoffs; reuse it if it exists.
 
     :returns: the family and whether it was created now.
     """
@@ -40,7 +43,7 @@ def install_shipped_family(label: str = SHIPPED_FAMILY_LABEL) -> tuple[orm.Group
     except Exception:  # noqa: BLE001 - aiida raises NotExistent; anything else surfaces on create
         pass
     family = CutoffsPseudoPotentialFamily.create_from_folder(
-        shipped_pseudo_folder(),
+        folder or shipped_pseudo_folder(),
         label,
         description="PseudoDojo v0.4 PBE SR noCC NC (CC BY 4.0), shipped with aiida-clathrate",
         pseudo_type=UpfData,

@@ -186,3 +186,40 @@ def test_a_dos_mesh_too_coarse_for_tetrahedra_is_refused(aiida_profile, clathrat
             "fast",
             overrides={"nscf_kpoints_mesh": [1, 1, 1]},
         )
+
+
+@pytest.mark.qe
+def test_a_failed_pair_is_reported_and_the_rest_go_on(aiida_profile, clathrate_setup, tmp_path):
+    """A family without Rb: the pairs with Rb cannot be launched (their pseudopotential is
+    missing); they are reported and K alone is screened. With no pair left: exit 401."""
+    import shutil
+
+    from aiida.engine import run_get_node
+
+    from aiida_clathrate.pseudo_family import install_shipped_family, shipped_pseudo_folder
+
+    folder = tmp_path / "no-rb"
+    folder.mkdir()
+    for upf in shipped_pseudo_folder().iterdir():
+        if upf.name.split(".")[0].split("-")[0] in ("B", "C", "K"):
+            shutil.copy(upf, folder / upf.name)
+    family, _ = install_shipped_family("test/no-rb", folder)
+    assert set(family.elements) == {"B", "C", "K"}
+    builder = ScreeningWorkChain.get_builder_from_protocol(
+        CODES, ["K", "Rb"], "fast", relax=False, overrides=TINY, pseudo_family=family.label
+    )
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert [row["pair"] for row in node.outputs.table.get_dict()["rows"]] == ["K"]
+    report = "\n".join(log.message for log in orm.Log.collection.get_logs_for(node))
+    assert (
+        "2 of 3 pairs failed" in report
+        and "Rb: not launched" in report
+        and "KRb: not launched" in report
+    )
+
+    builder = ScreeningWorkChain.get_builder_from_protocol(
+        CODES, ["Rb"], "fast", relax=False, overrides=TINY, pseudo_family=family.label
+    )
+    _, node = run_get_node(builder)
+    assert node.exit_status == ScreeningWorkChain.exit_codes.ERROR_ALL_PAIRS_FAILED.status

@@ -25,7 +25,13 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
-from ..screening import REFERENCE_PAIR, fermi_level_dos, rank_above_reference, screening_row
+from ..screening import (
+    REFERENCE_PAIR,
+    fermi_level_dos,
+    pair_label,
+    rank_above_reference,
+    screening_row,
+)
 from ..structures import enumerate_pairs, formula
 from ..validators import pressure_port, set_code_plugins
 from .common import (
@@ -395,6 +401,8 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
     def setup(self):
         self.ctx.pairs = enumerate_pairs(self.inputs.metals.get_list())
         self.ctx.next = 0
+        self.ctx.pair_runs = []
+        self.ctx.not_launched = []
         self.report(
             f"{len(self.ctx.pairs)} pairs of {', '.join(self.inputs.metals.get_list())} at "
             f"{self.inputs.pressure_gpa.value:g} GPa, at most "
@@ -422,17 +430,25 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
         nproc = mpiprocs_per_machine(options)
         for x, y in self.ctx.pairs[self.ctx.next : stop]:
             structure = orm.StructureData(ase=clathrate(x, None if y == x else y))
-            builder = PairScreeningWorkChain.get_builder_from_protocol(
-                codes,
-                structure,
-                [x, y],
-                self.inputs.protocol.value,
-                self.inputs.pressure_gpa.value,
-                pseudo_family=self.inputs.pseudo_family.value,
-                num_mpiprocs=nproc,
-                relax=self.inputs.relax.value,
-                overrides=self.inputs.overrides.get_dict() if "overrides" in self.inputs else None,
-            )
+            try:
+                builder = PairScreeningWorkChain.get_builder_from_protocol(
+                    codes,
+                    structure,
+                    [x, y],
+                    self.inputs.protocol.value,
+                    self.inputs.pressure_gpa.value,
+                    pseudo_family=self.inputs.pseudo_family.value,
+                    num_mpiprocs=nproc,
+                    relax=self.inputs.relax.value,
+                    overrides=(
+                        self.inputs.overrides.get_dict() if "overrides" in self.inputs else None
+                    ),
+                )
+            except (ValueError, KeyError) as exc:  # e.g. no pseudopotential for a guest
+                message = f"{pair_label(x, y)}: not launched ({exc})"
+                self.report(message)
+                self.ctx.not_launched.append(message)
+                continue
             builder.metadata.call_link_label = f"pair_{x}_{y}"
             node = self.submit(builder)
             self.to_context(pair_runs=append_(node))
@@ -443,7 +459,7 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
         self.ctx.next = stop
 
     def results(self):
-        summaries, failed = {}, []
+        summaries, failed = {}, list(self.ctx.not_launched)
         for node in self.ctx.pair_runs:
             x, y = node.inputs.metals.get_list()
             if node.is_finished_ok:
@@ -451,9 +467,7 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
             else:
                 failed.append(f"{x}{'' if x == y else y}: {failure(node)}")
         if failed:
-            self.report(
-                f"{len(failed)} of {len(self.ctx.pair_runs)} pairs failed: {'; '.join(failed)}"
-            )
+            self.report(f"{len(failed)} of {len(self.ctx.pairs)} pairs failed: {'; '.join(failed)}")
         if not summaries:
             return self.exit_codes.ERROR_ALL_PAIRS_FAILED
         result = screening_table(
