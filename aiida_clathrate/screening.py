@@ -158,3 +158,27 @@ def split_pair(label: str) -> tuple[str, str | None]:
     if "".join(symbols) != label or len(symbols) not in (1, 2):
         raise ValueError(f"not a pair label: {label!r}")
     return (symbols[0], symbols[1] if len(symbols) == 2 else None)
+
+
+def format_ranking(table: dict, ranking: dict) -> str:
+    """The screen as text: every pair (highest N(E_F) first), then the pairs above the reference."""
+    rows = sorted(table["rows"], key=lambda r: r["n_ef_states_per_ev_b6c6"], reverse=True)
+    lines = [f"{'pair':<8} {'n':>5} {'a/Å':>7} {'N(E_F)':>8} {'framework':>9}"]
+    for row in rows:
+        share = row["framework_share"]
+        lines.append(
+            f"{row['pair']:<8} {row['average_valence']:>5.2f} "
+            f"{row['lattice_parameter_angstrom']:>7.4f} {row['n_ef_states_per_ev_b6c6']:>8.3f} "
+            f"{'-' if share is None else f'{share:.2f}':>9}"
+        )
+    level = ranking["reference_n_ef_states_per_ev_b6c6"]
+    reference = ranking["reference_pair"]
+    if level is None:
+        lines.append(f"reference {reference} not screened: ranking of every pair")
+    else:
+        lines.append(
+            f"{len(ranking['pairs'])} pair(s) above {reference} ({level:.3f}): "
+            + (", ".join(ranking["pairs"]) or "none")
+        )
+    lines.append("N(E_F) in states/eV per B6C6 (both spins); n: average guest valence")
+    return "\n".join(lines)

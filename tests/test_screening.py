@@ -72,3 +72,30 @@ def test_screening_row_has_the_valence_and_the_fields_of_the_table():
     assert row["average_valence"] == 1.5 and row["pair"] == "KPb"
     assert screening_row("Sr", "Sr", 4.9, result)["average_valence"] == 2.0
     assert set(row) >= {"n_ef_states_per_ev_b6c6", "framework_share", "peak_below_ev"}
+
+
+def test_format_ranking_and_pair_labels():
+    from aiida_clathrate.screening import format_ranking, split_pair
+
+    rows = [
+        {
+            "pair": "KPb",
+            "average_valence": 1.5,
+            "lattice_parameter_angstrom": 4.8,
+            "n_ef_states_per_ev_b6c6": 2.0,
+            "framework_share": 0.9,
+        },
+        {
+            "pair": "KRb",
+            "average_valence": 1.0,
+            "lattice_parameter_angstrom": 4.9,
+            "n_ef_states_per_ev_b6c6": 3.7,
+            "framework_share": None,
+        },
+    ]
+    ranking = {"reference_pair": "KPb", "reference_n_ef_states_per_ev_b6c6": 2.0, "pairs": ["KRb"]}
+    text = format_ranking({"rows": rows}, ranking)
+    assert text.splitlines()[1].startswith("KRb") and "1 pair(s) above KPb (2.000): KRb" in text
+    assert split_pair("KPb") == ("K", "Pb") and split_pair("Sr") == ("Sr", None)
+    with pytest.raises(ValueError):
+        split_pair("KPbRb")

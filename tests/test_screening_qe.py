@@ -95,6 +95,25 @@ def test_plot_draws_the_heat_map_and_the_projected_dos(screen_krb, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert f"screening_heatmap_{screen_krb.pk}.png" in names
     assert any(name.startswith("pdos_") for name in names)
+    chosen = tmp_path / "chosen"
+    args = [
+        "plot",
+        str(screen_krb.pk),
+        "--output-dir",
+        str(chosen),
+        "--pairs",
+        "K",
+        "--pairs",
+        "Rb",
+    ]
+    result = CliRunner().invoke(cmd_root, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in chosen.iterdir() if p.name.startswith("pdos_")) == [
+        f"pdos_K_{screen_krb.pk}.png",
+        f"pdos_Rb_{screen_krb.pk}.png",
+    ]
+    result = CliRunner().invoke(cmd_root, ["plot", str(screen_krb.pk), "--pairs", "KPb"])
+    assert result.exit_code != 0 and "not among the screened pairs" in result.output
 
 
 def test_launch_screening_refuses_bad_metals_before_storing(aiida_profile):
@@ -109,68 +128,6 @@ def test_launch_screening_refuses_bad_metals_before_storing(aiida_profile):
     )
     assert result.exit_code != 0 and "needs --daemon --wait" in result.output
     assert orm.QueryBuilder().append(orm.Node).count() == before
-
-
-def test_format_ranking_and_pair_labels():
-    from aiida_clathrate.cli.cmd_launch_screening import format_ranking
-    from aiida_clathrate.screening import split_pair
-
-    rows = [
-        {
-            "pair": "KPb",
-            "average_valence": 1.5,
-            "lattice_parameter_angstrom": 4.8,
-            "n_ef_states_per_ev_b6c6": 2.0,
-            "framework_share": 0.9,
-        },
-        {
-            "pair": "KRb",
-            "average_valence": 1.0,
-            "lattice_parameter_angstrom": 4.9,
-            "n_ef_states_per_ev_b6c6": 3.7,
-            "framework_share": None,
-        },
-    ]
-    ranking = {"reference_pair": "KPb", "reference_n_ef_states_per_ev_b6c6": 2.0, "pairs": ["KRb"]}
-    text = format_ranking({"rows": rows}, ranking)
-    assert text.splitlines()[1].startswith("KRb") and "1 pair(s) above KPb (2.000): KRb" in text
-    assert split_pair("KPb") == ("K", "Pb") and split_pair("Sr") == ("Sr", None)
-    with pytest.raises(ValueError):
-        split_pair("KPbRb")
-
-
-def test_screening_codes_resolve_on_localhost(aiida_profile, clathrate_setup):
-    """The codes `launch screening` asks for exist after the localhost set-up."""
-    from aiida_clathrate.cli.checks import codes_on
-    from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL
-
-    codes = codes_on("localhost", SHIPPED_FAMILY_LABEL, ["pw", "dos", "projwfc"])
-    assert codes == CODES
-    for label in codes.values():
-        orm.load_code(label)
-
-
-def test_launch_compounds_builds_the_top_pairs(aiida_profile, clathrate_setup, monkeypatch):
-    """`--launch-compounds TOP`: a compound builder for each of the TOP ranked pairs, XB3C3 for a
-    single guest. The submission itself is replaced by a recorder (a real one needs the daemon
-    and runs the whole chain; `launch compound --daemon` is tested in test_compound_cli.py)."""
-    from aiida_clathrate.cli import cmd_launch_screening
-
-    submitted = []
-
-    class Node:
-        pk = 0
-
-    def record(builder):
-        submitted.append(builder)
-        return Node()
-
-    monkeypatch.setattr("aiida.engine.submit", record)
-    ranking = {"pairs": ["KRb", "Rb", "K"]}
-    cmd_launch_screening._launch_compounds(ranking, 2, "fast", 0.0, 1, "localhost")
-    guests = [sorted(b.structure.get_ase().get_chemical_symbols())[12:] for b in submitted]
-    assert guests == [["K", "Rb"], ["Rb", "Rb"]]
-    assert all(b.pressure_gpa.value == 0.0 for b in submitted)
 
 
 def test_a_dos_mesh_too_coarse_for_tetrahedra_is_refused(aiida_profile, clathrate_setup):

@@ -23,8 +23,14 @@ FORMATS = click.Choice(["png", "pdf"])
     help="Folder for the figures (created if missing).",
 )
 @click.option("--format", "file_format", type=FORMATS, default="png", show_default=True)
+@click.option(
+    "--pairs",
+    multiple=True,
+    help="ScreeningWorkChain: projected DOS of these pairs (e.g. --pairs KPb --pairs Sr); "
+    "default: the top pair and the reference pair.",
+)
 @decorators.with_dbenv()
-def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
+def cmd_plot(process, output_dir: pathlib.Path, file_format: str, pairs: tuple[str, ...]) -> None:
     """Draw the figures of a workflow and print the files written.
 
     HarmonicPhononWorkChain: phonon dispersion (cm^-1) and DOS.
@@ -42,8 +48,10 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str) -> None:
         "HarmonicPhononWorkChain": _harmonic_figures,
         "ElectronPhononWorkChain": _epc_figures,
         "ClathrateSuperconductorWorkChain": _compound_figures,
-        "ScreeningWorkChain": _screening_figures,
+        "ScreeningWorkChain": lambda node: _screening_figures(node, pairs),
     }
+    if pairs and process.process_label != "ScreeningWorkChain":
+        echo.echo_critical("--pairs applies to a ScreeningWorkChain only")
     if process.process_label not in makers:
         echo.echo_critical(
             f"{process.process_label}<{process.pk}> has no figures: plot takes one of "
@@ -236,7 +244,7 @@ def _mustar_label(name: str) -> str:
     return name
 
 
-def _screening_figures(process) -> dict:
+def _screening_figures(process, pairs: tuple[str, ...] = ()) -> dict:
     """Fig. 1c (heat map) and Fig. 1b (projected DOS of the top and reference pairs)."""
     from ..plotting import plot_projected_dos, plot_screening_heatmap
     from ..query import stable_pairs
@@ -262,7 +270,13 @@ def _screening_figures(process) -> dict:
         if node.process_label == "PairScreeningWorkChain" and node.is_finished_ok
     }
     best = max(rows, key=lambda r: r["n_ef_states_per_ev_b6c6"])["pair"]
-    for label in dict.fromkeys([best, pair_label(*reference) if len(reference) == 2 else best]):
+    wanted = list(pairs) or [best, pair_label(*reference) if len(reference) == 2 else best]
+    unknown = [label for label in wanted if label not in runs and pairs]
+    if unknown:
+        raise ValueError(
+            f"--pairs {' '.join(unknown)}: not among the screened pairs {sorted(runs)}"
+        )
+    for label in dict.fromkeys(wanted):
         if label in runs:
             energies, curves = _element_pdos(runs[label])
             figures[f"pdos_{label}"] = plot_projected_dos(energies, curves, label)

@@ -17,7 +17,7 @@ def cmd_show(process) -> None:
     from ..summary import compound_summary, format_summary, harmonic_summary, sscha_summary
 
     if process.process_label == "ScreeningWorkChain":
-        from .cmd_launch_screening import format_ranking
+        from ..screening import format_ranking
 
         if not process.is_finished_ok or "table" not in process.outputs:
             echo.echo_critical(

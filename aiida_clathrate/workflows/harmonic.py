@@ -19,7 +19,6 @@ from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 from ..calculations.phonon_functions import phonon_stability, structure_summary
 from ..limits import pressure_error, raise_if
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
-from ..units import KBAR_PER_GPA
 from ..validators import pressure_port, set_code_plugins
 from .common import (
     DFPT_OVERRIDE_NAMESPACES,
@@ -28,7 +27,7 @@ from .common import (
     load_codes,
 )
 from .dfpt import DfptWorkChain, dfpt_inputs
-from .pw_inputs import merged, pw_overrides, pw_relax_inputs
+from .pw_inputs import merged, pw_overrides, pw_relax_inputs, submit_relax
 
 #: DfptWorkChain exit status -> this work chain's exit code label.
 DFPT_EXIT_CODES = {
@@ -219,13 +218,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         return "parameters" in relax.get("base_relax", {}).get("pw", {})
 
     def run_relax(self):
-        inputs = AttributeDict(self.exposed_inputs(PwRelaxWorkChain, namespace="relax"))
-        inputs.structure = self.ctx.structure
-        parameters = inputs.base_relax.pw.parameters.get_dict()
-        parameters.setdefault("CELL", {})["press"] = self.inputs.pressure_gpa.value * KBAR_PER_GPA
-        inputs.base_relax.pw.parameters = orm.Dict(parameters)
-        inputs.metadata.call_link_label = "relax"
-        node = self.submit(PwRelaxWorkChain, **inputs)
+        node = submit_relax(self, self.ctx.structure)
         self.report(
             f"step 1/2 relax: launched PwRelaxWorkChain<{node.pk}> at {self.inputs.pressure_gpa.value} GPa"
         )

@@ -113,3 +113,18 @@ def pw_relax_inputs(
 def merged(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     """``base`` with the nested ``extra`` on top (either may be empty)."""
     return recursive_merge(base, extra or {})
+
+
+def submit_relax(process, structure: orm.StructureData):
+    """Submit the ``relax`` namespace of ``process`` (a ``PwRelaxWorkChain``) on ``structure`` at
+    the process's ``pressure_gpa`` (set again here, so an edited builder input wins); call link
+    label ``relax``. Used by the harmonic and the screening work chains."""
+    from aiida.common import AttributeDict
+
+    inputs = AttributeDict(process.exposed_inputs(PwRelaxWorkChain, namespace="relax"))
+    inputs.structure = structure
+    parameters = inputs.base_relax.pw.parameters.get_dict()
+    parameters.setdefault("CELL", {})["press"] = process.inputs.pressure_gpa.value * KBAR_PER_GPA
+    inputs.base_relax.pw.parameters = orm.Dict(parameters)
+    inputs.metadata.call_link_label = "relax"
+    return process.submit(PwRelaxWorkChain, **inputs)

@@ -43,7 +43,7 @@ from .common import (
     mpiprocs_per_machine,
     share_cores,
 )
-from .pw_inputs import pw_overrides, pw_relax_inputs
+from .pw_inputs import pw_overrides, pw_relax_inputs, submit_relax
 
 PdosWorkChain = WorkflowFactory("quantumespresso.pdos")
 FRAMEWORK = ("B", "C")
@@ -93,7 +93,15 @@ def fermi_level_summary(
     return orm.Dict(screening_row(x, y, lattice, result))
 
 
-class PairScreeningWorkChain(ProtocolMixin, WorkChain):
+class _ScreeningProtocol(ProtocolMixin):
+    """``protocols/screening.yaml`` for both screening work chains."""
+
+    @classmethod
+    def get_protocol_filepath(cls) -> pathlib.Path:
+        return pathlib.Path(__file__).parent / "protocols" / "screening.yaml"
+
+
+class PairScreeningWorkChain(_ScreeningProtocol, WorkChain):
     """One guest pair: relax, DOS and projections, N(E_F) and its extras."""
 
     @classmethod
@@ -122,10 +130,6 @@ class PairScreeningWorkChain(ProtocolMixin, WorkChain):
         spec.exit_code(401, "ERROR_SUB_PROCESS_FAILED_RELAX", message="the relaxation failed")
         spec.exit_code(402, "ERROR_SUB_PROCESS_FAILED_PDOS", message="the DOS workflow failed")
         spec.exit_code(403, "ERROR_SUMMARY", message="N(E_F) could not be computed: {message}")
-
-    @classmethod
-    def get_protocol_filepath(cls) -> pathlib.Path:
-        return pathlib.Path(__file__).parent / "protocols" / "screening.yaml"
 
     @classmethod
     def get_builder_from_protocol(
@@ -210,10 +214,7 @@ class PairScreeningWorkChain(ProtocolMixin, WorkChain):
         return "base_relax" in self.inputs.get("relax", {})
 
     def run_relax(self):
-        inputs = AttributeDict(self.exposed_inputs(PwRelaxWorkChain, namespace="relax"))
-        inputs.structure = self.ctx.structure
-        inputs.metadata.call_link_label = "relax"
-        node = self.submit(PwRelaxWorkChain, **inputs)
+        node = submit_relax(self, self.ctx.structure)
         self.report(
             f"relax: launched PwRelaxWorkChain<{node.pk}> at {self.inputs.pressure_gpa.value:g} GPa"
         )
@@ -310,7 +311,7 @@ def screening_table(reference_pair: orm.List, **summaries) -> dict:
     }
 
 
-class ScreeningWorkChain(ProtocolMixin, WorkChain):
+class ScreeningWorkChain(_ScreeningProtocol, WorkChain):
     """Every pair of the given metals, at most ``max_concurrent_pairs`` at a time."""
 
     @classmethod
@@ -356,10 +357,6 @@ class ScreeningWorkChain(ProtocolMixin, WorkChain):
         except (ValueError, KeyError) as exc:
             return str(exc)
         return None
-
-    @classmethod
-    def get_protocol_filepath(cls) -> pathlib.Path:
-        return pathlib.Path(__file__).parent / "protocols" / "screening.yaml"
 
     @classmethod
     def get_builder_from_protocol(
