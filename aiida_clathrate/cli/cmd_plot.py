@@ -287,12 +287,9 @@ def _element_pdos(pair_run):
     """Projected DOS per element (states/eV) against E − E_F from a pair's projwfc.x run."""
     import numpy as np
 
+    from ..workflows.screening import projected_dos_by_element
+
     pdos_run = next(n for n in pair_run.called if n.process_label == "PdosWorkChain")
     fermi = pdos_run.outputs.nscf.output_parameters["fermi_energy"]
-    curves: dict = {}
-    energies = None
-    for orbital, pdos, energy in pdos_run.outputs.projwfc.projections.get_pdos():
-        element = orbital.get_orbital_dict()["kind_name"].rstrip("0123456789")
-        energies = np.asarray(energy) - fermi
-        curves[element] = curves.get(element, 0.0) + np.asarray(pdos)
-    return energies, curves
+    energies, curves = projected_dos_by_element(pdos_run.outputs.projwfc.projections)
+    return np.asarray(energies) - fermi, curves

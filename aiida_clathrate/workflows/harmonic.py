@@ -27,7 +27,7 @@ from .common import (
     load_codes,
 )
 from .dfpt import DfptWorkChain, dfpt_inputs
-from .pw_inputs import merged, pw_overrides, pw_relax_inputs, submit_relax
+from .pw_inputs import merged, pw_overrides, pw_relax_inputs, relax_requested, submit_relax
 
 #: DfptWorkChain exit status -> this work chain's exit code label.
 DFPT_EXIT_CODES = {
@@ -213,9 +213,7 @@ class HarmonicPhononWorkChain(ProtocolMixin, WorkChain):
         self.ctx.structure = self.inputs.structure
 
     def should_relax(self) -> bool:
-        """Relax unless the ``relax`` namespace was left empty (an empty builder namespace may be present)."""
-        relax = self.inputs.get("relax", {})
-        return "parameters" in relax.get("base_relax", {}).get("pw", {})
+        return relax_requested(self.inputs)
 
     def run_relax(self):
         node = submit_relax(self, self.ctx.structure)

@@ -115,6 +115,13 @@ def merged(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]
     return recursive_merge(base, extra or {})
 
 
+def relax_requested(inputs) -> bool:
+    """Whether a process's ``relax`` namespace holds a relaxation: it may be absent or left empty
+    (an empty builder namespace may be present)."""
+    relax = inputs.get("relax", {})
+    return "parameters" in relax.get("base_relax", {}).get("pw", {})
+
+
 def submit_relax(process, structure: orm.StructureData):
     """Submit the ``relax`` namespace of ``process`` (a ``PwRelaxWorkChain``) on ``structure`` at
     the process's ``pressure_gpa`` (set again here, so an edited builder input wins); call link

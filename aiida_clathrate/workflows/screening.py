@@ -43,7 +43,7 @@ from .common import (
     mpiprocs_per_machine,
     share_cores,
 )
-from .pw_inputs import pw_overrides, pw_relax_inputs, submit_relax
+from .pw_inputs import pw_overrides, pw_relax_inputs, relax_requested, submit_relax
 
 PdosWorkChain = WorkflowFactory("quantumespresso.pdos")
 FRAMEWORK = ("B", "C")
@@ -51,17 +51,24 @@ FRAMEWORK = ("B", "C")
 MIN_TETRAHEDRA_KPOINTS = 2
 
 
+def projected_dos_by_element(projections: orm.ProjectionData) -> tuple:
+    """projwfc.x's energies (eV) and its projected DOS (states/eV) summed over the orbitals of each
+    element (kind names without their digits); ``(None, {})`` without projections."""
+    energies, curves = None, {}
+    for orbital, pdos, energy in projections.get_pdos():
+        element = orbital.get_orbital_dict().get("kind_name", "").rstrip("0123456789")
+        energies = energy
+        curves[element] = curves.get(element, 0.0) + pdos
+    return energies, curves
+
+
 def _projected_dos(projections: orm.ProjectionData) -> tuple:
     """Energies, the framework (B, C) and the total projected DOS summed over orbitals."""
-    framework, total, energies = None, None, None
-    for orbital, pdos, energy in projections.get_pdos():
-        if energies is None:
-            energies, framework, total = energy, 0.0 * pdos, 0.0 * pdos
-        total = total + pdos
-        kind = orbital.get_orbital_dict().get("kind_name", "")
-        if kind.rstrip("0123456789") in FRAMEWORK:
-            framework = framework + pdos
-    return energies, framework, total
+    energies, curves = projected_dos_by_element(projections)
+    if energies is None:
+        return None, None, None
+    framework = sum((curves[e] for e in FRAMEWORK if e in curves), 0.0 * energies)
+    return energies, framework, sum(curves.values())
 
 
 @calcfunction
@@ -211,7 +218,7 @@ class PairScreeningWorkChain(_ScreeningProtocol, WorkChain):
         self.ctx.structure = self.inputs.structure
 
     def should_relax(self) -> bool:
-        return "base_relax" in self.inputs.get("relax", {})
+        return relax_requested(self.inputs)
 
     def run_relax(self):
         node = submit_relax(self, self.ctx.structure)
