@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import ToContext, WorkChain, while_
 from aiida.plugins import WorkflowFactory
 
@@ -99,3 +100,12 @@ class PwSeriesWorkChain(WorkChain):
             )
         self.report(f"{total} pw.x finished")
         return None
+
+
+def series_runs(series_nodes) -> dict[str, orm.WorkflowNode]:
+    """The ``PwBaseWorkChain`` nodes that ``PwSeriesWorkChain`` nodes called, by call link label."""
+    return {
+        link.link_label: link.node
+        for series in series_nodes
+        for link in series.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
+    }

@@ -38,7 +38,6 @@ import pathlib
 
 import numpy as np
 from aiida import orm
-from aiida.common.links import LinkType
 from aiida.engine import ToContext, WorkChain, append_, calcfunction, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
@@ -63,7 +62,7 @@ from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
 from aiida_clathrate.validators import pressure_port, set_code_plugins
 from aiida_clathrate.workflows.common import apply_shared_cores, failure, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
-from aiida_clathrate.workflows.pw_series import PwSeriesWorkChain
+from aiida_clathrate.workflows.pw_series import PwSeriesWorkChain, series_runs
 from aiida_clathrate.workflows.restart import (
     MlpEvaluateBaseWorkChain,
     MlpTrainBaseWorkChain,
@@ -158,12 +157,7 @@ def dft_call_label(population: int, index: int) -> str:
 def dft_runs(sscha: orm.WorkflowNode) -> dict[str, orm.WorkflowNode]:
     """Every pw.x run (``PwBaseWorkChain``) of an SSCHA work chain node by its call link label
     (:func:`dft_call_label`), gathered from its ``PwSeriesWorkChain``s."""
-    return {
-        link.link_label: link.node
-        for series in sscha.called
-        if series.process_label == PwSeriesWorkChain.__name__
-        for link in series.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
-    }
+    return series_runs(n for n in sscha.called if n.process_label == PwSeriesWorkChain.__name__)
 
 
 def configurations_to_keep(n_configurations: int, failed: set[int] | list[int]) -> list[int]:
@@ -994,11 +988,10 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         """This population's ``PwBaseWorkChain`` per configuration index, from the series' call
         links (each marked with the extra ``sscha_configuration``)."""
         by_index = {}
-        for series in self.ctx.dft_series:
-            for link in series.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all():
-                index = int(link.link_label.rsplit("_", 1)[1])
-                link.node.base.extras.set("sscha_configuration", index)
-                by_index[index] = link.node
+        for label, node in series_runs(self.ctx.dft_series).items():
+            index = int(label.rsplit("_", 1)[1])
+            node.base.extras.set("sscha_configuration", index)
+            by_index[index] = node
         return by_index
 
     def inspect_dft(self):
