@@ -21,6 +21,28 @@ def cmd_launch() -> None:
     """Launch a workflow for one compound."""
 
 
+def run_or_submit(builder, daemon: bool, wait: bool, then: str, poll_s: float = 2.0, info=None):
+    """Run ``builder`` in this shell, or submit it to the daemon and, with ``wait``, poll until it
+    terminates. Returns the node, or ``None`` after a submission without ``wait`` (the hint to
+    follow it and the command ``then PK`` to read it are printed)."""
+    import time
+
+    from aiida.engine import run_get_node, submit
+
+    if not daemon:
+        if info:
+            echo.echo_info(info)
+        return run_get_node(builder)[1]
+    node = submit(builder)
+    echo.echo_success(f"submitted {node.process_label}<{node.pk}>")
+    if not wait:
+        echo.echo(f"follow it with: verdi process report {node.pk}; then: {then} {node.pk}")
+        return None
+    while not node.is_terminated:
+        time.sleep(poll_s)
+    return node
+
+
 def _structure_node(x: str, y: str | None, lattice_parameter: float | None):
     from aiida import orm
 

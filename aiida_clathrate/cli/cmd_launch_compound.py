@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from aiida.cmdline.utils import decorators, echo
 
 from ..eliashberg.mustar import DEFAULT_MUSTAR, MUSTAR_RANGE
-from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch
+from .cmd_launch import PROTOCOLS, _structure_node, cmd_launch, run_or_submit
 from .params import (
     computer_option,
     lattice_parameter_option,
@@ -83,7 +81,6 @@ def cmd_launch_compound(
     wait: bool,
 ) -> None:
     """Harmonic phonons, SSCHA and Eliashberg Tc of XYB6C6 (or XB3C3 when Y is omitted)."""
-    from aiida.engine import run_get_node, submit
 
     from ..summary import compound_summary, format_summary
     from ..workflows.compound import ClathrateSuperconductorWorkChain
@@ -132,20 +129,16 @@ def cmd_launch_compound(
         )
     except ValueError as exc:
         echo.echo_critical(str(exc))
-    if daemon:
-        node = submit(builder)
-        echo.echo_success(f"submitted ClathrateSuperconductorWorkChain<{node.pk}>")
-        if not wait:
-            echo.echo(
-                f"follow it with: verdi process report {node.pk}; "
-                f"then: aiida-clathrate show {node.pk}"
-            )
-            return
-        while not node.is_terminated:
-            time.sleep(5)
-    else:
-        echo.echo_info(f"running {builder.metadata.label} with the {protocol} protocol here")
-        _, node = run_get_node(builder)
+    node = run_or_submit(
+        builder,
+        daemon,
+        wait,
+        "aiida-clathrate show",
+        poll_s=5.0,
+        info=f"running {builder.metadata.label} with the {protocol} protocol here",
+    )
+    if node is None:
+        return
     echo.echo(format_summary(compound_summary(node)))
     if not node.is_finished_ok:
         echo.echo_critical(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from aiida.cmdline.utils import decorators, echo
 
 from ..screening import format_ranking
-from .cmd_launch import PROTOCOLS, cmd_launch
+from .cmd_launch import PROTOCOLS, cmd_launch, run_or_submit
 from .params import computer_option, num_mpiprocs_option, pressure_option
 
 
@@ -49,7 +47,6 @@ def cmd_launch_screening(
     wait: bool,
 ) -> None:
     """Screen every pair of METALS by the density of states at the Fermi level (Fig. 1c)."""
-    from aiida.engine import run_get_node, submit
 
     from ..pseudo_family import SHIPPED_FAMILY_LABEL
     from ..structures import enumerate_pairs
@@ -84,18 +81,9 @@ def cmd_launch_screening(
     echo.echo_info(
         f"{len(pairs)} pairs of {', '.join(symbols)} at {pressure_gpa:g} GPa ({protocol})"
     )
-    if daemon:
-        node = submit(builder)
-        echo.echo_success(f"submitted ScreeningWorkChain<{node.pk}>")
-        if not wait:
-            echo.echo(
-                f"follow it with: verdi process report {node.pk}; then: aiida-clathrate plot {node.pk}"
-            )
-            return
-        while not node.is_terminated:
-            time.sleep(2)
-    else:
-        _, node = run_get_node(builder)
+    node = run_or_submit(builder, daemon, wait, "aiida-clathrate plot")
+    if node is None:
+        return
     if not node.is_finished_ok:
         echo.echo_critical(
             f"ScreeningWorkChain<{node.pk}> failed: {node.exit_status} {node.exit_message}"
