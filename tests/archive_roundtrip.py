@@ -94,12 +94,18 @@ def import_snapshot(archive: pathlib.Path, root: pathlib.Path) -> dict:
     """Import ``archive`` into a fresh SQLite profile under ``root`` (a subprocess with its own
     AIIDA_PATH) and return the snapshot of everything that arrived."""
     root.mkdir()
+    return run_in_fresh_profile(IMPORT_SOURCE, [str(archive), str(root)], root, timeout=600)
+
+
+def run_in_fresh_profile(source: str, args: list[str], root: pathlib.Path, timeout: float):
+    """Run ``source`` with ``args`` in a subprocess whose AIIDA_PATH is ``root`` (a configuration
+    of its own) and return the JSON that follows its last ``RESULT`` line."""
     done = subprocess.run(
-        [sys.executable, "-c", IMPORT_SOURCE, str(archive), str(root)],
+        [sys.executable, "-c", source, *args],
         env=dict(os.environ, AIIDA_PATH=str(root)),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     line = [row for row in done.stdout.splitlines() if row.startswith("RESULT")][-1]

@@ -340,28 +340,15 @@ FRESH_PROFILE_CASES = [
 def test_refusals_in_a_profile_without_setup_store_nothing(tmp_path):
     """Issue 31: `launch sscha` in a profile without setup once stored 8 codes, 18
     pseudopotentials and a family group before it crashed. Every check now comes before setup."""
-    import os
-    import subprocess
-    import sys
+    from archive_roundtrip import FRESH_PROFILE_SOURCE, run_in_fresh_profile
 
-    from archive_roundtrip import FRESH_PROFILE_SOURCE
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            FRESH_PROFILE_SOURCE + FRESH_PROFILE_SCRIPT,
-            json.dumps(FRESH_PROFILE_CASES),
-            str(tmp_path),
-        ],
-        env=dict(os.environ, AIIDA_PATH=str(tmp_path)),
-        capture_output=True,
-        text=True,
+    cases = run_in_fresh_profile(
+        FRESH_PROFILE_SOURCE + FRESH_PROFILE_SCRIPT,
+        [json.dumps(FRESH_PROFILE_CASES), str(tmp_path)],
+        tmp_path,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [row for row in done.stdout.splitlines() if row.startswith("RESULT")][-1]
-    for case in json.loads(line[len("RESULT") :]):
+    for case in cases:
         assert case["exit_code"] != 0, case
         assert not case["traceback"], case
         assert "Traceback" not in case["output"], case
