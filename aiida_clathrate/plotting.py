@@ -351,3 +351,42 @@ def plot_projected_dos(energies_ev: np.ndarray, curves: dict[str, np.ndarray], l
     ax.legend()
     figure.tight_layout()
     return figure
+
+
+def plot_thermodynamics(data: dict):
+    """ΔH(P) (meV/atom) against the elements and T*(P) (K) with the synthesis-temperature line
+    (the study's 4000 K): the output of ``formation_thermodynamics``."""
+    import matplotlib.pyplot as plt
+
+    pressures = [r["pressure_gpa"] for r in data["rows"]]
+    delta_h = [r["formation_enthalpy_mev_atom"] for r in data["rows"]]
+    t_star = [
+        np.nan if r["synthesis_temperature_k"] is None else r["synthesis_temperature_k"]
+        for r in data["rows"]
+    ]
+    figure, (ax_h, ax_t) = plt.subplots(1, 2, figsize=(9, 3.6))
+    ax_h.plot(pressures, delta_h, "o-")
+    ax_h.axhline(0.0, color="k", linewidth=0.8)
+    ax_h.set_xlabel("P (GPa)")
+    ax_h.set_ylabel("ΔH (meV/atom)")
+    ax_h.set_title(f"{data['formula']}: ΔH against the elements")
+    t_max = data["temperature_max_k"]
+    ax_t.plot(pressures, t_star, "o-", label=f"T* ({data['entropy_model']})")
+    ax_t.axhline(t_max, color="tab:red", linestyle="--", label=f"{t_max:.0f} K")
+    synthesis = data["synthesis_pressure_gpa"]
+    if synthesis is not None:
+        ax_t.axvline(synthesis, color="tab:red", linestyle=":", linewidth=0.8)
+        ax_t.annotate(
+            f"{synthesis:.1f} GPa",
+            (synthesis, t_max),
+            textcoords="offset points",
+            xytext=(4, 6),
+            color="tab:red",
+        )
+    ax_t.set_ylim(bottom=0.0)
+    ax_t.set_xlabel("P (GPa)")
+    ax_t.set_ylabel("T* (K)")
+    ax_t.set_title("synthesis window: T ≥ T*(P)")
+    ax_t.legend()
+    figure.tight_layout()
+    return figure

@@ -28,6 +28,8 @@ COMPOUNDS_GROUP = "clathrate/compounds"
 STABLE_GROUP = "clathrate/stable"
 #: The pair runs of every screen (``PairScreeningWorkChain``), with their N(E_F) extras.
 SCREENING_GROUP = "clathrate/screening"
+#: Every ``ThermodynamicsWorkChain``, with its formation-enthalpy and synthesis extras.
+THERMODYNAMICS_GROUP = "clathrate/thermodynamics"
 BRANCHES = ("harmonic", "anharmonic")
 
 

@@ -40,6 +40,8 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str, pairs: tuple[s
     ScreeningWorkChain: the N(E_F) heat map (Fig. 1c; crosses: tagged compounds stable at the
     screen's pressure, hexagons: stable only under pressure up to 20 GPa) and the projected DOS
     of the top pair and of the reference pair (Fig. 1b).
+    ThermodynamicsWorkChain: ΔH(P) against the elements and T*(P) with the synthesis-temperature
+    line.
     """
     import matplotlib
 
@@ -49,6 +51,7 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str, pairs: tuple[s
         "ElectronPhononWorkChain": _epc_figures,
         "ClathrateSuperconductorWorkChain": _compound_figures,
         "ScreeningWorkChain": lambda node: _screening_figures(node, pairs),
+        "ThermodynamicsWorkChain": _thermodynamics_figures,
     }
     if pairs and process.process_label != "ScreeningWorkChain":
         echo.echo_critical("--pairs applies to a ScreeningWorkChain only")
@@ -293,3 +296,10 @@ def _element_pdos(pair_run):
     fermi = pdos_run.outputs.nscf.output_parameters["fermi_energy"]
     energies, curves = projected_dos_by_element(pdos_run.outputs.projwfc.projections)
     return np.asarray(energies) - fermi, curves
+
+
+def _thermodynamics_figures(process) -> dict:
+    from ..plotting import plot_thermodynamics
+
+    data = _require(process, "thermodynamics").get_dict()
+    return {"thermodynamics": plot_thermodynamics(data)}

@@ -28,6 +28,16 @@ def cmd_show(process) -> None:
             format_ranking(process.outputs.table.get_dict(), process.outputs.ranking.get_dict())
         )
         return
+    if process.process_label == "ThermodynamicsWorkChain":
+        from ..thermodynamics import format_thermodynamics
+
+        if not process.is_finished_ok or "thermodynamics" not in process.outputs:
+            echo.echo_critical(
+                f"ThermodynamicsWorkChain<{process.pk}> has no result (state "
+                f"{process.process_state.value}, exit {process.exit_status})"
+            )
+        echo.echo(format_thermodynamics(process.outputs.thermodynamics.get_dict()))
+        return
     summaries = {
         "HarmonicPhononWorkChain": harmonic_summary,
         "ClathrateSuperconductorWorkChain": compound_summary,
