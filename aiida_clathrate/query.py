@@ -211,3 +211,30 @@ def query_screened(n_ef_min: float | None = None, pressure_gpa: float | None = N
     keys = ("pk", "pair", "average_valence", "pressure_gpa", "n_ef_states_per_ev_b6c6")
     rows = [dict(zip(keys, row, strict=True)) for row in qb.all()]
     return sorted(rows, key=lambda r: r["n_ef_states_per_ev_b6c6"], reverse=True)
+
+
+def query_thermodynamics(synthesis_pressure_max_gpa: float | None = None) -> list[dict]:
+    """Thermodynamics runs (group ``clathrate/thermodynamics``), lowest synthesis pressure first;
+    with ``synthesis_pressure_max_gpa`` only those whose synthesis pressure (at the run's
+    temperature, 4000 K by default) is at most that. Runs that never reach it come last."""
+    filters: dict = {}
+    if synthesis_pressure_max_gpa is not None:
+        filters["extras.synthesis_pressure_gpa"] = {"<=": float(synthesis_pressure_max_gpa)}
+    qb = orm.QueryBuilder()
+    qb.append(orm.Group, filters={"label": THERMODYNAMICS_GROUP}, tag="group")
+    qb.append(orm.WorkflowNode, with_group="group", filters=filters, project=["id", "extras"])
+    keys = (
+        "formula",
+        "pressures_gpa",
+        "formation_enthalpy_mev_atom",
+        "synthesis_pressure_gpa",
+        "stable_pressure_gpa",
+        "entropy_model",
+    )
+    rows = [{"pk": pk, **{k: extras.get(k) for k in keys}} for pk, extras in qb.all()]
+
+    def order(row: dict) -> tuple:
+        pressure = row["synthesis_pressure_gpa"]
+        return (pressure is None, pressure if pressure is not None else 0.0, row["pk"])
+
+    return sorted(rows, key=order)

@@ -43,3 +43,10 @@ def test_show_refuses_foreign_process(clathrate_setup):
     result = CliRunner().invoke(cmd_root, ["show", str(node.pk)])
     assert result.exit_code != 0
     assert "not an aiida-clathrate workflow" in result.output
+
+
+def test_pressures_after_the_metals_are_split_from_them():
+    from aiida_clathrate.cli.params import metals_and_pressures
+
+    assert metals_and_pressures(("K", "Rb", "10", "20"), (0.0,)) == (["K", "Rb"], [0.0, 10.0, 20.0])
+    assert metals_and_pressures(("Sr",), ()) == (["Sr"], [])

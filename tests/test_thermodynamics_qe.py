@@ -157,6 +157,26 @@ def test_show_and_plot(thermo_kb3c3, tmp_path):
     assert figure.stat().st_size > 10_000
 
 
+@pytest.mark.qe
+def test_query_lists_the_run_and_filters_on_the_synthesis_pressure(thermo_kb3c3):
+    data = thermo_kb3c3.outputs.thermodynamics.get_dict()
+    result = CliRunner().invoke(cmd_root, ["query", "--thermodynamics"])
+    assert result.exit_code == 0, result.output
+    line = next(
+        row for row in result.output.splitlines() if row.split()[:1] == [str(thermo_kb3c3.pk)]
+    )
+    assert "KB3C3" in line and f"{data['rows'][0]['formation_enthalpy_mev_atom']:.0f}" in line
+    synthesis = data["synthesis_pressure_gpa"]
+    # one pressure: the synthesis pressure is that pressure when T* <= 4000 K there, else none
+    assert synthesis in (None, PRESSURE_GPA)
+    below = CliRunner().invoke(
+        cmd_root, ["query", "--thermodynamics", "--synthesis-pressure-max", "1"]
+    )
+    assert str(thermo_kb3c3.pk) not in below.output.split()
+    refused = CliRunner().invoke(cmd_root, ["query", "--synthesis-pressure-max", "1"])
+    assert refused.exit_code != 0 and "add --thermodynamics" in refused.output
+
+
 def test_missing_relaxations_leave_no_pressure(aiida_profile):
     """No relaxation for any pressure: the calcfunction says which were lacking."""
     with pytest.raises(ValueError, match="no pressure has the compound and every element"):
@@ -203,6 +223,8 @@ def test_launch_thermodynamics_refuses_bad_input_before_storing(aiida_profile, c
         (["K", "--pressures", "-3"], "pressure"),
         (["K", "--pressures", "10", "--pressures", "10"], "repeated pressures"),
         (["K", "--entropy-model", "regular"], "regular"),
+        (["K", "10"], "pressures go after --pressures"),
+        (["K", "Rb", "--pressures", "0", "10", "0"], "repeated pressures"),
     ):
         result = CliRunner().invoke(cmd_root, ["launch", "thermodynamics", *arguments])
         assert result.exit_code != 0 and message in result.output, (arguments, result.output)

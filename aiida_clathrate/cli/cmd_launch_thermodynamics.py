@@ -6,20 +6,9 @@ from __future__ import annotations
 import click
 from aiida.cmdline.utils import decorators, echo
 
-from ..limits import pressure_error
 from ..thermodynamics import ENTROPY_MODELS
 from .cmd_launch import PROTOCOLS, cmd_launch, run_or_submit
-from .params import computer_option, num_mpiprocs_option
-
-
-def _pressures_callback(ctx: click.Context, param: click.Parameter, value):
-    for pressure in value:
-        error = pressure_error(pressure)
-        if error:
-            raise click.BadParameter(error)
-    if len(set(value)) != len(value):
-        raise click.BadParameter(f"repeated pressures in {list(value)}")
-    return value
+from .params import computer_option, metals_and_pressures, num_mpiprocs_option
 
 
 @cmd_launch.command("thermodynamics")
@@ -29,8 +18,7 @@ def _pressures_callback(ctx: click.Context, param: click.Parameter, value):
     "pressures_gpa",
     type=float,
     multiple=True,
-    callback=_pressures_callback,
-    help="Pressures in GPa (repeat the option); default: the protocol's 0 10 20 30 40 50.",
+    help="Pressures in GPa: --pressures 0 10 20 (or repeat the option); default 0 10 20 30 40 50.",
 )
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option(
@@ -73,6 +61,7 @@ def cmd_launch_thermodynamics(
     from ..workflows.thermodynamics import ThermodynamicsWorkChain
     from .checks import codes_on, require_daemon
 
+    metals, pressures = metals_and_pressures(metals, pressures_gpa)
     if not 1 <= len(metals) <= 2:
         echo.echo_critical(f"give one metal (XB3C3) or two (XYB6C6), got {len(metals)}")
     try:
@@ -95,7 +84,7 @@ def cmd_launch_thermodynamics(
         codes["pw"],
         list(metals),
         protocol,
-        list(pressures_gpa) or None,
+        pressures or None,
         overrides=overrides or None,
         num_mpiprocs=num_mpiprocs,
     )

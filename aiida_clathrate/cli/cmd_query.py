@@ -54,6 +54,19 @@ from .params import finite_callback, mustar_value_callback
     callback=finite_callback,
     help="With --screened: N(E_F) strictly above this (states/eV per B6C6).",
 )
+@click.option(
+    "--thermodynamics",
+    is_flag=True,
+    help="Thermodynamics runs (clathrate/thermodynamics), lowest synthesis pressure first.",
+)
+@click.option(
+    "--synthesis-pressure-max",
+    "synthesis_pressure_max_gpa",
+    type=float,
+    default=None,
+    callback=finite_callback,
+    help="With --thermodynamics: synthesis pressure (GPa) at most this.",
+)
 @decorators.with_dbenv()
 def cmd_query(
     only_stable: bool,
@@ -64,6 +77,8 @@ def cmd_query(
     branch: str,
     screened: bool,
     n_ef_min: float | None,
+    thermodynamics: bool,
+    synthesis_pressure_max_gpa: float | None,
 ) -> None:
     """Compounds of the clathrate/compounds group matching ALL the given filters, highest Tc first
     (with --screened: the pairs of the screens, highest N(E_F) first)."""
@@ -71,6 +86,15 @@ def cmd_query(
 
     if n_ef_min is not None and not screened:
         echo.echo_critical("--n-ef-min filters screened pairs: add --screened")
+    if synthesis_pressure_max_gpa is not None and not thermodynamics:
+        echo.echo_critical(
+            "--synthesis-pressure-max filters thermodynamics runs: add --thermodynamics"
+        )
+    if thermodynamics:
+        if screened:
+            echo.echo_critical("--thermodynamics and --screened exclude each other")
+        _thermodynamics(synthesis_pressure_max_gpa)
+        return
     if screened:
         compound_only = {
             "--stable": only_stable,
@@ -131,3 +155,34 @@ def _screened(n_ef_min: float | None, pressure_gpa: float | None) -> None:
         )
     echo.echo("\n".join(lines))
     echo.echo(f"{len(rows)} pair(s); N(E_F) in states/eV per B6C6 (both spins)")
+
+
+def _thermodynamics(synthesis_pressure_max_gpa: float | None) -> None:
+    from ..query import query_thermodynamics
+
+    rows = query_thermodynamics(synthesis_pressure_max_gpa)
+    if not rows:
+        echo.echo_report("no thermodynamics run matches")
+        return
+
+    def _pressure(value) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    lines = [
+        f"{'PK':>6}  {'formula':<10} {'P range/GPa':>12} {'ΔH(P0)':>8} {'P_synth':>8} {'P_ΔH<0':>7}",
+        "-" * 58,
+    ]
+    for row in rows:
+        pressures = row["pressures_gpa"] or []
+        span = f"{min(pressures):g}-{max(pressures):g}" if pressures else "-"
+        delta_h = (row["formation_enthalpy_mev_atom"] or [None])[0]
+        lines.append(
+            f"{row['pk']:>6}  {row['formula']:<10} {span:>12} "
+            f"{'-' if delta_h is None else f'{delta_h:.0f}':>8} "
+            f"{_pressure(row['synthesis_pressure_gpa']):>8} {_pressure(row['stable_pressure_gpa']):>7}"
+        )
+    echo.echo("\n".join(lines))
+    echo.echo(
+        f"{len(rows)} run(s); ΔH(P0) in meV/atom at the lowest pressure; P_synth: T* at the "
+        "synthesis temperature (4000 K unless set); '-': not reached in the pressures computed"
+    )

@@ -90,3 +90,28 @@ computer_option = click.option(
     help="AiiDA computer whose codes run the jobs (pw@COMPUTER, ph@..., clathrate-sscha@...). "
     "localhost is set up on the fly; any other must exist with its codes (docs/howto/cluster.md).",
 )
+
+
+def metals_and_pressures(
+    arguments: tuple[str, ...], pressure_options: tuple[float, ...]
+) -> tuple[list[str], list[float]]:
+    """Split ``X Y --pressures 0 10 20``: click gives ``--pressures`` its first value and leaves
+    the rest among the positional METALS; element symbols are never numbers, so the numbers among
+    them are the remaining pressures. ``click.UsageError`` for numbers without ``--pressures``,
+    a pressure outside the checked range or a repeated pressure."""
+    metals, extra = [], []
+    for token in arguments:
+        try:
+            extra.append(float(token))
+        except ValueError:
+            metals.append(token)
+    if extra and not pressure_options:
+        raise click.UsageError(f"numbers among the metals: {extra}; pressures go after --pressures")
+    pressures = [float(p) for p in pressure_options] + extra
+    for pressure in pressures:
+        error = pressure_error(pressure)
+        if error:
+            raise click.UsageError(f"--pressures: {error}")
+    if len(set(pressures)) != len(pressures):
+        raise click.UsageError(f"--pressures: repeated pressures in {pressures}")
+    return metals, pressures
