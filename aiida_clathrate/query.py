@@ -12,6 +12,11 @@ Every compound node (the top-level work chain of one compound) carries these ext
   (Quantum ESPRESSO's, matdyn.x at the chosen broadening) and ``lambda_harmonic_tc`` /
   ``lambda_anharmonic_tc`` (the lambda of the alpha^2F the Eliashberg solver was given: the one
   behind Tc; the two differ by the alpha^2F quadrature and the clipped negative parts).
+- the geometry: ``lattice_parameter_angstrom``, ``d_long_angstrom``, ``d_short_angstrom`` of the
+  relaxed (harmonic) structure and, after an SSCHA, the same with the prefix ``sscha_`` from its
+  centroids and cell;
+- after a thermodynamics run of the same formula and pressure: ``formation_enthalpy_mev_atom``,
+  ``synthesis_temperature_k`` and ``thermodynamics_pk``.
 
 It is put in the group ``clathrate/compounds`` and, when stable, in ``clathrate/stable``.
 """

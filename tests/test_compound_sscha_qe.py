@@ -167,6 +167,11 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
     assert all(len(n.inputs.pw.structure.sites) == 8 for n in pw_runs)
     assert summary["sscha_category"] == "stable"
     assert summary["sscha_lowest_hessian_cm1"] > 0
+    # the anharmonic geometry: the SSCHA keeps the cell (no target pressure); Al has no B-C bonds
+    assert summary["sscha_lattice_parameter_angstrom"] == pytest.approx(
+        summary["lattice_parameter_angstrom"], rel=1e-9
+    )
+    assert summary["sscha_d_long_angstrom"] is None and summary["d_long_angstrom"] is None
     # In a 2x2x2 supercell of a one-atom Bravais lattice, inversion about any atom maps every atom
     # onto itself, so the third-order force constants vanish and the Hessian is the auxiliary matrix.
     assert summary["sscha_lowest_hessian_cm1"] == pytest.approx(
@@ -271,10 +276,16 @@ def test_extras_report_and_show(compound_sscha_al):
     assert extras["stability_source"] == "sscha" and extras["stability_category"] == "stable"
     assert extras["tc_anharmonic_kelvin"] == summary["tc_anharmonic_kelvin"]
     assert extras["lambda_anharmonic"] == summary["lambda_anharmonic"]
+    assert extras["sscha_lattice_parameter_angstrom"] == summary["sscha_lattice_parameter_angstrom"]
+    assert "sscha_d_long_angstrom" not in extras
     for mustar, tc in zip(MUSTAR, summary["tc_anharmonic_kelvin"], strict=True):
         assert extras[mustar_key("anharmonic", mustar)] == tc
     report = get_workchain_report(node, "REPORT")
-    for text in ("step 2/4 SSCHA: launched", "interpolated onto the electron-phonon q-mesh 2x2x2"):
+    for text in (
+        "step 2/4 SSCHA: launched",
+        "interpolated onto the electron-phonon q-mesh 2x2x2",
+        "SSCHA centroids: lattice_parameter",
+    ):
         assert text in report, text
     assert "trans=.false." not in report and "caveat" not in report
     result = CliRunner().invoke(cmd_root, ["show", str(node.pk)])

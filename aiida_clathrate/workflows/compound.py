@@ -30,6 +30,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_
 from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 
 from ..calculations.anharmonic import anharmonic_on_fine_grid
+from ..calculations.phonon_functions import structure_summary
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
@@ -48,6 +49,10 @@ ANHARMONIC_METHOD = (
 )
 SSCHA_ENGINES = ("dft", "mlp", "active")
 NON_GUESTS = {"B", "C"}
+
+
+#: The geometry reported for the harmonic (relaxed) and the anharmonic (SSCHA centroid) structure.
+ANHARMONIC_GEOMETRY_KEYS = ("lattice_parameter_angstrom", "d_long_angstrom", "d_short_angstrom")
 
 
 def guest_metals(structure: orm.StructureData) -> list[str]:
@@ -120,7 +125,8 @@ def collect_compound_results(**nodes) -> orm.Dict:
     """One Dict with the verdicts, lambda, omega_log, N(Ef), Tc per mu* and the lattice geometry.
 
     Inputs (by name): ``structure_parameters``, ``dynamically_stable``, ``min_frequency_cm1``
-    (harmonic work chain), optionally ``sscha_verdict``, ``anharmonic_frequencies`` (the
+    (harmonic work chain), optionally ``sscha_verdict``, ``sscha_structure_parameters`` (the
+    geometry of the SSCHA centroids and cell), ``anharmonic_frequencies`` (the
     SSCHA-corrected frequencies on the electron-phonon q-mesh), ``epc_summary_harmonic`` and
     ``eliashberg_harmonic``, ``epc_summary_anharmonic`` and ``eliashberg_anharmonic``.
     """
@@ -134,6 +140,10 @@ def collect_compound_results(**nodes) -> orm.Dict:
         "d_short_angstrom": geometry.get("d_short_angstrom"),
         "space_group_number": geometry.get("space_group_number"),
     }
+    if "sscha_structure_parameters" in nodes:
+        centroid = nodes["sscha_structure_parameters"].get_dict()
+        for key in ANHARMONIC_GEOMETRY_KEYS:
+            summary[f"sscha_{key}"] = centroid.get(key)
     if "sscha_verdict" in nodes:
         verdict = nodes["sscha_verdict"].get_dict()
         summary["sscha_category"] = verdict.get("category")
@@ -569,6 +579,19 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         self.out_many(self.exposed_outputs(node, SschaWorkChain, namespace="sscha"))
         verdict = node.outputs.verdict.get_dict()
         self.ctx.summary_inputs["sscha_verdict"] = node.outputs.verdict
+        centroid = structure_summary(
+            node.outputs.structure, metadata={"call_link_label": "sscha_structure_parameters"}
+        )
+        self.ctx.summary_inputs["sscha_structure_parameters"] = centroid
+        harmonic = self.ctx.harmonic.outputs.structure_parameters
+        self.report(
+            "SSCHA centroids: "
+            + ", ".join(
+                f"{key.replace('_angstrom', '')} {harmonic[key]:.4f} -> {centroid[key]:.4f} Å"
+                for key in ANHARMONIC_GEOMETRY_KEYS
+                if harmonic.get(key) is not None and centroid.get(key) is not None
+            )
+        )
         lowest = verdict.get("lowest_hessian_cm1")
         hessian = "no Hessian" if lowest is None else f"lowest Hessian frequency {lowest:.1f} cm^-1"
         self.report(
@@ -807,6 +830,13 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         )
         source = "sscha" if summary["sscha_category"] is not None else "harmonic"
         self.node.base.extras.set("stability_source", source)
+        geometry = {
+            f"{prefix}{key}": summary[f"{prefix}{key}"]
+            for prefix in ("", "sscha_")
+            for key in ANHARMONIC_GEOMETRY_KEYS
+            if summary.get(f"{prefix}{key}") is not None
+        }
+        self.node.base.extras.set_many(geometry)
         symbols = {site.kind_name for site in self.ctx.structure.sites}
         if not NON_GUESTS <= {self.ctx.structure.get_kind(k).symbol for k in symbols}:
             # Not a B-C clathrate (e.g. a test metal): record the real formula, not the pair's.
