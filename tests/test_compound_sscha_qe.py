@@ -167,9 +167,10 @@ def test_sscha_converged_and_anharmonic_branch_ran(compound_sscha_al):
     assert all(len(n.inputs.pw.structure.sites) == 8 for n in pw_runs)
     assert summary["sscha_category"] == "stable"
     assert summary["sscha_lowest_hessian_cm1"] > 0
-    # the anharmonic geometry: the SSCHA keeps the cell (no target pressure); Al has no B-C bonds
+    # the anharmonic geometry: the SSCHA keeps the cell (no target pressure; its round trip
+    # through cellconstructor's units moves the 8th digit); Al has no B-C bonds
     assert summary["sscha_lattice_parameter_angstrom"] == pytest.approx(
-        summary["lattice_parameter_angstrom"], rel=1e-9
+        summary["lattice_parameter_angstrom"], rel=1e-6
     )
     assert summary["sscha_d_long_angstrom"] is None and summary["d_long_angstrom"] is None
     # In a 2x2x2 supercell of a one-atom Bravais lattice, inversion about any atom maps every atom

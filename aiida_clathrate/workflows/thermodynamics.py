@@ -11,8 +11,7 @@ the lowest pressure where T* falls to ``temperature_max_k`` (kernel:
 Elemental references are computed once: each relaxation carries the extra
 ``clathrate_thermodynamics_key`` (a hash of what it is, the pressure, the pseudopotential family,
 the protocol and the settings), and a later run that needs the same one reuses the finished
-relaxation (or waits for a running one) instead of relaxing again. The compound's relaxations are
-keyed the same way.
+relaxation instead of relaxing again. The compound's relaxations are keyed the same way.
 """
 
 from __future__ import annotations
@@ -373,7 +372,8 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
         return self.ctx.next < len(self.ctx.order)
 
     def _reusable(self, key: str):
-        """A finished relaxation with this key (the newest), else a running one, else None."""
+        """The newest finished relaxation with this key, else None. Running ones are not waited
+        for: one launched from a shell that has since ended would never finish."""
         if not self.inputs.reuse_references.value:
             return None
         qb = orm.QueryBuilder().append(
@@ -381,10 +381,8 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
             filters={f"extras.{REFERENCE_KEY_EXTRA}": key},
             project="*",
         )
-        nodes = sorted((n for (n,) in qb.all()), key=lambda n: n.ctime, reverse=True)
-        finished = [n for n in nodes if n.is_finished_ok]
-        running = [n for n in nodes if not n.is_terminated]
-        return (finished or running or [None])[0]
+        finished = [n for (n,) in qb.all() if n.is_finished_ok]
+        return max(finished, key=lambda n: n.ctime) if finished else None
 
     def _relax_inputs(self, structure: orm.StructureData, pressure_gpa: float, nproc: int):
         settings = self.inputs.settings.get_dict()
