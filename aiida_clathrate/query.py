@@ -35,6 +35,9 @@ STABLE_GROUP = "clathrate/stable"
 SCREENING_GROUP = "clathrate/screening"
 #: Every ``ThermodynamicsWorkChain``, with its formation-enthalpy and synthesis extras.
 THERMODYNAMICS_GROUP = "clathrate/thermodynamics"
+#: Every ``StudyWorkChain``; its compounds carry ``study_category`` and
+#: ``lowest_stabilising_pressure_gpa``.
+STUDY_GROUP = "clathrate/studies"
 BRANCHES = ("harmonic", "anharmonic")
 
 

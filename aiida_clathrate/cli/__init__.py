@@ -25,6 +25,7 @@ from . import (  # noqa: E402,F401
     cmd_launch_compound,
     cmd_launch_screening,
     cmd_launch_sscha,
+    cmd_launch_study,
     cmd_launch_thermodynamics,
     cmd_mlp,
     cmd_plot,

@@ -28,6 +28,16 @@ def cmd_show(process) -> None:
             format_ranking(process.outputs.table.get_dict(), process.outputs.ranking.get_dict())
         )
         return
+    if process.process_label == "StudyWorkChain":
+        from ..study import format_study
+
+        if "table" not in process.outputs:
+            echo.echo_critical(
+                f"StudyWorkChain<{process.pk}> has no table (state {process.process_state.value}, "
+                f"exit {process.exit_status})"
+            )
+        echo.echo(format_study(process.outputs.table.get_dict()))
+        return
     if process.process_label == "ThermodynamicsWorkChain":
         from ..thermodynamics import format_thermodynamics
 
