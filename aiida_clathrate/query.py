@@ -118,6 +118,7 @@ def query_compounds(
     mustar: float | None = None,
     branch: str = "anharmonic",
     pressure_tolerance_gpa: float = 1e-3,
+    study_category: str | None = None,
 ) -> list[dict]:
     """Compounds of the ``clathrate/compounds`` group matching all the given conditions.
 
@@ -125,6 +126,8 @@ def query_compounds(
     :param tc_min_kelvin: Tc of ``branch`` strictly above this (at ``mustar``, or the largest Tc
         over the mu* values when ``mustar`` is None).
     :param pressure_gpa: pressure within ``pressure_tolerance_gpa``.
+    :param study_category: the category a study gave the compound's pair
+        (:mod:`aiida_clathrate.study`), e.g. ``stable_under_pressure``.
     :returns: one dict per node (pk plus the extras), highest Tc first.
     """
     if branch not in BRANCHES:
@@ -135,6 +138,8 @@ def query_compounds(
         filters["extras.stable"] = bool(stable)
     if tc_min_kelvin is not None:
         filters[f"extras.{tc_key}"] = {">": float(tc_min_kelvin)}
+    if study_category is not None:
+        filters["extras.study_category"] = str(study_category)
     if pressure_gpa is not None:
         filters["extras.pressure_gpa"] = {
             "and": [

@@ -20,10 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .sscha.verdicts import STABLE
+from .sscha.verdicts import AUXILIARY_STABLE_HESSIAN_IMAGINARY, FLAT_SOFT_MODE, STABLE, UNSTABLE
 
 STABLE_UNDER_PRESSURE = "stable_under_pressure"
 FAILED = "failed"
+#: Every category a pair can get.
+CATEGORIES = (
+    STABLE,
+    STABLE_UNDER_PRESSURE,
+    AUXILIARY_STABLE_HESSIAN_IMAGINARY,
+    FLAT_SOFT_MODE,
+    UNSTABLE,
+    FAILED,
+)
 
 
 def study_category(verdicts: Mapping[float, str | None]) -> tuple[str, float | None]:

@@ -101,6 +101,22 @@ def test_the_scan_follows_the_rule_and_the_failed_pair_is_reported(study):
 
 
 @pytest.mark.qe
+def test_query_filters_compounds_on_the_study_category(study):
+    row = next(r for r in study.outputs.table.get_dict()["rows"] if r["formula"] == "KB3C3")
+    result = CliRunner().invoke(cmd_root, ["query", "--study-category", row["category"]])
+    assert result.exit_code == 0, result.output
+    listed = {
+        int(line.split()[0]) for line in result.output.splitlines() if line[:6].strip().isdigit()
+    }
+    assert {run["pk"] for run in row["runs"]} <= listed
+    other = "stable" if row["category"] != "stable" else "unstable"
+    result = CliRunner().invoke(cmd_root, ["query", "--study-category", other])
+    assert not {run["pk"] for run in row["runs"]} & {
+        int(line.split()[0]) for line in result.output.splitlines() if line[:6].strip().isdigit()
+    }
+
+
+@pytest.mark.qe
 def test_show_prints_the_study(study):
     result = CliRunner().invoke(cmd_root, ["show", str(study.pk)])
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from aiida.cmdline.utils import decorators, echo
 
+from ..study import CATEGORIES as STUDY_CATEGORIES
 from . import cmd_root
 from .params import finite_callback, mustar_value_callback
 
@@ -55,6 +56,12 @@ from .params import finite_callback, mustar_value_callback
     help="With --screened: N(E_F) strictly above this (states/eV per B6C6).",
 )
 @click.option(
+    "--study-category",
+    type=click.Choice(STUDY_CATEGORIES),
+    default=None,
+    help="Compounds whose pair a study put in this category.",
+)
+@click.option(
     "--thermodynamics",
     is_flag=True,
     help="Thermodynamics runs (clathrate/thermodynamics), lowest synthesis pressure first.",
@@ -77,6 +84,7 @@ def cmd_query(
     branch: str,
     screened: bool,
     n_ef_min: float | None,
+    study_category: str | None,
     thermodynamics: bool,
     synthesis_pressure_max_gpa: float | None,
 ) -> None:
@@ -101,6 +109,7 @@ def cmd_query(
             "--unstable": only_unstable,
             "--tc-min": tc_min_kelvin is not None,
             "--mustar": mustar is not None,
+            "--study-category": study_category is not None,
         }
         given = [name for name, used in compound_only.items() if used]
         if given:
@@ -117,6 +126,7 @@ def cmd_query(
             pressure_gpa=pressure_gpa,
             mustar=mustar,
             branch=branch,
+            study_category=study_category,
         )
     except ValueError as exc:
         echo.echo_critical(str(exc))
