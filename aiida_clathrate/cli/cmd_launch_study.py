@@ -30,7 +30,7 @@ def parse_pair(label: str) -> list[str]:
     multiple=True,
     help="Guest pairs: --pairs K-Rb Sr-Sr K-Pb (X-X or X for XB3C3).",
 )
-@click.argument("more", nargs=-1, metavar="")
+@click.argument("more", nargs=-1, metavar="[PAIRS]...")
 @click.option(
     "--pressures",
     "pressures_gpa",
@@ -72,7 +72,10 @@ def cmd_launch_study(
 ) -> None:
     """Run the compound work chain over guest pairs and pressures; each pair's scan stops at its
     first stable pressure. Categories: stable, stable_under_pressure, or the verdict at the lowest
-    pressure."""
+    pressure.
+
+    PAIRS may follow --pairs directly (--pairs K-Rb Sr-Sr), and the pressures --pressures
+    (--pressures 0 10 20)."""
     from aiida import orm
 
     from ..pseudo_family import SHIPPED_FAMILY_LABEL
