@@ -35,6 +35,20 @@ def pressure_error(pressure_gpa) -> str | None:
     return None
 
 
+def pressures_error(name: str, pressures_gpa: Sequence) -> str | None:
+    """Why a list of pressures (a scan) is not usable: empty, a pressure out of range, or a
+    repeat; or None."""
+    if not pressures_gpa:
+        return f"{name} is empty"
+    for pressure in pressures_gpa:
+        error = pressure_error(pressure)
+        if error:
+            return error
+    if len(set(pressures_gpa)) != len(pressures_gpa):
+        return f"{name} has repeats: {list(pressures_gpa)}"
+    return None
+
+
 def lattice_parameter_error(lattice_parameter_angstrom) -> str | None:
     """Why a starting lattice parameter is unreasonable for the clathrate, or None."""
     low, high = LATTICE_PARAMETER_RANGE_ANGSTROM

@@ -134,3 +134,12 @@ def test_no_entropy_means_no_finite_temperature_until_the_enthalpy_turns_negativ
     assert window["synthesis_pressure_gpa"] == 20.0
     assert window["stable_pressure_gpa"] == pytest.approx(15.0)
     assert np.isfinite(window["temperature_max_k"])
+
+
+def test_a_pressure_scan_must_be_non_empty_in_range_and_without_repeats():
+    from aiida_clathrate.limits import pressures_error
+
+    assert pressures_error("p", [0.0, 10.0]) is None
+    assert pressures_error("p", []) == "p is empty"
+    assert "pressure must be a finite number" in pressures_error("p", [0.0, -1.0])
+    assert pressures_error("p", [5.0, 5.0]) == "p has repeats: [5.0, 5.0]"

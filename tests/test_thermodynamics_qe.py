@@ -221,10 +221,10 @@ def test_launch_thermodynamics_refuses_bad_input_before_storing(aiida_profile, c
         (["K", "Xx"], "unknown or non-metal guest element"),
         (["K", "Rb", "Cs"], "give one metal"),
         (["K", "--pressures", "-3"], "pressure"),
-        (["K", "--pressures", "10", "--pressures", "10"], "repeated pressures"),
+        (["K", "--pressures", "10", "--pressures", "10"], "--pressures has repeats"),
         (["K", "--entropy-model", "regular"], "regular"),
         (["K", "10"], "pressures go after --pressures"),
-        (["K", "Rb", "--pressures", "0", "10", "0"], "repeated pressures"),
+        (["K", "Rb", "--pressures", "0", "10", "0"], "--pressures has repeats"),
     ):
         result = CliRunner().invoke(cmd_root, ["launch", "thermodynamics", *arguments])
         assert result.exit_code != 0 and message in result.output, (arguments, result.output)

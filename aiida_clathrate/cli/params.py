@@ -7,7 +7,7 @@ import math
 import click
 
 from ..eliashberg.mustar import mustar_error, mustar_value_error
-from ..limits import lattice_parameter_error, pressure_error
+from ..limits import lattice_parameter_error, pressure_error, pressures_error
 
 #: ``--num-mpiprocs``: at least one process.
 NUM_MPIPROCS = click.IntRange(min=1)
@@ -108,10 +108,7 @@ def metals_and_pressures(
     if extra and not pressure_options:
         raise click.UsageError(f"numbers among the metals: {extra}; pressures go after --pressures")
     pressures = [float(p) for p in pressure_options] + extra
-    for pressure in pressures:
-        error = pressure_error(pressure)
-        if error:
-            raise click.UsageError(f"--pressures: {error}")
-    if len(set(pressures)) != len(pressures):
-        raise click.UsageError(f"--pressures: repeated pressures in {pressures}")
+    error = pressures_error("--pressures", pressures) if pressures else None
+    if error:
+        raise click.UsageError(error)
     return metals, pressures

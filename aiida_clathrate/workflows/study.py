@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import WorkChain, append_, calcfunction, while_
 
-from ..limits import pressure_error
+from ..limits import pressures_error
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..structures import clathrate, formula
 from ..study import next_pressure, study_category
@@ -130,15 +130,9 @@ class StudyWorkChain(WorkChain):
                 return f"pair {pair}: {exc}"
         if len({_pair_key(sorted(p)) for p in pairs}) != len(pairs):
             return f"repeated pairs in {pairs}"
-        pressures = inputs["pressures_gpa"].get_list()
-        if not pressures:
-            return "pressures_gpa is empty"
-        for pressure in pressures:
-            error = pressure_error(pressure)
-            if error:
-                return error
-        if len(set(pressures)) != len(pressures):
-            return f"pressures_gpa has repeats: {pressures}"
+        error = pressures_error("pressures_gpa", inputs["pressures_gpa"].get_list())
+        if error:
+            return error
         needed = {"pw", "ph", "q2r", "matdyn"} | ({"sscha"} if inputs["run_sscha"].value else set())
         missing = needed - set(inputs["codes"].get_dict())
         if missing:

@@ -26,7 +26,7 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 
 from .. import thermodynamics as thermo
-from ..limits import pressure_error
+from ..limits import pressures_error
 from ..pseudo_family import SHIPPED_FAMILY_LABEL, load_family, recommended_cutoffs_ry
 from ..structures import clathrate, formula
 from ..validators import set_code_plugins
@@ -240,15 +240,9 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
             compound = clathrate(x, None if y == x else y)
         except (ValueError, KeyError) as exc:
             return f"metals: {exc}"
-        pressures = inputs["pressures_gpa"].get_list()
-        if not pressures:
-            return "pressures_gpa is empty"
-        for pressure in pressures:
-            error = pressure_error(pressure)
-            if error:
-                return error
-        if len(set(pressures)) != len(pressures):
-            return f"pressures_gpa has repeats: {pressures}"
+        error = pressures_error("pressures_gpa", inputs["pressures_gpa"].get_list())
+        if error:
+            return error
         if inputs["entropy_model"].value not in thermo.ENTROPY_MODELS:
             return (
                 f"unknown entropy_model {inputs['entropy_model'].value!r}; known: "
