@@ -44,7 +44,7 @@ def study_table(index: orm.Dict, pressures_gpa: orm.List, **summaries) -> orm.Di
         pair = run["pair"]
         row = rows.setdefault(
             _pair_key(pair),
-            {"pair": pair, "formula": formula(pair[0], None if pair[-1] == pair[0] else pair[-1])},
+            {"pair": pair, "formula": formula(pair[0], pair[-1])},
         )
         entry = {"pressure_gpa": run["pressure_gpa"], "pk": run["pk"], "verdict": None}
         if name in summaries:
@@ -173,7 +173,7 @@ class StudyWorkChain(WorkChain):
             try:
                 builder = ClathrateSuperconductorWorkChain.get_builder_from_protocol(
                     codes,
-                    orm.StructureData(ase=clathrate(x, None if y == x else y)),
+                    orm.StructureData(ase=clathrate(x, y)),
                     self.inputs.protocol.value,
                     overrides=self.inputs.overrides.get_dict()
                     if "overrides" in self.inputs
@@ -196,7 +196,7 @@ class StudyWorkChain(WorkChain):
             node = self.submit(builder)
             self.ctx.index[name] = {"pair": pair, "pressure_gpa": pressure, "pk": node.pk}
             self.to_context(batch=append_(node))
-            launched.append(f"{formula(x, None if y == x else y)} {pressure:g} GPa <{node.pk}>")
+            launched.append(f"{formula(x, y)} {pressure:g} GPa <{node.pk}>")
         if launched:
             self.report(f"launched {', '.join(launched)} ({nproc} MPI process(es) each)")
 

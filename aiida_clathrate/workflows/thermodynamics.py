@@ -93,7 +93,7 @@ def formation_thermodynamics(
     """ΔH(P), S, T*(P) and the synthesis window from the relaxations named in ``index``
     (``t<i>_parameters`` and ``t<i>_structure`` of each finished one)."""
     x, y = normalised_metals(metals.get_list())
-    compound = clathrate(x, None if y == x else y)
+    compound = clathrate(x, y)
     symbols = compound.get_chemical_symbols()
     composition = {e: symbols.count(e) for e in sorted(set(symbols))}
     relaxed = {}
@@ -152,7 +152,7 @@ def formation_thermodynamics(
         row["synthesis_temperature_k"] = temperature
     return orm.Dict(
         {
-            "formula": formula(x, None if y == x else y),
+            "formula": formula(x, y),
             "composition": composition,
             "entropy_model": entropy_model.value,
             "configurational_entropy_kb_per_atom": chosen["configurational_entropy_kb_per_atom"],
@@ -237,7 +237,7 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
     def _validate_inputs(inputs, _ctx=None) -> str | None:
         try:
             x, y = normalised_metals(inputs["metals"].get_list())
-            compound = clathrate(x, None if y == x else y)
+            compound = clathrate(x, y)
         except (ValueError, KeyError) as exc:
             return f"metals: {exc}"
         error = pressures_error("pressures_gpa", inputs["pressures_gpa"].get_list())
@@ -281,7 +281,7 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
         inputs = cls.get_protocol_inputs(protocol, overrides)
         harmonic = HarmonicPhononWorkChain.get_protocol_inputs(protocol)
         x, y = normalised_metals(list(metals))
-        compound = orm.StructureData(ase=clathrate(x, None if y == x else y))
+        compound = orm.StructureData(ase=clathrate(x, y))
         ecutwfc, ecutrho = recommended_cutoffs_ry(load_family(pseudo_family), compound, protocol)
         elements = sorted({site.kind_name for site in compound.sites})
         chosen = {e: list((phases or {}).get(e) or thermo.phases_of(e)) for e in elements}
@@ -309,16 +309,16 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
         builder.temperature_max_k = orm.Float(inputs["temperature_max_k"])
         builder.num_mpiprocs = orm.Int(num_mpiprocs)
         builder.max_concurrent_relaxations = orm.Int(inputs["max_concurrent_relaxations"])
-        name = formula(x, None if y == x else y)
+        name = formula(x, y)
         builder.metadata.label = f"thermodynamics {name}"
         builder.metadata.description = f"protocol={protocol}"
         return builder
 
     def setup(self):
         x, y = self.inputs.metals.get_list()
-        self.ctx.formula = formula(x, None if y == x else y)
+        self.ctx.formula = formula(x, y)
         phases = self.inputs.phases.get_dict()
-        elements = sorted(set(clathrate(x, None if y == x else y).get_chemical_symbols()))
+        elements = sorted(set(clathrate(x, y).get_chemical_symbols()))
         tasks = []
         for pressure in self.inputs.pressures_gpa.get_list():
             tasks.append({"element": COMPOUND, "phase": self.ctx.formula, "pressure_gpa": pressure})
@@ -348,7 +348,7 @@ class ThermodynamicsWorkChain(ProtocolMixin, WorkChain):
     def _structure(self, task: dict) -> orm.StructureData:
         if task["element"] == COMPOUND:
             x, y = self.inputs.metals.get_list()
-            atoms = clathrate(x, None if y == x else y)
+            atoms = clathrate(x, y)
         else:
             atoms = thermo.reference_phase(task["element"], task["phase"], task["pressure_gpa"])
         return orm.StructureData(ase=atoms)
