@@ -82,3 +82,21 @@ def stability_verdict(
     ]
     lowest = min(float(row.min()) for row in candidates if row.size)
     return StabilityVerdict(lowest, bool(lowest > -tolerance_cm1), float(tolerance_cm1))
+
+
+def pdos_by_element(
+    text: str, site_elements: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Frequencies (cm^-1) and the phonon DOS summed per element from matdyn.x's ``phonon_dos.dat``
+    (columns: frequency, total DOS, then one projected DOS per atom in the structure's site
+    order; ``#`` lines are comments). Elements keep their first-site order."""
+    table = np.loadtxt(text.splitlines(), comments="#", ndmin=2)
+    if table.shape[1] != 2 + len(site_elements):
+        raise ValueError(
+            f"phonon DOS has {table.shape[1]} columns; expected 2 + {len(site_elements)} sites"
+        )
+    curves: dict[str, np.ndarray] = {}
+    for index, element in enumerate(site_elements):
+        column = table[:, 2 + index]
+        curves[element] = curves[element] + column if element in curves else column.copy()
+    return table[:, 0], curves

@@ -6,7 +6,11 @@
 - :func:`plot_band_overlay`: the Fig. 2 layout, harmonic and anharmonic bands (or one of them) on
   one path with the electron-phonon linewidths as marker size;
 - :func:`plot_screening_heatmap`, :func:`plot_projected_dos`: the study's Fig. 1c and 1b;
-- :func:`path_distances`: cumulative path length of q-points, zero-length jumps at ``X|M`` breaks.
+- :func:`path_distances`: cumulative path length of q-points, zero-length jumps at ``X|M`` breaks;
+- a study across compounds (inputs from :mod:`aiida_clathrate.study_figures`):
+  :func:`plot_tc_pressure`, :func:`plot_compound_summary` (Fig. 4),
+  :func:`plot_low_frequency_share`, :func:`plot_phonon_pdos_a2f` (Fig. 3 with the projected DOS),
+  :func:`plot_soft_mode_convergence`. Missing data leave a panel with a note, never an error.
 
 Frequencies are in cm^-1 throughout. Callers choose the backend; the CLI uses Agg.
 """
@@ -25,11 +29,16 @@ __all__ = [
     "BandSet",
     "path_distances",
     "plot_band_overlay",
+    "plot_compound_summary",
     "plot_dispersion_dos",
     "plot_epc_spectrum",
     "plot_gap_curve",
+    "plot_low_frequency_share",
+    "plot_phonon_pdos_a2f",
     "plot_projected_dos",
     "plot_screening_heatmap",
+    "plot_soft_mode_convergence",
+    "plot_tc_pressure",
 ]
 
 GAMMA_LABELS = {"G", "GAMMA", "Γ"}
@@ -388,5 +397,293 @@ def plot_thermodynamics(data: dict):
     ax_t.set_ylabel("T* (K)")
     ax_t.set_title("synthesis window: T ≥ T*(P)")
     ax_t.legend()
+    figure.tight_layout()
+    return figure
+
+
+# --- the study's cross-compound figures (inputs: plain lists and dicts, see study_figures) ---
+
+BRANCH_STYLES = {
+    "harmonic": dict(color="0.35", ls="--", marker="o", mfc="white"),
+    "anharmonic": dict(color="tab:red", ls="-", marker="o"),
+}
+
+
+def _note(ax, text: str) -> None:
+    """An empty panel that says why it is empty."""
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _values(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def plot_tc_pressure(series: Sequence[dict], references: Sequence[dict] = ()):
+    """Tc(P) per compound: harmonic (dashed, open) and anharmonic (solid, filled) with error bars
+    where an uncertainty is given; the study's headline Tc as stars (``references``).
+
+    ``series``: ``{"label", "pressures_gpa", "tc_<branch>_kelvin", "tc_<branch>_error_kelvin"}``
+    (lists, ``None`` where a run gave no Tc). ``references``: ``{"label", "pressure_gpa",
+    "tc_harmonic_kelvin", "tc_anharmonic_kelvin"}``. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(6.0, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    drawn = 0
+    for index, entry in enumerate(series):
+        colour = colours[index % len(colours)]
+        pressures = _values(entry["pressures_gpa"])
+        for branch, style in BRANCH_STYLES.items():
+            tc = _values(entry.get(f"tc_{branch}_kelvin") or [None] * len(pressures))
+            if not np.isfinite(tc).any():
+                continue
+            error = _values(entry.get(f"tc_{branch}_error_kelvin") or [None] * len(pressures))
+            error = np.where(np.isfinite(error), error, 0.0)
+            keep = np.isfinite(tc)
+            ax.errorbar(
+                pressures[keep],
+                tc[keep],
+                yerr=error[keep] if error[keep].any() else None,
+                capsize=3,
+                label=f"{entry['label']} {branch}",
+                **{**style, "color": colour},
+            )
+            drawn += 1
+    for entry in references:
+        for branch, style in BRANCH_STYLES.items():
+            value = entry.get(f"tc_{branch}_kelvin")
+            if value is not None:
+                ax.plot(
+                    entry["pressure_gpa"],
+                    value,
+                    marker="*",
+                    ms=11,
+                    ls="",
+                    color=style["color"],
+                    mec="k",
+                    label=f"{entry['label']} {branch} (study)",
+                )
+                drawn += 1
+    if not drawn:
+        _note(ax, "no Tc: no compound reached the Eliashberg step")
+    else:
+        ax.set_xlabel("P (GPa)")
+        ax.set_ylabel("Tc (K)")
+        ax.set_ylim(bottom=0.0)
+        ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.set_title("Tc(P), μ* in the middle of the range")
+    figure.tight_layout()
+    return figure
+
+
+#: The panels of :func:`plot_compound_summary`: (key in a branch dict, axis label).
+SUMMARY_PANELS = (
+    ("dos_ef_states_per_ev_spin", "N(E_F)\n(states/eV/spin)"),
+    ("lambda", "λ"),
+    ("omega_log_mev", "ω_log (meV)"),
+    ("tc_kelvin", "Tc (K)"),
+)
+
+
+def plot_compound_summary(points: Sequence[dict]):
+    """The study's Fig. 4 across compounds: average valence n, N(E_F), lambda, omega_log and Tc,
+    one panel each, compounds on a shared horizontal axis (harmonic open, anharmonic filled).
+
+    ``points``: ``{"label", "average_valence", "stable", "harmonic": {...}, "anharmonic": {...}}``
+    with the branch dicts keyed as :data:`SUMMARY_PANELS` (plus ``tc_error_kelvin``); a missing
+    branch or value is skipped; compounds not ``stable`` get a grey label. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    rows = 1 + len(SUMMARY_PANELS)
+    figure, axes = plt.subplots(
+        rows, 1, figsize=(max(4.5, 1.0 + 0.9 * len(points)), 8.5), sharex=True
+    )
+    if not points:
+        for ax in axes:
+            _note(ax, "")
+        axes[0].set_title("Fig. 4 summary")
+        _note(axes[rows // 2], "no compound to summarise")
+        figure.tight_layout()
+        return figure
+    x = np.arange(len(points))
+    axes[0].plot(x, [p["average_valence"] for p in points], "s", color="tab:blue")
+    axes[0].set_ylabel("n")
+    for ax, (key, label) in zip(axes[1:], SUMMARY_PANELS, strict=True):
+        found = False
+        for branch, style in BRANCH_STYLES.items():
+            values = _values([(p.get(branch) or {}).get(key) for p in points])
+            if not np.isfinite(values).any():
+                continue
+            found = True
+            errors = None
+            if key == "tc_kelvin":
+                errors = _values([(p.get(branch) or {}).get("tc_error_kelvin") for p in points])
+                errors = np.where(np.isfinite(errors), errors, 0.0)
+                errors = errors if errors.any() else None
+            ax.errorbar(
+                x,
+                values,
+                yerr=errors,
+                ls="",
+                capsize=3,
+                label=branch,
+                **{k: v for k, v in style.items() if k != "ls"},
+            )
+        if not found:
+            ax.text(
+                0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="0.4"
+            )
+        ax.set_ylabel(label)
+    axes[1].legend(fontsize=7, frameon=False)
+    axes[-1].set_xticks(x, [p["label"] for p in points], rotation=30, ha="right", fontsize=8)
+    for tick, point in zip(axes[-1].get_xticklabels(), points, strict=True):
+        if not point.get("stable", True):
+            tick.set_color("0.5")
+    axes[-1].set_xlim(-0.5, len(points) - 0.5)
+    axes[0].set_title("Fig. 4 summary (grey: not stable at any pressure run)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_low_frequency_share(
+    rows: Sequence[dict], references: Sequence[dict] = (), cutoff_cm1: float = 200.0
+):
+    """The share of lambda from modes below ``cutoff_cm1`` per compound, in percent: harmonic
+    and anharmonic bars, the study's values (``references``: ``{"label", "share"}``) as hatched
+    bars with their number. ``rows``: ``{"label", "harmonic", "anharmonic"}`` (fractions or
+    ``None``). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    labels = [r["label"] for r in rows] + [f"{r['label']}\n(study)" for r in references]
+    figure, ax = plt.subplots(figsize=(max(4.5, 1.2 + 1.0 * len(labels)), 3.8))
+    width = 0.38
+    ours = False
+    for offset, (branch, colour) in zip(
+        (-0.5, 0.5), (("harmonic", "0.6"), ("anharmonic", "tab:red")), strict=True
+    ):
+        values = _values([r.get(branch) for r in rows]) * 100.0
+        keep = np.isfinite(values)
+        if keep.any():
+            ours = True
+            positions = np.arange(len(rows))[keep] + offset * width
+            bars = ax.bar(positions, values[keep], width, color=colour, label=branch)
+            ax.bar_label(bars, fmt="%.0f %%", fontsize=7)
+    for index, reference in enumerate(references):
+        bars = ax.bar(
+            len(rows) + index,
+            100.0 * reference["share"],
+            width,
+            color="white",
+            edgecolor="k",
+            hatch="//",
+            label="study" if index == 0 else None,
+        )
+        ax.bar_label(bars, fmt="%.0f %%", fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylabel(f"λ share below {cutoff_cm1:g} cm$^{{-1}}$ (%)")
+    ax.set_ylim(0.0, 100.0)
+    if not ours:
+        ax.text(
+            0.02,
+            0.9,
+            "no α²F computed for any compound of this study",
+            transform=ax.transAxes,
+            color="0.4",
+            fontsize=8,
+        )
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.set_title(f"low-frequency share of λ (ω < {cutoff_cm1:g} cm$^{{-1}}$)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_phonon_pdos_a2f(branches: Sequence[dict], title: str | None = None):
+    """The study's Fig. 3 per compound: one row per branch, the phonon DOS projected on each
+    element (left) beside alpha^2F(omega)/omega with the cumulative lambda(omega) on a twin axis
+    (right), frequency (cm^-1) vertical and shared within a row.
+
+    ``branches``: ``{"label", "pdos_frequency_cm1", "pdos": {element: values}, "omega_mev",
+    "alpha2f"}``; a missing PDOS or alpha^2F leaves a panel with a note. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from .eliashberg.spectrum import cumulative_lambda
+
+    count = max(1, len(branches))
+    figure, axes = plt.subplots(count, 2, figsize=(6.5, 4.0 * count), squeeze=False, sharey="row")
+    if not branches:
+        _note(axes[0, 0], "no phonon DOS")
+        _note(axes[0, 1], "no α²F")
+    for (ax_dos, ax), branch in zip(axes, branches, strict=False):
+        top = 0.0
+        if branch.get("pdos"):
+            frequency = np.asarray(branch["pdos_frequency_cm1"], dtype=float)
+            for element, values in branch["pdos"].items():
+                ax_dos.plot(values, frequency, lw=1.0, label=element)
+            ax_dos.set_xlim(left=0.0)
+            ax_dos.set_xlabel("phonon PDOS")
+            ax_dos.legend(fontsize=7, frameon=False)
+            top = float(frequency.max())
+        else:
+            _note(ax_dos, "no projected phonon DOS")
+        ax_dos.set_ylabel(f"{branch['label']}\nfrequency (cm$^{{-1}}$)")
+        omega = np.asarray(branch.get("omega_mev") or [], dtype=float)
+        a2f = np.asarray(branch.get("alpha2f") if branch.get("alpha2f") is not None else [])
+        try:
+            running = cumulative_lambda(omega, a2f)
+        except ValueError as exc:
+            running = None
+            reason = "no α²F" if a2f.size == 0 else f"α²F not drawn: {exc}"
+        if running is not None:
+            keep = omega > 0
+            frequency = from_mev(omega, "cm-1")
+            ax.fill_betweenx(
+                frequency[keep], 0.0, a2f[keep] / omega[keep], color="tab:blue", alpha=0.35, lw=0
+            )
+            ax.plot(a2f[keep] / omega[keep], frequency[keep], color="tab:blue", lw=1.0)
+            ax.set_xlabel(r"$\alpha^2F(\omega)/\omega$ (meV$^{-1}$)")
+            ax.set_xlim(left=0.0)
+            twin = ax.twiny()
+            twin.plot(running, frequency, color="tab:red", lw=1.2)
+            twin.set_xlabel(r"$\lambda(\omega)$", color="tab:red")
+            twin.tick_params(axis="x", colors="tab:red")
+            twin.set_xlim(left=0.0)
+            top = max(top, float(frequency.max()))
+        else:
+            _note(ax, reason)
+        if top > 0:
+            ax_dos.set_ylim(0.0, top)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_soft_mode_convergence(series: Sequence[dict]):
+    """Lowest SSCHA auxiliary frequency against the ensemble size (cumulative configurations), one
+    line per compound run: the study's "flat soft mode" check (a mode that drops to zero and
+    stays there as the ensemble grows). ``series``: ``{"label", "n_configurations",
+    "lowest_frequency_cm1"}`` per population. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(5.5, 3.8))
+    drawn = False
+    for entry in series:
+        sizes = np.cumsum(np.asarray(entry["n_configurations"], dtype=float))
+        lowest = _values(entry["lowest_frequency_cm1"])
+        if len(sizes) and np.isfinite(lowest).any():
+            ax.plot(sizes, lowest, "o-", label=entry["label"])
+            drawn = True
+    if drawn:
+        ax.axhline(0.0, color="k", lw=0.8, ls=":")
+        ax.set_xlabel("configurations (cumulative)")
+        ax.set_ylabel("lowest frequency (cm$^{-1}$)")
+        ax.legend(fontsize=7, frameon=False)
+    else:
+        _note(ax, "no SSCHA run in this study")
+    ax.set_title("lowest SSCHA frequency against ensemble size")
     figure.tight_layout()
     return figure

@@ -30,6 +30,7 @@ from . import (  # noqa: E402,F401
     cmd_mlp,
     cmd_plot,
     cmd_query,
+    cmd_report,
     cmd_setup,
     cmd_show,
 )

@@ -42,6 +42,10 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str, pairs: tuple[s
     of the top pair and of the reference pair (Fig. 1b).
     ThermodynamicsWorkChain: ΔH(P) against the elements and T*(P) with the synthesis-temperature
     line.
+    StudyWorkChain: Tc(P) per compound (harmonic and anharmonic, error bars from the Tc
+    uncertainty), the Fig. 4 summary across compounds (n, N(E_F), lambda, omega_log, Tc), the share
+    of lambda below 200 cm^-1, the projected phonon DOS with alpha^2F/omega and lambda(omega)
+    (Fig. 3) of each pair, and the lowest SSCHA frequency against the ensemble size.
     """
     import matplotlib
 
@@ -52,6 +56,7 @@ def cmd_plot(process, output_dir: pathlib.Path, file_format: str, pairs: tuple[s
         "ClathrateSuperconductorWorkChain": _compound_figures,
         "ScreeningWorkChain": lambda node: _screening_figures(node, pairs),
         "ThermodynamicsWorkChain": _thermodynamics_figures,
+        "StudyWorkChain": _study_figures,
     }
     if pairs and process.process_label != "ScreeningWorkChain":
         echo.echo_critical("--pairs applies to a ScreeningWorkChain only")
@@ -303,3 +308,10 @@ def _thermodynamics_figures(process) -> dict:
 
     data = _require(process, "thermodynamics").get_dict()
     return {"thermodynamics": plot_thermodynamics(data)}
+
+
+def _study_figures(process) -> dict:
+    from ..study_data import gather_study
+    from ..study_figures import study_figures
+
+    return study_figures(gather_study(process))
