@@ -63,6 +63,17 @@ def next_pressure(
     return remaining[0] if remaining else None
 
 
+def tc_text_of(run: Mapping, branch: str) -> str:
+    """``Tc anharmonic 63.9 ± 6.7 K`` (the central Tc and its uncertainty), else the highest Tc
+    over mu*, else empty."""
+    central = run.get(f"tc_{branch}_central_kelvin")
+    if central is not None:
+        spread = run.get(f"tc_{branch}_uncertainty_kelvin") or 0.0
+        return f"Tc {branch} {central:.1f} ± {spread:.1f} K"
+    tcs = run.get(f"tc_{branch}_kelvin")
+    return f"Tc {branch} max {max(tcs):.1f} K" if tcs else ""
+
+
 def format_study(table: Mapping) -> str:
     """The output ``table`` of a study as text: one block per pair, one line per pressure run."""
     lines = []
@@ -73,12 +84,11 @@ def format_study(table: Mapping) -> str:
             + ("" if pressure is None else f" (lowest stabilising pressure {pressure:g} GPa)")
         )
         for run in row["runs"]:
-            tcs = {
-                branch: run.get(f"tc_{branch}_kelvin")
-                for branch in ("harmonic", "anharmonic")
-                if run.get(f"tc_{branch}_kelvin")
-            }
-            tc_text = "; ".join(f"Tc {b} max {max(t):.1f} K" for b, t in tcs.items())
+            tc_text = "; ".join(
+                text
+                for text in (tc_text_of(run, branch) for branch in ("harmonic", "anharmonic"))
+                if text
+            )
             lines.append(
                 f"  {run['pressure_gpa']:>6g} GPa  <{run['pk']}>  {run['verdict'] or 'failed'}"
                 + (f"; {tc_text}" if tc_text else "")

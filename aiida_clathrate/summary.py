@@ -85,6 +85,22 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
         result[f"tc_{branch}_kelvin"] = (
             None if tcs is None else ", ".join(f"{tc:.2f}" for tc in tcs)
         )
+        if summary.get(f"tc_{branch}_central_kelvin") is not None:
+            components = summary.get(f"tc_{branch}_uncertainty", {})
+            parts = [
+                f"{name} {components[key]:.1f}"
+                for name, key in (
+                    ("mu*", "mustar_kelvin"),
+                    ("broadening", "broadening_kelvin"),
+                    ("SSCHA", "sscha_kelvin"),
+                )
+                if components.get(key) is not None
+            ]
+            result[f"tc_{branch}_with_uncertainty_kelvin"] = (
+                f"{summary[f'tc_{branch}_central_kelvin']:.1f} ± "
+                f"{summary[f'tc_{branch}_uncertainty_kelvin']:.1f} at mu* "
+                f"{components.get('mustar', float('nan')):.2f} ({', '.join(parts)})"
+            )
     if any(result.get(f"lambda_{branch}_tc") is not None for branch in ("harmonic", "anharmonic")):
         result["lambda_note"] = LAMBDA_NOTE
     # anharmonic_caveat: only in summaries of the removed ph.x trans=.false. path

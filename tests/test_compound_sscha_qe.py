@@ -415,3 +415,51 @@ def get_workchain_report_text(node) -> str:
     from aiida.cmdline.utils.common import get_workchain_report
 
     return get_workchain_report(node, "REPORT")
+
+
+@pytest.mark.qe
+@pytest.mark.slow
+def test_tc_with_its_uncertainty(compound_sscha_al):
+    """Tc ± spread per branch: the middle mu*'s Tc, half the mu* range, the broadening plateau
+    and, for the anharmonic branch, the bootstrap of the last SSCHA population."""
+    from click.testing import CliRunner
+
+    from aiida_clathrate.cli import cmd_root
+
+    node = compound_sscha_al
+    summary = node.outputs.summary.get_dict()
+    sscha = _called(node, "sscha")
+    bootstrap = sscha.outputs.hessian_frequencies_cm1.get_array("bootstrap_frequencies_cm1")
+    assert bootstrap.shape[0] == sscha.inputs.hessian_bootstrap_samples.value == 20
+    for branch in ("harmonic", "anharmonic"):
+        tcs = summary[f"tc_{branch}_kelvin"]
+        components = summary[f"tc_{branch}_uncertainty"]
+        assert components["mustar"] == MUSTAR[1]
+        assert summary[f"tc_{branch}_central_kelvin"] == tcs[1]
+        assert components["mustar_kelvin"] == pytest.approx((max(tcs) - min(tcs)) / 2)
+        calc = _called(node, f"tc_uncertainty_{branch}")
+        result = calc.outputs.result.get_dict()
+        chosen = node.outputs[f"epc_{branch}"].epc_summary["chosen_index"]
+        assert result["plateau_broadening_indices"][0] == chosen
+        assert len(result["plateau_tc_kelvin"]) == len(result["plateau_broadening_indices"]) >= 2
+        assert components["broadening_kelvin"] == pytest.approx(
+            (max(result["plateau_tc_kelvin"]) - min(result["plateau_tc_kelvin"])) / 2
+        )
+        expected = [components["mustar_kelvin"], components["broadening_kelvin"]]
+        if branch == "anharmonic":
+            samples = result["bootstrap_tc_kelvin"]
+            assert len(samples) + result["bootstrap_unstable"] == 20
+            assert components["sscha_kelvin"] == pytest.approx(np.std(samples, ddof=1))
+            expected.append(components["sscha_kelvin"])
+            assert "hessian_frequencies" in calc.inputs
+        else:
+            assert components["sscha_kelvin"] is None and "hessian_frequencies" not in calc.inputs
+        assert summary[f"tc_{branch}_uncertainty_kelvin"] == pytest.approx(
+            np.sqrt(np.sum(np.square(expected)))
+        )
+        assert node.base.extras.get(f"tc_{branch}_uncertainty_kelvin") == pytest.approx(
+            summary[f"tc_{branch}_uncertainty_kelvin"]
+        )
+        print(f"{branch}: {calc.outputs.result.get_dict()['tc_kelvin']:.2f} K, {components}")
+    output = CliRunner().invoke(cmd_root, ["show", str(node.pk)]).output
+    assert f"{summary['tc_anharmonic_central_kelvin']:.1f} ± " in output

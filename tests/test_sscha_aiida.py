@@ -177,6 +177,8 @@ def test_minimize_calcjob_on_localhost_quartic_dimer(harmonic_folder, aiida_code
     builder.seed = orm.Int(77)
     builder.compute_hessian = orm.Bool(True)
     builder.hessian_include_v4 = orm.Bool(True)
+    builder.hessian_bootstrap_samples = orm.Int(6)
+    builder.hessian_bootstrap_seed = orm.Int(5)
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_status
 
@@ -200,6 +202,13 @@ def test_minimize_calcjob_on_localhost_quartic_dimer(harmonic_folder, aiida_code
     hessian = results["hessian_frequencies_cm1"].get_array("frequencies_cm1")
     np.testing.assert_allclose(hessian, frequencies, rtol=0.02)
     assert parameters["hessian"]["included_v4"] is True
+    # six bootstrap resamples (seed 5), each minimised again: they scatter around the Hessian
+    bootstrap = results["hessian_frequencies_cm1"].get_array("bootstrap_frequencies_cm1")
+    assert bootstrap.shape == (6, 3)
+    assert parameters["hessian"]["bootstrap_samples"] == 6
+    assert parameters["hessian"]["bootstrap_seed"] == 5
+    assert "bootstrap_frequencies_cm1" not in parameters["hessian"]
+    assert 0 < bootstrap[:, 0].std() < 60 and abs(bootstrap.mean() - hessian.mean()) < 60
     assert results["hessian_dynamical_matrices"].base.attributes.get("nqirr") == 1
     new_matrices = results["dynamical_matrices"]
     assert new_matrices.base.attributes.get("nqirr") == 1
@@ -234,6 +243,15 @@ def test_minimize_calcjob_rejects_bad_inputs(harmonic_folder, aiida_code_install
     builder.temperature_kelvin = orm.Float(0.0)
     with pytest.raises(ValueError, match="no energies and forces"):
         run_get_node(builder)
+    builder.hessian_bootstrap_samples = orm.Int(4)
+    with pytest.raises(ValueError, match="needs compute_hessian"):
+        run_get_node(builder)
+    builder.compute_hessian = orm.Bool(True)
+    builder.hessian_bootstrap_samples = orm.Int(1)
+    with pytest.raises(ValueError, match="at least 2"):
+        run_get_node(builder)
+    del builder.hessian_bootstrap_samples
+    builder.compute_hessian = orm.Bool(False)
     with pytest.raises(ValueError, match="invalid minimizer settings"):
         builder.settings = orm.Dict({"kong_liu": 0.5})
 

@@ -98,6 +98,19 @@ class SschaMinimizeCalculation(CalcJob):
             required=False,
             help="when v4 ((3N)^4 doubles) needs more, it is dropped with a warning",
         )
+        spec.input(
+            "hessian_bootstrap_samples",
+            valid_type=orm.Int,
+            required=False,
+            help="with compute_hessian: this many bootstrap resamples of the ensemble, each "
+            "minimised again, for the stochastic error of the Hessian frequencies (at least 2)",
+        )
+        spec.input(
+            "hessian_bootstrap_seed",
+            valid_type=orm.Int,
+            required=False,
+            help="seed of the bootstrap resampling (default 0)",
+        )
         spec.inputs["metadata"]["options"]["resources"].default = {
             "num_machines": 1,
             "num_mpiprocs_per_machine": 1,
@@ -129,6 +142,13 @@ class SschaMinimizeCalculation(CalcJob):
 
     @staticmethod
     def _validate_inputs(inputs, _ctx=None):
+        samples = inputs.get("hessian_bootstrap_samples")
+        if samples is not None:
+            compute = inputs.get("compute_hessian")
+            if compute is None or not compute.value:
+                return "hessian_bootstrap_samples needs compute_hessian"
+            if samples.value < 2:
+                return f"hessian_bootstrap_samples must be at least 2, got {samples.value}"
         ensemble = inputs.get("ensemble")
         if ensemble is not None:
             if not ensemble.has_results:
@@ -187,6 +207,14 @@ class SschaMinimizeCalculation(CalcJob):
                 cmdline.append("--v4")
             if "hessian_memory_limit_gib" in self.inputs:
                 cmdline += ["--memory-limit-gib", repr(self.inputs.hessian_memory_limit_gib.value)]
+            if "hessian_bootstrap_samples" in self.inputs:
+                seed = self.inputs.get("hessian_bootstrap_seed")
+                cmdline += [
+                    "--bootstrap",
+                    str(self.inputs.hessian_bootstrap_samples.value),
+                    "--bootstrap-seed",
+                    str(0 if seed is None else seed.value),
+                ]
         codeinfo = CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid
         codeinfo.cmdline_params = cmdline

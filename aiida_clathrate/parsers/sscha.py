@@ -92,12 +92,19 @@ class SschaMinimizeParser(Parser):
         }
         if hessian is not None:
             parameters["hessian"] = {
-                k: v for k, v in record["hessian"].items() if k != "frequencies_cm1"
+                k: v
+                for k, v in record["hessian"].items()
+                if k not in ("frequencies_cm1", "bootstrap_frequencies_cm1")
             }
             hessian_frequencies = orm.ArrayData()
             hessian_frequencies.set_array(
                 "frequencies_cm1", np.array(record["hessian"]["frequencies_cm1"])
             )
+            if "bootstrap_frequencies_cm1" in record["hessian"]:
+                hessian_frequencies.set_array(
+                    "bootstrap_frequencies_cm1",
+                    np.array(record["hessian"]["bootstrap_frequencies_cm1"]),
+                )
             self.out("hessian_dynamical_matrices", hessian)
             self.out("hessian_frequencies_cm1", hessian_frequencies)
         self.out("dynamical_matrices", matrices)

@@ -2,7 +2,7 @@
 
 aiida-clathrate-sscha minimize --dyn-dir DIR [--prefix dyn] --nqirr N --ensemble ensemble.npz
     --temperature K [--settings settings.json] [--next-configurations N --seed S]
-    [--output-dir out] [--hessian [--v4] [--memory-limit-gib G]]
+    [--output-dir out] [--hessian [--v4] [--memory-limit-gib G] [--bootstrap N --bootstrap-seed S]]
 aiida-clathrate-sscha generate --dyn-dir DIR [--prefix dyn] --nqirr N --temperature K
     --configurations N --seed S [--force-positive-definite] [--output population.npz]
 
@@ -78,6 +78,8 @@ def _minimize(args: argparse.Namespace) -> int:
     settings = MinimizerSettings.from_dict(
         json.loads(pathlib.Path(args.settings).read_text()) if args.settings else {}
     )
+    if args.bootstrap and (not args.hessian or args.bootstrap < 2):
+        raise ValueError("--bootstrap needs --hessian and at least 2 samples")
     if (args.next_configurations is None) != (args.seed is None):
         raise ValueError("--next-configurations and --seed go together")
     phonons = load_phonons(args.dyn_dir, args.prefix, args.nqirr)
@@ -135,6 +137,28 @@ def _minimize(args: argparse.Namespace) -> int:
         }
         if hessian.warning:
             print(f"warning: {hessian.warning}")
+        if args.bootstrap:
+            from .hessian import bootstrap_hessian_frequencies
+
+            samples = bootstrap_hessian_frequencies(
+                phonons,
+                args.temperature,
+                arrays["positions_angstrom"],
+                arrays["energies_ev"],
+                arrays["forces_ev_per_angstrom"],
+                args.bootstrap,
+                args.bootstrap_seed,
+                settings,
+                include_v4=hessian.included_v4,
+                stresses_ev_per_angstrom3=arrays.get("stresses_ev_per_angstrom3"),
+            )
+            record["hessian"]["bootstrap_frequencies_cm1"] = samples.tolist()
+            record["hessian"]["bootstrap_samples"] = args.bootstrap
+            record["hessian"]["bootstrap_seed"] = args.bootstrap_seed
+            print(
+                f"Hessian bootstrap: {args.bootstrap} resamples, lowest frequency "
+                f"{samples.min(axis=1).mean():.1f} +- {samples.min(axis=1).std(ddof=1):.1f} cm-1"
+            )
     (output / RESULTS_FILE).write_text(json.dumps(record, indent=1))
     (output / "minimizer.log").write_text(result.log)
     print(
@@ -186,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     minimize.add_argument(
         "--memory-limit-gib", type=float, help="above this, v4 is dropped with a warning"
     )
+    minimize.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        help="with --hessian: this many bootstrap resamples of the population, each minimised "
+        "again, for the stochastic error of the Hessian frequencies",
+    )
+    minimize.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the resampling")
     minimize.set_defaults(handler=_minimize)
 
     generate = commands.add_parser("generate", help="draw a seeded population from a matrix")

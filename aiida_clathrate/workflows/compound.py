@@ -31,7 +31,9 @@ from aiida_quantumespresso.workflows.protocols.utils import ProtocolMixin
 
 from ..calculations.anharmonic import anharmonic_on_fine_grid
 from ..calculations.phonon_functions import structure_summary
+from ..calculations.tc_uncertainty import tc_uncertainty
 from ..eliashberg.mustar import DEFAULT_MUSTAR, check_mustar
+from ..eliashberg.uncertainty import format_tc_uncertainty
 from ..pseudo_family import SHIPPED_FAMILY_LABEL
 from ..sscha.interpolation import lowest_frequency_cm1
 from ..validators import mustar_port, pressure_port
@@ -128,7 +130,8 @@ def collect_compound_results(**nodes) -> orm.Dict:
     (harmonic work chain), optionally ``sscha_verdict``, ``sscha_structure_parameters`` (the
     geometry of the SSCHA centroids and cell), ``anharmonic_frequencies`` (the
     SSCHA-corrected frequencies on the electron-phonon q-mesh), ``epc_summary_harmonic`` and
-    ``eliashberg_harmonic``, ``epc_summary_anharmonic`` and ``eliashberg_anharmonic``.
+    ``eliashberg_harmonic``, ``epc_summary_anharmonic`` and ``eliashberg_anharmonic``,
+    ``tc_uncertainty_<branch>`` (Tc ± its spread, :mod:`aiida_clathrate.eliashberg.uncertainty`).
     """
     geometry = nodes["structure_parameters"].get_dict()
     summary = {
@@ -166,6 +169,21 @@ def collect_compound_results(**nodes) -> orm.Dict:
         summary[f"broadening_{branch}_ry"] = epc.get("broadening_ry")
         summary["mustar"] = [float(m) for m in result["mustar"]]
         summary[f"tc_{branch}_kelvin"] = [float(t) for t in result["tc_eliashberg_kelvin"]]
+        if f"tc_uncertainty_{branch}" in nodes:
+            uncertainty = nodes[f"tc_uncertainty_{branch}"].get_dict()
+            summary[f"tc_{branch}_central_kelvin"] = uncertainty["tc_kelvin"]
+            summary[f"tc_{branch}_uncertainty_kelvin"] = uncertainty["total_kelvin"]
+            summary[f"tc_{branch}_uncertainty"] = {
+                key: uncertainty[key]
+                for key in (
+                    "mustar",
+                    "mustar_kelvin",
+                    "broadening_kelvin",
+                    "sscha_kelvin",
+                    "bootstrap_unstable",
+                    "plateau_broadening_indices",
+                )
+            }
     if "eliashberg_anharmonic" in nodes:
         summary["anharmonic_method"] = ANHARMONIC_METHOD
     return orm.Dict(summary)
@@ -798,7 +816,34 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
         self._report_tc("anharmonic", node)
         return None
 
+    def _tc_uncertainty(self, branch: str) -> None:
+        """``tc_uncertainty`` of one branch into the summary inputs; a failure is reported only."""
+        node = self.ctx.get(f"epc_{branch}")
+        if node is None or f"eliashberg_{branch}" not in self.ctx.summary_inputs:
+            return
+        inputs = {
+            "eliashberg": node.outputs.eliashberg,
+            "epc_summary": node.outputs.epc_summary,
+            "settings": node.inputs.eliashberg_settings,
+            **dict(node.outputs.alpha2f_broadenings),
+        }
+        sscha = self.ctx.get("sscha")
+        if branch == "anharmonic" and sscha is not None:
+            if "hessian_frequencies_cm1" in sscha.outputs:
+                inputs["hessian_frequencies"] = sscha.outputs.hessian_frequencies_cm1
+                inputs["tolerance_cm1"] = sscha.inputs.stability_tolerance_cm1
+        result, calc = tc_uncertainty.run_get_node(
+            **inputs, metadata={"call_link_label": f"tc_uncertainty_{branch}"}
+        )
+        if not calc.is_finished_ok:
+            self.report(f"WARNING: {branch} Tc without uncertainty: {calc.exit_message}")
+            return
+        self.ctx.summary_inputs[f"tc_uncertainty_{branch}"] = result
+        self.report(f"{branch}: {format_tc_uncertainty(result.get_dict())}")
+
     def results(self):
+        for branch in ("harmonic", "anharmonic"):
+            self._tc_uncertainty(branch)
         summary = collect_compound_results(
             **self.ctx.summary_inputs, metadata={"call_link_label": "collect_results"}
         )
@@ -837,6 +882,14 @@ class ClathrateSuperconductorWorkChain(ProtocolMixin, WorkChain):
             if summary.get(f"{prefix}{key}") is not None
         }
         self.node.base.extras.set_many(geometry)
+        self.node.base.extras.set_many(
+            {
+                f"tc_{branch}_{key}_kelvin": summary[f"tc_{branch}_{key}_kelvin"]
+                for branch in ("harmonic", "anharmonic")
+                for key in ("central", "uncertainty")
+                if summary.get(f"tc_{branch}_{key}_kelvin") is not None
+            }
+        )
         symbols = {site.kind_name for site in self.ctx.structure.sites}
         if not NON_GUESTS <= {self.ctx.structure.get_kind(k).symbol for k in symbols}:
             # Not a B-C clathrate (e.g. a test metal): record the real formula, not the pair's.

@@ -97,6 +97,12 @@ def _validate_sizes(value, _ctx=None):
     return None
 
 
+def _validate_bootstrap(value, _ctx=None):
+    if value is not None and value.value < 2:
+        return f"hessian_bootstrap_samples must be at least 2, got {value.value}"
+    return None
+
+
 def _validate_engine(value, _ctx=None):
     if value is not None and value.value not in ENGINES:
         return f"engine must be one of {ENGINES}, got {value.value!r}"
@@ -492,6 +498,15 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             help="v4 needs (3N)^4 doubles; above this limit it is dropped with a warning.",
         )
         spec.input(
+            "hessian_bootstrap_samples",
+            valid_type=orm.Int,
+            required=False,
+            validator=_validate_bootstrap,
+            help="Bootstrap resamples of the last population, each minimised again, for the "
+            "stochastic error of the Hessian frequencies (output hessian_frequencies_cm1, array "
+            "bootstrap_frequencies_cm1; drawn with `seed`). At least 2.",
+        )
+        spec.input(
             "stability_tolerance_cm1",
             valid_type=orm.Float,
             default=lambda: orm.Float(10.0),
@@ -769,6 +784,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
             ("compute_hessian", orm.Bool),
             ("hessian_include_v4", orm.Bool),
             ("hessian_memory_limit_gib", orm.Float),
+            ("hessian_bootstrap_samples", orm.Int),
         ):
             if key in inputs:
                 builder[key] = node_type(inputs[key])
@@ -1163,6 +1179,9 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         )
         if "hessian_memory_limit_gib" in self.inputs:
             inputs["hessian_memory_limit_gib"] = self.inputs.hessian_memory_limit_gib
+        if "hessian_bootstrap_samples" in self.inputs:
+            inputs["hessian_bootstrap_samples"] = self.inputs.hessian_bootstrap_samples
+            inputs["hessian_bootstrap_seed"] = self.inputs.seed
         return ToContext(
             hessian=self.submit(
                 SschaMinimizeBaseWorkChain, sscha=inputs, metadata={"call_link_label": "hessian"}

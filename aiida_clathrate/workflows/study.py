@@ -55,6 +55,10 @@ def study_table(index: orm.Dict, pressures_gpa: orm.List, **summaries) -> orm.Di
                 "lambda_anharmonic",
                 "tc_harmonic_kelvin",
                 "tc_anharmonic_kelvin",
+                "tc_harmonic_central_kelvin",
+                "tc_harmonic_uncertainty_kelvin",
+                "tc_anharmonic_central_kelvin",
+                "tc_anharmonic_uncertainty_kelvin",
                 "lattice_parameter_angstrom",
                 "sscha_lattice_parameter_angstrom",
             ):
