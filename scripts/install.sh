@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 STAMP="$VENV/.installed"
 
-SYSTEM_PACKAGES="quantum-espresso gfortran liblapack-dev libblas-dev libopenmpi-dev pkg-config"
+SYSTEM_PACKAGES="quantum-espresso gfortran liblapack-dev libblas-dev libopenmpi-dev pkg-config chromium"
 missing=""
 for pkg in $SYSTEM_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

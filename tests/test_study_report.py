@@ -375,3 +375,18 @@ def test_markdown_report_links_its_figures(tmp_path):
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 5
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
+
+
+def test_the_html_report_renders_in_a_browser_with_every_figure(tmp_path):
+    from browser import BROKEN_IMAGE, rendered
+
+    html_path, _ = write_report(study_data(), tmp_path)
+    dom, decoded, images = rendered(html_path)
+    assert (decoded, images) == (5, 5)
+    # settings, categories, runs, the 3 runs with a compound, ours vs the study, the
+    # low-frequency shares, the thermodynamics
+    assert dom.count("<table>") == 9
+    assert "<td>stable_under_pressure</td>" in dom and "<td>63.9 ± 2.1</td>" in dom
+    assert "<script>alert" not in dom.split('<div id="image-probe">')[0]  # escaped, not run
+    _, decoded, images = rendered(html_path, BROKEN_IMAGE)
+    assert (decoded, images) == (5, 6)
