@@ -16,7 +16,7 @@ from __future__ import annotations
 from aiida import orm
 
 from .phonons import pdos_by_element
-from .reference_study import LOW_FREQUENCY_CUTOFF_CM1
+from .reference_study import LOW_FREQUENCY_CUTOFF_CM1, pair_key
 from .structures import average_valence, formula
 from .study_figures import low_frequency_share
 
@@ -48,6 +48,16 @@ def _value(node: orm.Data):
 
 def _called(node: orm.ProcessNode, label: str) -> list[orm.ProcessNode]:
     return sorted((c for c in node.called if c.process_label == label), key=lambda c: c.pk)
+
+
+def _called_as(node: orm.ProcessNode, link_label: str, process_label: str):
+    """The process ``node`` called with this call link label (the last one), else ``None``."""
+    linked = [
+        link.node
+        for link in node.base.links.get_outgoing(link_label_filter=link_label).all()
+        if isinstance(link.node, orm.ProcessNode) and link.node.process_label == process_label
+    ]
+    return max(linked, key=lambda n: n.pk) if linked else None
 
 
 def _element_pdos(epc: orm.WorkflowNode) -> dict | None:
@@ -141,6 +151,11 @@ def gather_compound(node: orm.WorkflowNode) -> dict:
         data["populations"] = _populations(sscha)
     epcs = _called(node, "ElectronPhononWorkChain")
     for index, branch in enumerate(BRANCHES):
+        # the compound calls them epc_harmonic and epc_anharmonic; else the harmonic one is the
+        # first and an anharmonic one exists only beside an SSCHA run
+        epc = _called_as(node, f"epc_{branch}", "ElectronPhononWorkChain")
+        if epc is None and index < len(epcs) and (index == 0 or data["sscha_pk"]):
+            epc = epcs[index]
         values = {
             "lambda": summary.get(f"lambda_{branch}"),
             "omega_log_mev": summary.get(f"omega_log_{branch}_mev"),
@@ -150,32 +165,33 @@ def gather_compound(node: orm.WorkflowNode) -> dict:
             "tc_uncertainty_kelvin": summary.get(f"tc_{branch}_uncertainty_kelvin"),
             "tc_uncertainty_components": summary.get(f"tc_{branch}_uncertainty"),
         }
-        # the anharmonic run exists only with the SSCHA branch; a harmonic one without results
-        # (unstable harmonic phonons) still has its spectra, drawn but not a result
-        epc = epcs[index] if index < len(epcs) and (index == 0 or data["sscha_pk"]) else None
+        # a harmonic run without results (unstable harmonic phonons) still has its spectra,
+        # drawn but labelled "not a result"
         values.update(gather_spectrum(epc) if epc is not None else {"epc_pk": None})
         data[branch] = values
     return data
 
 
-def _thermodynamics(formulas: set[str]) -> list[dict]:
-    """The latest finished ThermodynamicsWorkChain of each formula (group clathrate/thermodynamics)."""
+def _thermodynamics(pairs: list[list[str]]) -> list[dict]:
+    """The latest finished ThermodynamicsWorkChain of each pair, in any guest order (group
+    clathrate/thermodynamics, extras ``clathrate_pair``)."""
     from .query import THERMODYNAMICS_GROUP
 
+    wanted = {pair_key(pair) for pair in pairs}
     query = orm.QueryBuilder()
     query.append(orm.Group, filters={"label": THERMODYNAMICS_GROUP}, tag="group")
     query.append(orm.WorkflowNode, with_group="group", project="*")
-    latest: dict[str, orm.WorkflowNode] = {}
+    latest: dict[frozenset, orm.WorkflowNode] = {}
     for (node,) in query.all():
-        name = node.base.extras.get("formula", None)
-        if (
-            name in formulas
-            and node.is_finished_ok
-            and (name not in latest or node.pk > latest[name].pk)
-        ):
-            latest[name] = node
+        pair = node.base.extras.get("clathrate_pair", None)
+        if not pair or not node.is_finished_ok:
+            continue
+        key = pair_key(pair)
+        if key in wanted and (key not in latest or node.pk > latest[key].pk):
+            latest[key] = node
     rows = []
-    for name, node in sorted(latest.items()):
+    for node in sorted(latest.values(), key=lambda n: n.base.extras.get("formula", "")):
+        name = node.base.extras.get("formula", None)
         extras = node.base.extras.all
         data = node.outputs.thermodynamics.get_dict() if "thermodynamics" in node.outputs else {}
         rows.append(
@@ -232,5 +248,5 @@ def gather_study(node: orm.WorkflowNode) -> dict:
             "settings": settings,
         },
         "rows": rows,
-        "thermodynamics": _thermodynamics({row["formula"] for row in rows}),
+        "thermodynamics": _thermodynamics([row["pair"] for row in rows]),
     }

@@ -4,6 +4,7 @@ that cannot be launched; the scan rule, the categories, the extras and the comma
 
 from __future__ import annotations
 
+import pathlib
 import shutil
 
 import pytest
@@ -155,3 +156,61 @@ def test_launch_study_refuses_bad_pairs_before_storing(aiida_profile, clathrate_
         result = CliRunner().invoke(cmd_root, ["launch", "study", *arguments])
         assert result.exit_code != 0 and message in result.output, (arguments, result.output)
     assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+@pytest.mark.qe
+def test_plot_draws_the_study_figures(study, tmp_path):
+    result = CliRunner().invoke(cmd_root, ["plot", str(study.pk), "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = {pathlib.Path(line).name for line in result.output.split()}
+    fixed = {"study_tc_pressure", "study_summary", "study_low_frequency_lambda", "study_soft_mode"}
+    assert {f"{name}_{study.pk}.png" for name in fixed} <= written
+    spectra = {name for name in written if name.startswith("study_spectra_")}
+    row = next(r for r in study.outputs.table.get_dict()["rows"] if r["formula"] == "KB3C3")
+    with_lambda = any(run.get("lambda_harmonic") is not None for run in row["runs"])
+    # a spectrum figure for KB3C3 exactly when one of its runs has electron-phonon results
+    assert spectra == ({f"study_spectra_KB3C3_{study.pk}.png"} if with_lambda else set())
+    assert all((tmp_path / name).stat().st_size > 1000 for name in written)
+
+
+@pytest.mark.qe
+def test_report_of_the_study_renders_in_a_browser(study, tmp_path):
+    import re
+
+    from browser import BROKEN_IMAGE, rendered
+
+    from aiida_clathrate.study_data import gather_study
+
+    result = CliRunner().invoke(cmd_root, ["report", str(study.pk), "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    html_path = tmp_path / f"study_{study.pk}.html"
+    markdown_path = tmp_path / f"study_{study.pk}.md"
+    assert str(html_path) in result.output and str(markdown_path) in result.output
+    pngs = sorted(tmp_path.glob(f"study_{study.pk}_*.png"))
+    markdown = markdown_path.read_text()
+    assert pngs and all(f"]({png.name})" in markdown for png in pngs)
+    page = html_path.read_text()
+    assert not re.search(r'(?:src|href)="(?!data:image/png;base64,)', page)  # self-contained
+
+    dom, decoded, images = rendered(html_path)
+    assert decoded == images == len(pngs)
+    table = study.outputs.table.get_dict()
+    rows = {row["formula"]: row for row in table["rows"]}
+    k_row = rows["KB3C3"]
+    k_pks = ", ".join(str(run["pk"]) for run in k_row["runs"])
+    assert f"<td>K</td><td>KB3C3</td><td>1.00</td><td>{k_row['category']}</td>" in dom
+    assert f"<td>{k_pks}</td>" in dom
+    assert "<td>Rb</td><td>RbB3C3</td><td>1.00</td><td>failed</td><td>–</td><td>–, –</td>" in dom
+    gathered = next(r for r in gather_study(study)["rows"] if r["formula"] == "KB3C3")
+    compounds = {r["pk"]: r["compound"] for r in gathered["runs"]}
+    for run in k_row["runs"]:
+        # each compound's own table, with the harmonic workchain's PK beside its verdict
+        compound = compounds[run["pk"]]
+        assert f"compound {run['pk']} (finished)" in dom
+        verdict = "stable" if compound["harmonic_stable"] else "unstable"
+        assert f"<td>verdict</td><td>{verdict}</td><td>{compound['harmonic_pk']}</td>" in dom
+        tcs = run.get("tc_harmonic_kelvin")
+        if tcs:
+            assert f"<td>{', '.join(f'{tc:.1f}' for tc in tcs)}</td>" in dom
+    _, decoded, images = rendered(html_path, BROKEN_IMAGE)
+    assert (decoded, images) == (len(pngs), len(pngs) + 1)
