@@ -473,7 +473,7 @@ def plot_tc_pressure(series: Sequence[dict], references: Sequence[dict] = ()):
     else:
         ax.set_xlabel("P (GPa)")
         ax.set_ylabel("Tc (K)")
-        ax.set_ylim(bottom=0.0)
+        ax.set_ylim(0.0, ax.get_ylim()[1] * 1.1)  # room for a star at the top
         ax.legend(fontsize=7, frameon=False, loc="best")
     ax.set_title("Tc(P), μ* in the middle of the range")
     figure.tight_layout()
