@@ -9,19 +9,14 @@ from aiida.cmdline.params import arguments
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
+from .params import output_dir_option
 
 FORMATS = click.Choice(["png", "pdf"])
 
 
 @cmd_root.command("plot")
 @arguments.PROCESS()
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path("."),
-    show_default=True,
-    help="Folder for the figures (created if missing).",
-)
+@output_dir_option("the figures")
 @click.option("--format", "file_format", type=FORMATS, default="png", show_default=True)
 @click.option(
     "--pairs",

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import pathlib
 
-import click
 from aiida.cmdline.params import arguments
 from aiida.cmdline.utils import decorators, echo
 
 from . import cmd_root
+from .params import output_dir_option
 
 
 @cmd_root.command("report")
 @arguments.PROCESS()
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=pathlib.Path),
-    default=pathlib.Path("."),
-    show_default=True,
-    help="Folder for the report (created if missing).",
-)
+@output_dir_option("the report")
 @decorators.with_dbenv()
 def cmd_report(process, output_dir: pathlib.Path) -> None:
     """Write the report of a StudyWorkChain and print the files written.

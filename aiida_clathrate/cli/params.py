@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pathlib
 
 import click
 
@@ -11,6 +12,17 @@ from ..limits import lattice_parameter_error, pressure_error, pressures_error
 
 #: ``--num-mpiprocs``: at least one process.
 NUM_MPIPROCS = click.IntRange(min=1)
+
+
+def output_dir_option(what: str):
+    """``--output-dir`` (default the current folder) for the files a command writes."""
+    return click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=pathlib.Path),
+        default=pathlib.Path("."),
+        show_default=True,
+        help=f"Folder for {what} (created if missing).",
+    )
 
 
 def mustar_list_callback(ctx: click.Context, param: click.Parameter, value):
