@@ -421,7 +421,8 @@ def get_workchain_report_text(node) -> str:
 @pytest.mark.slow
 def test_tc_with_its_uncertainty(compound_sscha_al):
     """Tc ± spread per branch: the middle mu*'s Tc, half the mu* range, the broadening plateau
-    and, for the anharmonic branch, the bootstrap of the last SSCHA population."""
+    and, for the anharmonic branch, the bootstrap of the last SSCHA population (8 resamples in
+    the fast protocol)."""
     from click.testing import CliRunner
 
     from aiida_clathrate.cli import cmd_root
@@ -430,7 +431,7 @@ def test_tc_with_its_uncertainty(compound_sscha_al):
     summary = node.outputs.summary.get_dict()
     sscha = _called(node, "sscha")
     bootstrap = sscha.outputs.hessian_frequencies_cm1.get_array("bootstrap_frequencies_cm1")
-    assert bootstrap.shape[0] == sscha.inputs.hessian_bootstrap_samples.value == 20
+    assert bootstrap.shape[0] == sscha.inputs.hessian_bootstrap_samples.value == 8  # fast
     for branch in ("harmonic", "anharmonic"):
         tcs = summary[f"tc_{branch}_kelvin"]
         components = summary[f"tc_{branch}_uncertainty"]
@@ -448,7 +449,7 @@ def test_tc_with_its_uncertainty(compound_sscha_al):
         expected = [components["mustar_kelvin"], components["broadening_kelvin"]]
         if branch == "anharmonic":
             samples = result["bootstrap_tc_kelvin"]
-            assert len(samples) + result["bootstrap_unstable"] == 20
+            assert len(samples) + result["bootstrap_unstable"] == 8
             assert components["sscha_kelvin"] == pytest.approx(np.std(samples, ddof=1))
             expected.append(components["sscha_kelvin"])
             assert "hessian_frequencies" in calc.inputs

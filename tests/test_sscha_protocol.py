@@ -34,11 +34,12 @@ SYSTEM = {
     "degauss": 0.02,
     "nosym": False,
 }
-#: population_sizes, max_populations, max_concurrent_dft (fast: what `make demo` runs).
+#: population_sizes, max_populations, max_concurrent_dft, hessian_bootstrap_samples (fast: what
+#: `make demo` runs).
 PROTOCOLS = {
-    "fast": ([20, 40], 2, 4),
-    "balanced": ([100, 200, 400], 10, 8),
-    "stringent": ([200, 500, 1000], 20, 8),
+    "fast": ([20, 40], 2, 4, 8),
+    "balanced": ([100, 200, 400], 10, 8, 20),
+    "stringent": ([200, 500, 1000], 20, 8, 20),
 }
 
 
@@ -77,9 +78,10 @@ def _build(codes, structure, protocol, engine="dft", **kwargs):
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 @pytest.mark.parametrize("engine", ["dft", "active"])
 def test_each_protocol_builds(codes, krb, protocol, engine):
-    sizes, max_populations, max_concurrent = PROTOCOLS[protocol]
+    sizes, max_populations, max_concurrent, bootstrap = PROTOCOLS[protocol]
     builder = _build(codes, krb, protocol, engine)
     assert builder.population_sizes.get_list() == sizes
+    assert builder.hessian_bootstrap_samples.value == bootstrap
     assert builder.max_populations.value == max_populations
     assert builder.max_concurrent_dft.value == max_concurrent
     assert builder.seed.value == 1
