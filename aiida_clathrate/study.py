@@ -13,7 +13,8 @@ One compound at one pressure has a verdict: the SSCHA's category
 * ``failed`` when no pressure gave a verdict.
 
 The scan stops at the first stable pressure: a pair stable at 0 GPa needs no higher pressure for
-its category. A pressure that failed is skipped, and the scan goes on.
+its category (``stop_at_stable``; without it every pressure runs, for Tc(P)). A pressure that
+failed is skipped, and the scan goes on.
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ def study_category(verdicts: Mapping[float, str | None]) -> tuple[str, float | N
 
 
 def next_pressure(
-    pressures_gpa: Sequence[float], verdicts: Mapping[float, str | None]
+    pressures_gpa: Sequence[float],
+    verdicts: Mapping[float, str | None],
+    stop_at_stable: bool = True,
 ) -> float | None:
     """The next pressure to run for a pair: the lowest pressure not yet scanned, or ``None`` when
-    the pair is stable at a scanned pressure or every pressure has been scanned."""
-    if any(v == STABLE for v in verdicts.values()):
+    every pressure has been scanned or (``stop_at_stable``) the pair is stable at a scanned one.
+    Without ``stop_at_stable`` every pressure runs: Tc(P) of a compound stable from 0 GPa."""
+    if stop_at_stable and any(v == STABLE for v in verdicts.values()):
         return None
     remaining = sorted(p for p in pressures_gpa if p not in verdicts)
     return remaining[0] if remaining else None

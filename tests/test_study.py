@@ -32,3 +32,11 @@ def test_the_scan_goes_up_one_pressure_at_a_time_and_skips_failures():
     assert study_category(verdicts) == (STABLE_UNDER_PRESSURE, 5.0)
     assert next_pressure(PRESSURES, {0.0: None}) == 5.0
     assert study_category({0.0: None, 5.0: None}) == (FAILED, None)
+
+
+def test_all_pressures_goes_on_past_the_first_stable_one():
+    assert next_pressure(PRESSURES, {0.0: "stable"}, stop_at_stable=False) == 5.0
+    verdicts = {p: "stable" for p in PRESSURES}
+    assert next_pressure(PRESSURES, verdicts, stop_at_stable=False) is None
+    verdicts[5.0] = "unstable"  # the category still comes from the lowest pressure
+    assert study_category(verdicts) == ("stable", 0.0)

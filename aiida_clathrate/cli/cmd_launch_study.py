@@ -49,6 +49,11 @@ def parse_pair(label: str) -> list[str]:
               help="With --from-screening: how many of the ranked pairs.")  # fmt: skip
 @click.option("--protocol", type=PROTOCOLS, default="fast", show_default=True)
 @click.option("--no-sscha", is_flag=True, help="Harmonic phonons and harmonic Tc only.")
+@click.option(
+    "--all-pressures",
+    is_flag=True,
+    help="Run every pressure, also above a pair's first stable one (Tc(P)).",
+)
 @click.option("--max-concurrent", type=click.IntRange(min=1), default=2, show_default=True,
               help="Compounds at once.")  # fmt: skip
 @num_mpiprocs_option
@@ -64,6 +69,7 @@ def cmd_launch_study(
     top: int,
     protocol: str,
     no_sscha: bool,
+    all_pressures: bool,
     max_concurrent: int,
     num_mpiprocs: int,
     computer: str,
@@ -71,7 +77,7 @@ def cmd_launch_study(
     wait: bool,
 ) -> None:
     """Run the compound work chain over guest pairs and pressures; each pair's scan stops at its
-    first stable pressure. Categories: stable, stable_under_pressure, or the verdict at the lowest
+    first stable pressure (--all-pressures: runs them all). Categories: stable, stable_under_pressure, or the verdict at the lowest
     pressure.
 
     PAIRS may follow --pairs directly (--pairs K-Rb Sr-Sr), and the pressures --pressures
@@ -113,6 +119,7 @@ def cmd_launch_study(
     builder.protocol = orm.Str(protocol)
     builder.codes = orm.Dict(codes)
     builder.run_sscha = orm.Bool(not no_sscha)
+    builder.stop_at_stable = orm.Bool(not all_pressures)
     builder.num_mpiprocs = orm.Int(num_mpiprocs)
     builder.max_concurrent_compounds = orm.Int(max_concurrent)
     try:

@@ -2,7 +2,8 @@
 
 Each pair is scanned up the pressures (default 0, 5, 10, 15, 20 GPa) with the compound work chain
 (``clathrate.compound``), at most ``max_concurrent_compounds`` compounds at a time over all pairs.
-A pair's scan stops at its first stable pressure (kernel: :mod:`aiida_clathrate.study`); a failed
+A pair's scan stops at its first stable pressure unless ``stop_at_stable`` is False (kernel:
+:mod:`aiida_clathrate.study`); a failed
 compound is reported and the scan goes on at the next pressure. The calcfunction ``study_table``
 turns the compound summaries into one row per pair: the study category, the lowest stabilising
 pressure and, per pressure, the verdict, lambda and Tc. Each compound node gets the extras
@@ -89,6 +90,13 @@ class StudyWorkChain(WorkChain):
             valid_type=orm.List,
             default=lambda: orm.List(list(DEFAULT_PRESSURES_GPA)),
             help="Pressures of the scan (GPa), scanned upwards.",
+        )
+        spec.input(
+            "stop_at_stable",
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help="Stop a pair's scan at its first stable pressure (enough for the category); "
+            "False runs every pressure (Tc(P) of compounds stable from the lowest one).",
         )
         spec.input("protocol", valid_type=orm.Str, default=lambda: orm.Str("fast"))
         spec.input(
@@ -209,10 +217,11 @@ class StudyWorkChain(WorkChain):
         verdicts = self.ctx.verdicts[_pair_key(pair)]
         verdicts[f"{pressure:g}"] = verdict
         scanned = {float(p): v for p, v in verdicts.items()}
-        following = next_pressure(self.inputs.pressures_gpa.get_list(), scanned)
+        stop = self.inputs.stop_at_stable.value
+        following = next_pressure(self.inputs.pressures_gpa.get_list(), scanned, stop)
         if following is not None:
             self.ctx.queue.append([pair, following])
-        elif verdict == "stable":
+        elif verdict == "stable" and stop:
             self.report(f"{_pair_key(pair)}: stable at {pressure:g} GPa; scan stops")
 
     def inspect_batch(self):
