@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .eliashberg.uncertainty import format_components
 from .reference_study import (
     LOW_FREQUENCY_CUTOFF_CM1,
     LOW_FREQUENCY_LAMBDA_SHARE,
@@ -77,12 +78,7 @@ def _components(branch: Mapping) -> str:
     parts = branch.get("tc_uncertainty_components")
     if not isinstance(parts, Mapping) or not parts:
         return MISSING
-    return ", ".join(
-        f"{name.removesuffix('_kelvin')} {fmt(value, 1)} K"
-        if isinstance(value, (int, float))
-        else f"{name} {value}"
-        for name, value in parts.items()
-    )
+    return format_components(parts)
 
 
 def _settings_table(settings: Mapping) -> Table:

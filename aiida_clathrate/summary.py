@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiida import orm
 
+from .eliashberg.uncertainty import format_components
+
 
 def harmonic_summary(node: orm.WorkflowNode) -> dict[str, object]:
     """Key results of a ``HarmonicPhononWorkChain`` node (missing outputs give ``None``)."""
@@ -86,20 +88,10 @@ def compound_summary(node: orm.WorkflowNode) -> dict[str, object]:
             None if tcs is None else ", ".join(f"{tc:.2f}" for tc in tcs)
         )
         if summary.get(f"tc_{branch}_central_kelvin") is not None:
-            components = summary.get(f"tc_{branch}_uncertainty", {})
-            parts = [
-                f"{name} {components[key]:.1f}"
-                for name, key in (
-                    ("mu*", "mustar_kelvin"),
-                    ("broadening", "broadening_kelvin"),
-                    ("SSCHA", "sscha_kelvin"),
-                )
-                if components.get(key) is not None
-            ]
             result[f"tc_{branch}_with_uncertainty_kelvin"] = (
                 f"{summary[f'tc_{branch}_central_kelvin']:.1f} ± "
-                f"{summary[f'tc_{branch}_uncertainty_kelvin']:.1f} at mu* "
-                f"{components.get('mustar', float('nan')):.2f} ({', '.join(parts)})"
+                f"{summary[f'tc_{branch}_uncertainty_kelvin']:.1f} "
+                + format_components(summary.get(f"tc_{branch}_uncertainty") or {})
             )
     if any(result.get(f"lambda_{branch}_tc") is not None for branch in ("harmonic", "anharmonic")):
         result["lambda_note"] = LAMBDA_NOTE

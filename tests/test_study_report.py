@@ -348,7 +348,7 @@ def test_html_report_is_escaped_self_contained_and_carries_pks():
         "63.9 ± 2.1",
         "250",
     ]
-    assert by_name["uncertainty components"][2:] == ["mustar 2.0 K, sscha 0.5 K", "250"]
+    assert by_name["uncertainty components"][2:] == ["mu* 2.0, SSCHA 0.5 K", "250"]
     assert by_name["lattice parameter (Å)"] == ["4.7000", "201", "4.7500", "202"]
     # the study's KRbB6C6 is at 0 GPa: our 0 GPa run beside it (harmonic unstable there)
     reference = _rows_of(page, "The study&#x27;s headline Tc")

@@ -20,7 +20,7 @@ The total is the three added in quadrature; each is reported on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -180,15 +180,28 @@ def tc_uncertainty(
     )
 
 
-def format_tc_uncertainty(result: dict) -> str:
-    """``Tc = 63.9 ± 4.2 K (mu* 0.13; mu* 3.1, broadening 2.0, SSCHA 1.1 K)`` from ``as_dict``."""
-    parts = [f"mu* {result['mustar_kelvin']:.1f}", f"broadening {result['broadening_kelvin']:.1f}"]
-    if result.get("sscha_kelvin") is not None:
-        parts.append(f"SSCHA {result['sscha_kelvin']:.1f}")
-    text = (
-        f"Tc = {result['tc_kelvin']:.1f} ± {result['total_kelvin']:.1f} K at mu* "
-        f"{result['mustar']:.2f} ({', '.join(parts)} K)"
-    )
-    if result.get("bootstrap_unstable"):
-        text += f"; {result['bootstrap_unstable']} bootstrap sample(s) with imaginary modes"
+def format_components(components: Mapping) -> str:
+    """``at mu* 0.13: mu* 3.1, broadening 2.0, SSCHA 1.1 K`` from the spreads of
+    :meth:`TcUncertainty.as_dict` (or the summary's ``tc_<branch>_uncertainty``)."""
+    parts = [
+        f"{name} {components[key]:.1f}"
+        for name, key in (
+            ("mu*", "mustar_kelvin"),
+            ("broadening", "broadening_kelvin"),
+            ("SSCHA", "sscha_kelvin"),
+        )
+        if components.get(key) is not None
+    ]
+    text = (", ".join(parts) + " K") if parts else "no spread"
+    if components.get("mustar") is not None:
+        text = f"at mu* {components['mustar']:.2f}: {text}"
+    if components.get("bootstrap_unstable"):
+        text += f"; {components['bootstrap_unstable']} bootstrap sample(s) with imaginary modes"
     return text
+
+
+def format_tc_uncertainty(result: Mapping) -> str:
+    """``Tc = 63.9 ± 4.2 K at mu* 0.13: mu* 3.1, broadening 2.0, SSCHA 1.1 K`` from ``as_dict``."""
+    return f"Tc = {result['tc_kelvin']:.1f} ± {result['total_kelvin']:.1f} K " + format_components(
+        result
+    )
