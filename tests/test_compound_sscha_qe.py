@@ -430,6 +430,14 @@ def test_tc_with_its_uncertainty(compound_sscha_al):
     node = compound_sscha_al
     summary = node.outputs.summary.get_dict()
     sscha = _called(node, "sscha")
+    # the lowest auxiliary frequency per q-point of the SSCHA grid, per population
+    table = sscha.outputs.populations
+    per_q = table.get_array("lowest_frequency_per_qpoint_cm1")
+    mesh = sscha.outputs.dynamical_matrices.base.attributes.get("qpoints_mesh")
+    assert per_q.shape == (len(table.get_array("population")), int(np.prod(mesh)))
+    np.testing.assert_allclose(
+        np.nanmin(per_q, axis=1), table.get_array("lowest_frequency_cm1"), rtol=1e-4
+    )
     bootstrap = sscha.outputs.hessian_frequencies_cm1.get_array("bootstrap_frequencies_cm1")
     assert bootstrap.shape[0] == sscha.inputs.hessian_bootstrap_samples.value == 8  # fast
     for branch in ("harmonic", "anharmonic"):

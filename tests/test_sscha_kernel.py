@@ -378,3 +378,21 @@ def test_bootstrap_spread_matches_the_scatter_of_independent_populations():
     assert 0.5 * scatter < spread < 2.0 * scatter
     with pytest.raises(ValueError, match="at least 2"):
         bootstrap_hessian_frequencies(phonons, 0.0, positions, energies, forces, 1, seed=7)
+
+
+def test_lowest_frequency_per_qpoint_leaves_out_the_acoustic_modes_at_gamma():
+    from aiida_clathrate.sscha.interpolation import (
+        lowest_frequency_cm1,
+        lowest_frequency_per_qpoint_cm1,
+    )
+
+    qpoints = np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 1.0, 0.0]])  # the last is Γ again
+    frequencies = np.array(
+        [[0.0, 0.1, -0.2, 150.0], [-30.0, 80.0, 90.0, 200.0], [0.0, 0.0, 0.0, 120.0]]
+    )
+    np.testing.assert_allclose(
+        lowest_frequency_per_qpoint_cm1(qpoints, frequencies), [150.0, -30.0, 120.0]
+    )
+    assert lowest_frequency_cm1(qpoints, frequencies) == -30.0
+    with pytest.raises(ValueError, match="acoustic"):
+        lowest_frequency_cm1(qpoints[:1], frequencies[:1, :3])

@@ -145,6 +145,11 @@ def test_sscha_workchain_mlp_engine(aiida_profile, aiida_code_installed, dimer_m
     assert lowest.shape == (n_populations, 6)
     assert np.all(np.isfinite(lowest[:, :3])) and np.all(np.isnan(lowest[:, 3:]))
     np.testing.assert_allclose(table.get_array("lowest_frequency_cm1"), lowest[:, 0])
+    # Gamma only (1x1x1): the lowest frequency per q-point is the lowest one
+    per_q = table.get_array("lowest_frequency_per_qpoint_cm1")
+    assert per_q.shape == (n_populations, 1)
+    np.testing.assert_allclose(table.get_array("qpoints_crystal"), [[0.0, 0.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(per_q[:, 0], lowest[:, 0], rtol=1e-6)
 
 
 def test_sscha_workchain_validates_engine_inputs(aiida_profile, aiida_code_installed):

@@ -73,12 +73,22 @@ def frequencies_per_qpoint_cm1(phonons) -> tuple[np.ndarray, np.ndarray]:
     return qpoints, np.array(frequencies)
 
 
-def lowest_frequency_cm1(qpoints_crystal: np.ndarray, frequencies_cm1: np.ndarray) -> float:
-    """Lowest frequency over the grid without the three acoustic modes at Γ."""
-    values = []
+def lowest_frequency_per_qpoint_cm1(
+    qpoints_crystal: np.ndarray, frequencies_cm1: np.ndarray
+) -> np.ndarray:
+    """Lowest frequency at each q-point (cm⁻¹, negative = imaginary), the three acoustic modes at
+    Γ left out (NaN at a Γ with no other mode)."""
+    lowest = []
     for q, w in zip(np.asarray(qpoints_crystal), np.asarray(frequencies_cm1), strict=True):
         at_gamma = np.allclose(q - np.round(q), 0.0, atol=1e-8)
-        values.extend(np.sort(w)[3:] if at_gamma else w)
-    if not values:
+        kept = np.sort(w)[3:] if at_gamma else np.asarray(w)
+        lowest.append(float(np.min(kept)) if kept.size else np.nan)
+    return np.array(lowest, dtype=float)
+
+
+def lowest_frequency_cm1(qpoints_crystal: np.ndarray, frequencies_cm1: np.ndarray) -> float:
+    """Lowest frequency over the grid without the three acoustic modes at Γ."""
+    lowest = lowest_frequency_per_qpoint_cm1(qpoints_crystal, frequencies_cm1)
+    if np.all(np.isnan(lowest)):
         raise ValueError("no frequencies besides the acoustic modes at Gamma")
-    return float(np.min(values))
+    return float(np.nanmin(lowest))

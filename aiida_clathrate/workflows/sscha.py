@@ -49,7 +49,7 @@ from aiida_clathrate.calculations.sscha import (
     ensemble_to_configurations,
     generate_population,
 )
-from aiida_clathrate.data.dynamical_matrices import validate_dynamical_matrices
+from aiida_clathrate.data.dynamical_matrices import to_phonons, validate_dynamical_matrices
 from aiida_clathrate.data.ensemble import EnsembleData
 from aiida_clathrate.limits import pressure_error, raise_if
 from aiida_clathrate.mlp.uncertainty import (
@@ -58,7 +58,11 @@ from aiida_clathrate.mlp.uncertainty import (
     spread_threshold_ev_per_angstrom,
 )
 from aiida_clathrate.pseudo_family import SHIPPED_FAMILY_LABEL, load_family
-from aiida_clathrate.sscha.interpolation import lowest_frequency_cm1
+from aiida_clathrate.sscha.interpolation import (
+    frequencies_per_qpoint_cm1,
+    lowest_frequency_cm1,
+    lowest_frequency_per_qpoint_cm1,
+)
 from aiida_clathrate.validators import pressure_port, set_code_plugins
 from aiida_clathrate.workflows.common import apply_shared_cores, failure, parallelisation
 from aiida_clathrate.workflows.pw_inputs import ENERGY_SURFACE_SYSTEM_KEYS, pw_base_inputs
@@ -316,7 +320,10 @@ def collect_dft_results(ensemble: EnsembleData, **outputs) -> EnsembleData:
 @calcfunction
 def summarize_populations(**inputs) -> orm.ArrayData:
     """Per-population table from the minimisations' ``output_parameters`` (``parameters_{p}``)
-    and the DFT counts (``n_dft_{p}``): arrays named with their units, one row per population."""
+    and the DFT counts (``n_dft_{p}``): arrays named with their units, one row per population.
+    With the minimised matrices (``matrices_{p}``): the lowest auxiliary frequency at each
+    q-point of the supercell grid (``lowest_frequency_per_qpoint_cm1``, populations x q-points,
+    acoustic modes at Γ left out; q-points in ``qpoints_crystal``): Γ, X, M and R in 2x2x2."""
     count = len([key for key in inputs if key.startswith("parameters_")])
     rows = [inputs[f"parameters_{p}"].get_dict() for p in range(count)]
     table = orm.ArrayData()
@@ -335,6 +342,13 @@ def summarize_populations(**inputs) -> orm.ArrayData:
         values = np.sort(np.array(inputs[f"frequencies_{p}"].get_array("frequencies_cm1")))
         lowest[p, : min(N_LOWEST, len(values))] = values[:N_LOWEST]
     table.set_array("lowest_frequencies_cm1", lowest)
+    if all(f"matrices_{p}" in inputs for p in range(count)):
+        per_q = []
+        for p in range(count):
+            qpoints, frequencies = frequencies_per_qpoint_cm1(to_phonons(inputs[f"matrices_{p}"]))
+            per_q.append(lowest_frequency_per_qpoint_cm1(qpoints, frequencies))
+        table.set_array("qpoints_crystal", qpoints)
+        table.set_array("lowest_frequency_per_qpoint_cm1", np.array(per_q))
     return table
 
 
@@ -1112,6 +1126,7 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         self.ctx.rows[f"parameters_{p}"] = parameters
         self.ctx.rows[f"n_dft_{p}"] = orm.Int(self.ctx.n_dft)
         self.ctx.rows[f"frequencies_{p}"] = calc.outputs.frequencies_cm1
+        self.ctx.rows[f"matrices_{p}"] = calc.outputs.dynamical_matrices
         self.report(
             f"population {p + 1}: {parameters['n_configurations']} configurations "
             f"({self.ctx.n_dft} DFT), F = {parameters['free_energy_ev']:.6f} +- "
