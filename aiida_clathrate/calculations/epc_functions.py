@@ -24,6 +24,7 @@ from aiida_quantumespresso.calculations.ph import PhCalculation
 
 from ..data.dynamical_matrices import validate_dynamical_matrices
 from ..eliashberg import read_matdyn_lambda, read_qe_a2f_dos, spectral_moments
+from ..eliashberg.uncertainty import neighbour_changes
 from ..phonons import THZ_TO_CM1
 from ..units import KB_MEV_PER_KELVIN, MEV_PER_UNIT
 from .eliashberg import ALPHA2F_Y_NAME
@@ -58,10 +59,7 @@ def choose_broadening(
         raise ValueError(f"non-finite lambda in {list(lambdas)!r}")
     if not 0.0 < tolerance < 1.0:
         raise ValueError(f"plateau tolerance must lie in (0, 1), got {tolerance!r}")
-    changes = np.full(values.size - 1, np.inf)
-    for i in range(values.size - 1):
-        if values[i] > 0.0 and values[i + 1] > 0.0:
-            changes[i] = abs(values[i] - values[i + 1]) / values[i + 1]
+    changes = neighbour_changes(values)
     inside = np.flatnonzero(changes < tolerance)
     if inside.size:
         return int(inside[0]), True

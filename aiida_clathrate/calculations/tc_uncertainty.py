@@ -64,8 +64,8 @@ def tc_uncertainty(
             EliashbergSettings.from_dict(settings.get_dict()),
             hessian,
             bootstrap,
-            10.0 if tolerance_cm1 is None else tolerance_cm1.value,
-            [rows[i]["index"] for i in spectra],
+            plateau_broadening_indices=[rows[i]["index"] for i in spectra],
+            **({} if tolerance_cm1 is None else {"tolerance_cm1": tolerance_cm1.value}),
         )
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         return ExitCode(300, f"no Tc uncertainty: {exc}")

@@ -77,8 +77,8 @@ def cmd_launch_study(
     wait: bool,
 ) -> None:
     """Run the compound work chain over guest pairs and pressures; each pair's scan stops at its
-    first stable pressure (--all-pressures: runs them all). Categories: stable, stable_under_pressure, or the verdict at the lowest
-    pressure.
+    first stable pressure (--all-pressures: runs them all). Categories: stable,
+    stable_under_pressure, or the verdict at the lowest pressure.
 
     PAIRS may follow --pairs directly (--pairs K-Rb Sr-Sr), and the pressures --pressures
     (--pressures 0 10 20)."""

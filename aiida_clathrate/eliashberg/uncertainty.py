@@ -69,20 +69,29 @@ def central_index(mustars: Sequence[float]) -> int:
     return int(order[(len(values) - 1) // 2])
 
 
+def neighbour_changes(lambdas: Sequence[float]) -> np.ndarray:
+    """|lambda(i) - lambda(i+1)| / lambda(i+1) for each pair of neighbouring broadenings; ``inf``
+    where either lambda is not positive. The plateau rule and the plateau read these."""
+    values = np.asarray(lambdas, dtype=float)
+    changes = np.full(max(values.size - 1, 0), np.inf)
+    for i in range(values.size - 1):
+        if values[i] > 0.0 and values[i + 1] > 0.0:
+            changes[i] = abs(values[i] - values[i + 1]) / values[i + 1]
+    return changes
+
+
 def plateau_indices(lambdas: Sequence[float], chosen: int, tolerance: float) -> list[int]:
     """0-based broadenings of the plateau that starts at ``chosen``: ``chosen``, the next one
     (the pair the plateau rule compared) and each following one whose lambda differs from the
     previous one's by less than ``tolerance`` (relative)."""
-    values = np.asarray(lambdas, dtype=float)
-    if not 0 <= chosen < values.size:
-        raise ValueError(f"chosen broadening {chosen} not in 0..{values.size - 1}")
+    if not 0 <= chosen < len(lambdas):
+        raise ValueError(f"chosen broadening {chosen} not in 0..{len(lambdas) - 1}")
     indices = [chosen]
-    if chosen + 1 < values.size:
+    if chosen + 1 < len(lambdas):
         indices.append(chosen + 1)
+    changes = neighbour_changes(lambdas)
     i = chosen + 1
-    while i + 1 < values.size and values[i] > 0 and values[i + 1] > 0:
-        if abs(values[i] - values[i + 1]) / values[i + 1] >= tolerance:
-            break
+    while i < changes.size and changes[i] < tolerance:
         indices.append(i + 1)
         i += 1
     return indices
