@@ -85,13 +85,19 @@ def _brute_force_descriptors(frame, spec: DescriptorSpec) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize(("inner", "angular_radial"), [(None, 0), (3.0, 0), (3.0, 2)])
-def test_descriptors_match_brute_force_with_many_images(frames, inner, angular_radial):
-    """Cutoffs of 6 and 5 Å exceed half of the 4.8 Å cell: every image must be counted once."""
+@pytest.mark.parametrize(
+    ("inner", "angular_radial", "angular_order"),
+    [(None, 0, 3), (3.0, 0, 3), (3.0, 2, 3), (3.0, 0, 10)],
+)
+def test_descriptors_match_brute_force_with_many_images(
+    frames, inner, angular_radial, angular_order
+):
+    """Cutoffs of 6 and 5 Å exceed half of the 4.8 Å cell: every image must be counted once.
+    Order 10 is the shipped angular order (the addition theorem at its highest degree)."""
     spec = DescriptorSpec(
         ELEMENTS,
         radial_order=4,
-        angular_order=3,
+        angular_order=angular_order,
         angular_inner_cutoff_angstrom=inner,
         angular_radial_order=angular_radial,
     )

@@ -47,9 +47,18 @@ class StrainedConfiguration:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Forces −∂E/∂r (eV/Å) and, for a periodic cell, the stress sym(∂E/∂ε)/V (eV/Å³, ASE
         sign) of the scalar ``energy`` (eV) computed from this configuration."""
-        grad_positions, grad_strain = torch.autograd.grad(
-            energy, (self.positions, self.strain), retain_graph=retain_graph
-        )
+        return self.forces_and_stress_from(*self.gradients(energy, retain_graph))
+
+    def gradients(
+        self, energy: torch.Tensor, retain_graph: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(∂E/∂r, ∂E/∂ε)`` of the scalar ``energy``."""
+        return torch.autograd.grad(energy, (self.positions, self.strain), retain_graph=retain_graph)
+
+    def forces_and_stress_from(
+        self, grad_positions: torch.Tensor, grad_strain: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forces and stress (as :meth:`forces_and_stress`) from the energy's gradients."""
         stress = None
         if all(self.pbc):
             volume = torch.abs(torch.linalg.det(self.cell))

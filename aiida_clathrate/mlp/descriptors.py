@@ -9,6 +9,9 @@ Angular block, per shell of cutoff ``Ra``, for every unordered pair of channels 
 so that bond angles are resolved by the lengths of both bonds (``N = angular_radial_order``;
 with ``N = 0`` the channels are the species pairs weighted by ``f_c(r_ij) f_c(r_ik)``), and
 ``f_c(r; R) = (cos(π r / R) + 1) / 2`` for ``r < R`` (zero value and slope at ``R``).
+The angular sums are evaluated through the addition theorem of spherical harmonics
+(:mod:`.harmonics`), linear instead of quadratic in the neighbour count; the analytic
+pair-vector gradients (:func:`descriptor_jacobians`) use the pair-by-pair form.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import math
 
 import torch
 
-from .neighbours import PaddedNeighbours, neighbour_pairs, pad_pairs
+from .harmonics import addition_harmonics, angular_pair_sums
+from .neighbours import PaddedNeighbours, PairList, neighbour_pairs, pad_pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,16 +111,46 @@ class StructureNeighbours:
 
 
 def build_neighbours(
-    positions: torch.Tensor, cell: torch.Tensor, pbc, spec: DescriptorSpec
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    pbc,
+    spec: DescriptorSpec,
+    pairs: PairList | None = None,
 ) -> StructureNeighbours:
-    """Neighbour lists for the radial and the (shorter) angular cutoff."""
+    """Neighbour lists for the radial and the (shorter) angular cutoff, searched, or taken from
+    ``pairs`` (every pair of this structure within at least the radial cutoff)."""
     n_atoms = positions.shape[0]
-    pbc = tuple(bool(p) for p in pbc)
-    i, j, shift, dist = neighbour_pairs(positions, cell, pbc, spec.radial_cutoff_angstrom)
-    radial = pad_pairs(i, j, shift, n_atoms)
-    inner = dist < spec.angular_cutoff_angstrom
-    angular = pad_pairs(i[inner], j[inner], shift[inner], n_atoms)
-    return StructureNeighbours(radial=radial, angular=angular)
+    if pairs is None:
+        pbc = tuple(bool(p) for p in pbc)
+        pairs = PairList(*neighbour_pairs(positions, cell, pbc, spec.radial_cutoff_angstrom))
+    radial = pairs.within(spec.radial_cutoff_angstrom)
+    angular = radial.within(spec.angular_cutoff_angstrom)
+    return StructureNeighbours(
+        radial=pad_pairs(radial.i, radial.j, radial.shift, n_atoms),
+        angular=pad_pairs(angular.i, angular.j, angular.shift, n_atoms),
+    )
+
+
+def shared_neighbours(
+    n_atoms: int, specs, pairs: PairList
+) -> dict[DescriptorSpec, StructureNeighbours]:
+    """The lists of several descriptors cut from ``pairs`` (every pair within at least their
+    radial cutoffs); descriptors with a cutoff in common share that padded list (one object, so
+    that :func:`compute_descriptors` can share the blocks built on it)."""
+    padded: dict[float, PaddedNeighbours] = {}
+
+    def within(cutoff: float) -> PaddedNeighbours:
+        if cutoff not in padded:
+            inside = pairs.within(cutoff)
+            padded[cutoff] = pad_pairs(inside.i, inside.j, inside.shift, n_atoms)
+        return padded[cutoff]
+
+    return {
+        spec: StructureNeighbours(
+            radial=within(spec.radial_cutoff_angstrom), angular=within(spec.angular_cutoff_angstrom)
+        )
+        for spec in specs
+    }
 
 
 def chebyshev(x: torch.Tensor, order: int) -> torch.Tensor:
@@ -138,7 +172,9 @@ def _pair_vectors(
     positions: torch.Tensor, cell: torch.Tensor, nbrs: PaddedNeighbours, far: float
 ) -> torch.Tensor:
     """Padded pair vectors; unused slots get a constant vector beyond the cutoff (no NaN grads)."""
-    vectors = positions[nbrs.index] + nbrs.shift.to(positions.dtype) @ cell - positions[:, None, :]
+    # index_select: its gradient is an index_add (an accumulating index_put is far slower)
+    neighbours = positions.index_select(0, nbrs.index.reshape(-1)).reshape(*nbrs.index.shape, 3)
+    vectors = neighbours + nbrs.shift.to(positions.dtype) @ cell - positions[:, None, :]
     filler = torch.zeros_like(vectors)
     filler[..., 0] = far
     return torch.where(nbrs.mask[..., None], vectors, filler)
@@ -150,42 +186,73 @@ def compute_descriptors(
     species: torch.Tensor,
     neighbours: StructureNeighbours,
     spec: DescriptorSpec,
+    shared: dict | None = None,
 ) -> torch.Tensor:
-    """Descriptor matrix ``(n_atoms, spec.size)``, differentiable w.r.t. positions and cell."""
-    n_atoms = positions.shape[0]
-    n_species = spec.n_species
-    dtype = positions.dtype
+    """Descriptor matrix ``(n_atoms, spec.size)``, differentiable w.r.t. positions and cell.
 
-    # radial block
+    ``shared``: a dict kept over the calls for several descriptors of one configuration (same
+    positions, cell and species): blocks that two descriptors have in common (the radial block of
+    one neighbour list and order; the angular cosines' Chebyshev terms of one list and order) are
+    computed once and stored there.
+    """
+    memo = {} if shared is None else shared
+    radial = _shared(
+        memo,
+        ("radial", id(neighbours.radial), spec.radial_cutoff_angstrom, spec.radial_order),
+        lambda: _radial_block(positions, cell, species, neighbours.radial, spec),
+    )
+    r, harmonics, onehot = _shared(
+        memo,
+        ("angular", id(neighbours.angular), spec.angular_cutoff_angstrom, spec.angular_order),
+        lambda: _angular_terms(positions, cell, species, neighbours.angular, spec),
+    )
+    rows, cols = torch.triu_indices(spec.n_angular_radial, spec.n_angular_radial)
+    shells = []
+    for ra in spec.angular_cutoffs:
+        channels, _ = _angular_channels(r, onehot, ra, spec.angular_radial_order)  # (N, M, C)
+        sums = angular_pair_sums(channels, harmonics, rows, cols, spec.angular_order)
+        shells.append(sums.reshape(len(positions), -1))  # (N, P * L), channel pair by pair
+    return torch.cat([radial, *shells], dim=1)
+
+
+def _shared(memo: dict, key: tuple, compute):
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _radial_block(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    nb: PaddedNeighbours,
+    spec: DescriptorSpec,
+) -> torch.Tensor:
+    """``G_rad`` as ``(n_atoms, n_species * (radial_order + 1))``."""
     rc = spec.radial_cutoff_angstrom
-    nb = neighbours.radial
     vec = _pair_vectors(positions, cell, nb, 2.0 * rc)
     r = torch.linalg.norm(vec, dim=-1)
     fc = _cutoff_function(r, rc)
     x = torch.clamp(2.0 * r / rc - 1.0, -1.0, 1.0)
     cheb = chebyshev(x, spec.radial_order)  # (N, M, K)
-    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
-    radial = torch.einsum("nmk,nm,nms->nsk", cheb, fc, onehot).reshape(n_atoms, -1)
+    onehot = torch.nn.functional.one_hot(species[nb.index], spec.n_species).to(positions.dtype)
+    return torch.einsum("nmk,nm,nms->nsk", cheb, fc, onehot).reshape(len(positions), -1)
 
-    # angular blocks, one per shell
-    nb = neighbours.angular
+
+def _angular_terms(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    nb: PaddedNeighbours,
+    spec: DescriptorSpec,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pair distances ``(N, M)``, the addition-theorem harmonics of the bond directions
+    ``(N, M, (L + 1)²)`` and the neighbours' species one-hot ``(N, M, S)`` of the angular list."""
     vec = _pair_vectors(positions, cell, nb, 2.0 * spec.angular_cutoff_angstrom)
     r = torch.linalg.norm(vec, dim=-1)
-    unit = vec / r[..., None]
-    cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
-    width = nb.index.shape[1]
-    off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
-    cheb = chebyshev(cos, spec.angular_order) * off_diagonal[..., None]  # (N, M, M, L)
-    onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)
-    rows, cols = torch.triu_indices(spec.n_angular_radial, spec.n_angular_radial)
-    shells = []
-    for ra in spec.angular_cutoffs:
-        channels, _ = _angular_channels(r, onehot, ra, spec.angular_radial_order)  # (N, M, C)
-        per_d = torch.einsum("nmpl,npd->nmdl", cheb, channels)
-        per_cd = torch.einsum("nmc,nmdl->ncdl", channels, per_d)  # symmetric in (c, d)
-        shells.append(per_cd[:, rows, cols, :].reshape(n_atoms, -1))
-    angular = torch.cat(shells, dim=1)
-    return torch.cat([radial, angular], dim=1)
+    harmonics = addition_harmonics(vec / r[..., None], spec.angular_order)
+    onehot = torch.nn.functional.one_hot(species[nb.index], spec.n_species).to(positions.dtype)
+    return r, harmonics, onehot
 
 
 def strained(

@@ -2,7 +2,9 @@
 
 All lattice translations that can bring an image within the cutoff are enumerated from the
 cell's plane spacings, and every pair vector ``r_j + T - r_i`` is built at once with masks.
-The cost is O(N² · n_translations): fine for the 14- and 112-atom cells of the study.
+The cost is O(N² · n_translations): fine for the 14- and 112-atom cells of the study. Pairs come
+in a canonical order (centre, neighbour, translation in lexicographic order), so a list taken
+from a :class:`NeighbourCache` equals a fresh search element by element.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ def neighbour_pairs(
 
     Returns ``(i, j, shift, distance)``; ``shift`` holds integer translations (float tensor).
     """
+    i, j, shift, _, distance = _search(positions, cell, pbc, cutoff)
+    return i, j, shift, distance
+
+
+def _search(
+    positions: torch.Tensor, cell: torch.Tensor, pbc: tuple[bool, bool, bool], cutoff: float
+) -> tuple[torch.Tensor, ...]:
+    """:func:`neighbour_pairs` with the Cartesian lattice offset ``T·cell`` of each pair."""
     if cutoff <= 0:
         raise ValueError(f"cutoff must be positive, got {cutoff}")
     with torch.no_grad():
@@ -78,7 +88,7 @@ def neighbour_pairs(
         eye = torch.eye(n_atoms, dtype=torch.bool)
         mask &= ~(eye[:, :, None] & zero_t[None, None, :])
         i, j, t = torch.nonzero(mask, as_tuple=True)
-        return i, j, translations[t], dist[i, j, t]
+        return i, j, translations[t], offsets[t], dist[i, j, t]
 
 
 def pad_pairs(
@@ -99,3 +109,82 @@ def pad_pairs(
     shifts[i, slot] = shift
     mask[i, slot] = True
     return PaddedNeighbours(index=index, shift=shifts, mask=mask)
+
+
+@dataclasses.dataclass
+class PairList:
+    """Ordered pairs ``(i, j, shift)`` and their distances (Å), in :func:`neighbour_pairs`'s
+    canonical order."""
+
+    i: torch.Tensor
+    j: torch.Tensor
+    shift: torch.Tensor
+    distance: torch.Tensor
+
+    def within(self, cutoff: float) -> PairList:
+        """The pairs closer than ``cutoff`` (same order)."""
+        inside = self.distance < cutoff
+        return PairList(self.i[inside], self.j[inside], self.shift[inside], self.distance[inside])
+
+
+class NeighbourCache:
+    """Pairs of a reference configuration within ``cutoff + skin``, reused for configurations
+    near it.
+
+    An SSCHA population displaces the atoms of one supercell by tenths of an ångström, so its
+    configurations share their candidate pairs. A configuration with the reference's cell,
+    periodicity and atom count, whose atoms all lie within ``skin / 2`` of the reference
+    positions, has every pair within ``cutoff`` among the candidates (a pair distance changes by
+    at most the two displacements); its list is the candidates within ``cutoff``, the same pairs
+    in the same order as :func:`neighbour_pairs` finds. Any other configuration, or a larger
+    cutoff, becomes the new reference. ``searches`` and ``reuses`` count both cases.
+    """
+
+    def __init__(self, skin_angstrom: float = 1.0) -> None:
+        if skin_angstrom < 0:
+            raise ValueError(f"skin must be non-negative, got {skin_angstrom}")
+        self.skin_angstrom = float(skin_angstrom)
+        self.searches = 0
+        self.reuses = 0
+        self._reference: tuple[torch.Tensor, torch.Tensor, tuple[bool, ...], float] | None = None
+        self._candidates: tuple[torch.Tensor, ...] | None = None
+
+    def pairs(
+        self,
+        positions: torch.Tensor,
+        cell: torch.Tensor,
+        pbc: tuple[bool, bool, bool],
+        cutoff: float,
+    ) -> PairList:
+        """All ordered pairs within ``cutoff`` of this configuration (as :func:`neighbour_pairs`)."""
+        pbc = tuple(bool(p) for p in pbc)
+        with torch.no_grad():
+            pos = positions.detach().to(torch.float64)
+            lattice = cell.detach().to(torch.float64)
+            if not self._covers(pos, lattice, pbc, cutoff):
+                i, j, shift, offset, _ = _search(pos, lattice, pbc, cutoff + self.skin_angstrom)
+                self._reference = (pos.clone(), lattice.clone(), pbc, cutoff)
+                self._candidates = (i, j, shift, offset)
+                self.searches += 1
+            else:
+                self.reuses += 1
+            i, j, shift, offset = self._candidates
+            # the arithmetic of the search, so that the distances agree to the last bit
+            distance = torch.linalg.norm(pos[j] - pos[i] + offset, dim=-1)
+        return PairList(i, j, shift, distance).within(cutoff)
+
+    def _covers(
+        self, pos: torch.Tensor, lattice: torch.Tensor, pbc: tuple[bool, ...], cutoff: float
+    ) -> bool:
+        if self._reference is None:
+            return False
+        reference, reference_cell, reference_pbc, reference_cutoff = self._reference
+        if (
+            pbc != reference_pbc
+            or cutoff > reference_cutoff
+            or pos.shape != reference.shape
+            or not torch.equal(lattice, reference_cell)
+        ):
+            return False
+        moved = torch.linalg.norm(pos - reference, dim=-1).max() if len(pos) else 0.0
+        return bool(moved <= 0.5 * self.skin_angstrom)

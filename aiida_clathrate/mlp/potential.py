@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from .derivatives import StrainedConfiguration
-from .descriptors import DescriptorSpec, build_neighbours, compute_descriptors
+from .descriptors import DescriptorSpec, compute_descriptors, shared_neighbours
 from .featurisation import DTYPES
 from .frames import Frame
 from .kernel import KernelMember
 from .messages import FramePairs, PairBatch, pair_vectors
+from .neighbours import NeighbourCache
 from .network import AttentionAtomicNetwork, NetworkSpec
 
 FILE_FORMAT = "aiida-clathrate-mlp"
@@ -122,6 +123,8 @@ class CommitteePotential(nn.Module):
         self.members = nn.ModuleList(MemberPotential(d, network) for d in member_descriptors)
         self.kernel = None if kernel_descriptor is None else KernelMember(kernel_descriptor)
         self.kernel_weight = float(kernel_weight)
+        #: pairs of the last configuration, reused for the next one near it (an SSCHA population)
+        self.neighbour_cache = NeighbourCache()
         self.to(DTYPES[dtype])
 
     @property
@@ -193,19 +196,22 @@ class CommitteePotential(nn.Module):
         positions, cell, pbc = configuration.positions, configuration.cell, configuration.pbc
         pos, lattice = configuration.strained_positions, configuration.strained_cell
         species = self.descriptor.species_indices(symbols)
-        features, neighbour_lists = {}, {}
-        for spec in self.feature_specs:
-            cutoffs = (spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)
-            if cutoffs not in neighbour_lists:  # descriptors with the same cutoffs share them
-                neighbour_lists[cutoffs] = build_neighbours(positions.detach(), cell, pbc, spec)
-            neighbours = neighbour_lists[cutoffs]
-            features[spec] = compute_descriptors(pos, lattice, species, neighbours, spec)
+        # one search (or a reuse) for the largest cutoff; every descriptor's lists are cut from it
+        found = self.neighbour_cache.pairs(
+            positions, cell, pbc, max(s.radial_cutoff_angstrom for s in self.feature_specs)
+        )
+        neighbour_lists = shared_neighbours(len(species), self.feature_specs, found)
+        shared: dict = {}  # blocks that two descriptors have in common
+        features = {
+            spec: compute_descriptors(pos, lattice, species, neighbour_lists[spec], spec, shared)
+            for spec in self.feature_specs
+        }
         cutoff = self.network_spec.pair_cutoff_angstrom
         if cutoff is None:
             energies = self.member_energies(features, species)
         else:  # message passing: one configuration of a batch
             spec = max(self.descriptor_groups, key=lambda d: d.radial_cutoff_angstrom)
-            radial = neighbour_lists[(spec.radial_cutoff_angstrom, spec.angular_cutoff_angstrom)]
+            radial = neighbour_lists[spec]
             found = FramePairs.build(
                 positions.detach(), cell, pbc, cutoff, radial.radial, spec.radial_cutoff_angstrom
             )
@@ -221,13 +227,24 @@ class CommitteePotential(nn.Module):
         if self.kernel is not None:
             kernel = self.kernel.atomic_energies(features[self.kernel.descriptor], species).sum()
         mean = self.combine(energies.mean(), kernel)
-        forces, stress = configuration.forces_and_stress(mean, retain_graph=member_forces)
         forces_std = None
         if member_forces and len(self.members) > 1:
-            per_member = [
-                -torch.autograd.grad(e, positions, retain_graph=True)[0] for e in energies
+            # each member's gradients (and the kernel's), combined: one backward pass per
+            # member through its own descriptors, none through all of them for the mean
+            outputs = [*energies] + ([] if kernel is None else [kernel])
+            gradients = [
+                configuration.gradients(e, retain_graph=k < len(outputs) - 1)
+                for k, e in enumerate(outputs)
             ]
-            forces_std = torch.stack(per_member).std(dim=0, unbiased=False).detach().numpy()
+            by_member = [torch.stack(g) for g in zip(*gradients[: len(energies)], strict=True)]
+            forces_std = by_member[0].std(dim=0, unbiased=False).detach().numpy()
+            combined = [
+                self.combine(g.mean(dim=0), None if kernel is None else gradients[-1][k])
+                for k, g in enumerate(by_member)
+            ]
+            forces, stress = configuration.forces_and_stress_from(*combined)
+        else:
+            forces, stress = configuration.forces_and_stress(mean)
         spread = energies.std(unbiased=False) if len(self.members) > 1 else energies.new_zeros(())
         return Prediction(
             energy_ev=float(mean.detach()),
