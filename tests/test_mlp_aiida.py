@@ -71,7 +71,7 @@ def test_configuration_set_roundtrip(aiida_profile, frames, tmp_path):
 
 def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_installed, frames):
     from aiida.engine import run_get_node
-    from aiida.orm import Bool, Dict
+    from aiida.orm import Bool, Dict, Int, Str
     from aiida.plugins import CalculationFactory, DataFactory
 
     assert EXECUTABLE.is_file(), f"console script missing: {EXECUTABLE}"
@@ -115,6 +115,10 @@ def test_train_and_evaluate_calcjobs_on_localhost(aiida_profile, aiida_code_inst
     builder.model = model
     builder.configurations = ConfigurationSetData(frames=frames[12:])
     builder.member_forces = Bool(True)
+    builder.num_workers = Int(2)  # two processes, two configurations each
+    ports = evaluate.spec().inputs
+    assert "float32 or float64" in str(ports["dtype"].validate(Str("float16")))
+    assert "at least 1" in str(ports["num_workers"].validate(Int(0)))
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_status
     labelled = results["configurations"].to_frames()
@@ -150,7 +154,7 @@ def test_train_calcjob_rejects_bad_parameters(aiida_profile, aiida_code_installe
 def test_console_script_without_aiida(frames, tmp_path):
     import subprocess
 
-    from aiida_clathrate.mlp import write_frames
+    from aiida_clathrate.mlp import read_frames, write_frames
 
     write_frames(tmp_path / "train.xyz", frames[:10])
     write_frames(tmp_path / "test.xyz", frames[10:13])
@@ -176,6 +180,41 @@ def test_console_script_without_aiida(frames, tmp_path):
     assert run.returncode == 0, run.stderr
     spread = json.loads((tmp_path / "spread.json").read_text())
     assert spread["n_configurations"] == 3
+    # the same configurations over two worker processes: the same labels, in the same order
+    run = subprocess.run(
+        [str(EXECUTABLE), "evaluate", "--model", "model.pt", "--input", "test.xyz"]
+        + ["--workers", "2", "--output", "two.xyz", "--spread", "two.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert two["workers"] == 2
+    for a, b in zip(spread["configurations"], two["configurations"], strict=True):
+        assert a["energy_ev"] == pytest.approx(b["energy_ev"], abs=1e-9)
+    for a, b in zip(
+        read_frames(tmp_path / "labelled.xyz"), read_frames(tmp_path / "two.xyz"), strict=True
+    ):
+        np.testing.assert_allclose(a.forces_ev_per_angstrom, b.forces_ev_per_angstrom, atol=1e-9)
+    run = subprocess.run(
+        [
+            str(EXECUTABLE),
+            "evaluate",
+            "--model",
+            "model.pt",
+            "--input",
+            "test.xyz",
+            "--workers",
+            "0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "workers" in run.stderr
     run = subprocess.run(
         [str(EXECUTABLE), "evaluate", "--model", "missing.pt", "--input", "test.xyz"],
         cwd=tmp_path,

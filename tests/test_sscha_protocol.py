@@ -103,6 +103,7 @@ def test_each_protocol_builds(codes, krb, protocol, engine):
         assert builder.committee_size.value == 4
         assert builder.n_dft_populations.value == 1
         assert builder.spread_threshold_factor.value == pytest.approx(3.0)
+        assert builder.mlp.dtype.value == "float32" and builder.mlp.num_workers.value == 1
     else:
         assert "committee_size" not in builder and "code" not in builder.mlp
 
@@ -126,6 +127,17 @@ def test_mlp_engine(codes, krb, matrices):
         codes, krb, matrices, "fast", engine="mlp", mlp_model=model
     )
     assert builder.mlp.model is model and builder.mlp.code.label == "clathrate-mlp"
+    assert builder.mlp.dtype.value == "float32" and builder.mlp.num_workers.value == 1
+    builder = SschaWorkChain.get_builder_from_protocol(
+        codes,
+        krb,
+        matrices,
+        "fast",
+        engine="mlp",
+        mlp_model=model,
+        overrides={"mlp_evaluate_workers": 2, "mlp_evaluate_dtype": "float64"},
+    )
+    assert builder.mlp.dtype.value == "float64" and builder.mlp.num_workers.value == 2
     inputs = builder._inputs(prune=True)
     assert "dft" not in inputs and "train" not in inputs
 

@@ -31,6 +31,18 @@ def _validate_threads(value, _ctx=None):
     return None
 
 
+def _validate_dtype(value, _ctx=None):
+    if value is not None and value.value not in ("float32", "float64"):
+        return f"dtype must be float32 or float64, got {value.value!r}"
+    return None
+
+
+def _validate_workers(value, _ctx=None):
+    if value is not None and value.value < 1:
+        return f"num_workers must be at least 1, got {value.value}"
+    return None
+
+
 class _MlpCalculation(CalcJob):
     """Common inputs: code, thread count and default resources."""
 
@@ -185,6 +197,21 @@ class MlpEvaluateCalculation(_MlpCalculation):
             default=lambda: orm.Bool(False),
             help="also compute the committee spread of the forces",
         )
+        spec.input(
+            "dtype",
+            valid_type=orm.Str,
+            required=False,
+            validator=_validate_dtype,
+            help="float32 or float64 for the predictions (default: the model file's)",
+        )
+        spec.input(
+            "num_workers",
+            valid_type=orm.Int,
+            default=lambda: orm.Int(1),
+            validator=_validate_workers,
+            help="processes, each with num_threads torch threads and a contiguous block of the "
+            "configurations",
+        )
         spec.inputs["metadata"]["options"]["parser_name"].default = "clathrate.mlp.evaluate"
         spec.inputs.validator = cls._validate_inputs
         spec.output("configurations", valid_type=ConfigurationSetData)
@@ -224,6 +251,10 @@ class MlpEvaluateCalculation(_MlpCalculation):
         ]
         if self.inputs.member_forces.value:
             cmdline.append("--member-forces")
+        if "dtype" in self.inputs:
+            cmdline += ["--dtype", self.inputs.dtype.value]
+        if self.inputs.num_workers.value > 1:
+            cmdline += ["--workers", str(self.inputs.num_workers.value)]
         codeinfo = CodeInfo()
         codeinfo.code_uuid = self.inputs.code.uuid
         codeinfo.cmdline_params = cmdline

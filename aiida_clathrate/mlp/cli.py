@@ -2,8 +2,8 @@
 
 aiida-clathrate-mlp train --train data.xyz [--valid valid.xyz] [--parameters params.json]
     [--model model.pt] [--metrics metrics.json] [--learning-curve learning_curve.json]
-aiida-clathrate-mlp evaluate --model model.pt --input configs.xyz [--output labelled.xyz]
-    [--spread spread.json] [--member-forces]
+aiida-clathrate-mlp [--threads T] evaluate --model model.pt --input configs.xyz
+    [--output labelled.xyz] [--spread spread.json] [--member-forces] [--workers W]
 """
 
 from __future__ import annotations
@@ -63,18 +63,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import predict_frames_in_workers
     from .frames import Frame, read_frames, write_frames
-    from .potential import load_potential
 
-    model = load_potential(args.model)
-    if args.dtype:
-        model.set_dtype(args.dtype)
-    model.eval()
     frames = read_frames(args.input)
     labelled, info, spread = [], [], []
     start = time.perf_counter()
-    for frame in frames:
-        p = model.predict_frame(frame, member_forces=args.member_forces)
+    predictions = predict_frames_in_workers(
+        args.model, frames, args.workers, args.threads, args.dtype, args.member_forces
+    )
+    for frame, p in zip(frames, predictions, strict=True):
         labelled.append(
             Frame(
                 frame.symbols,
@@ -106,6 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             {
                 "n_configurations": len(frames),
                 "elapsed_s": elapsed,
+                "workers": args.workers,
                 "configurations": spread,
             },
             indent=2,
@@ -138,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--spread", default="spread.json", help="committee spread JSON output")
     evaluate.add_argument("--member-forces", action="store_true", help="also force spread")
     evaluate.add_argument("--dtype", choices=["float32", "float64"], default=None)
+    evaluate.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes, each with --threads torch threads and a contiguous block of the "
+        "configurations (default 1)",
+    )
     evaluate.set_defaults(handler=_evaluate)
     return parser
 

@@ -802,6 +802,9 @@ class SschaWorkChain(ProtocolMixin, WorkChain):
         ):
             if key in inputs:
                 builder[key] = node_type(inputs[key])
+        if engine in ("mlp", "active"):  # how the potential labels the populations
+            builder.mlp.dtype = orm.Str(inputs["mlp_evaluate_dtype"])
+            builder.mlp.num_workers = orm.Int(inputs["mlp_evaluate_workers"])
         if engine == "mlp":
             builder.mlp.code = code("mlp")
             builder.mlp.model = mlp_model
