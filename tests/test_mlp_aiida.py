@@ -151,43 +151,34 @@ def test_train_calcjob_rejects_bad_parameters(aiida_profile, aiida_code_installe
         builder.parameters = Dict({"not_a_setting": 1})
 
 
-def test_console_script_without_aiida(frames, tmp_path):
+def _script(folder, *arguments: str):
+    """Run the console script in ``folder``; the finished process."""
     import subprocess
 
+    return subprocess.run(
+        [str(EXECUTABLE), *arguments], cwd=folder, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_console_script_without_aiida(frames, tmp_path):
     from aiida_clathrate.mlp import read_frames, write_frames
 
     write_frames(tmp_path / "train.xyz", frames[:10])
     write_frames(tmp_path / "test.xyz", frames[10:13])
     (tmp_path / "p.json").write_text(json.dumps(TINY_PARAMETERS | {"committee_size": 1}))
-    run = subprocess.run(
-        [str(EXECUTABLE), "train", "--train", "train.xyz", "--parameters", "p.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _script(tmp_path, "train", "--train", "train.xyz", "--parameters", "p.json")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "model.pt").is_file()
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert metrics["validation"]["n_configurations"] == 1
-    run = subprocess.run(
-        [str(EXECUTABLE), "evaluate", "--model", "model.pt", "--input", "test.xyz"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    evaluate = ("evaluate", "--model", "model.pt", "--input", "test.xyz")
+    run = _script(tmp_path, *evaluate)
     assert run.returncode == 0, run.stderr
     spread = json.loads((tmp_path / "spread.json").read_text())
     assert spread["n_configurations"] == 3
     # the same configurations over two worker processes: the same labels, in the same order
-    run = subprocess.run(
-        [str(EXECUTABLE), "evaluate", "--model", "model.pt", "--input", "test.xyz"]
-        + ["--workers", "2", "--output", "two.xyz", "--spread", "two.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = _script(
+        tmp_path, *evaluate, "--workers", "2", "--output", "two.xyz", "--spread", "two.json"
     )
     assert run.returncode == 0, run.stderr
     two = json.loads((tmp_path / "two.json").read_text())
@@ -198,30 +189,9 @@ def test_console_script_without_aiida(frames, tmp_path):
         read_frames(tmp_path / "labelled.xyz"), read_frames(tmp_path / "two.xyz"), strict=True
     ):
         np.testing.assert_allclose(a.forces_ev_per_angstrom, b.forces_ev_per_angstrom, atol=1e-9)
-    run = subprocess.run(
-        [
-            str(EXECUTABLE),
-            "evaluate",
-            "--model",
-            "model.pt",
-            "--input",
-            "test.xyz",
-            "--workers",
-            "0",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _script(tmp_path, *evaluate, "--workers", "0")
     assert run.returncode == 2 and "workers" in run.stderr
-    run = subprocess.run(
-        [str(EXECUTABLE), "evaluate", "--model", "missing.pt", "--input", "test.xyz"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _script(tmp_path, "evaluate", "--model", "missing.pt", "--input", "test.xyz")
     assert run.returncode == 2 and "model file not found" in run.stderr
 
 

@@ -20,6 +20,7 @@ from aiida_clathrate.mlp import (
 )
 from aiida_clathrate.mlp.featurisation import featurise, jacobian_memory_bytes
 from aiida_clathrate.mlp.training import (
+    JACOBIAN_MAX_ATOMS,
     _fit_linear_term,
     _fit_normalisation,
     _loss,
@@ -196,7 +197,8 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     # the peak counts the stored Jacobians and three batches' worth of temporaries
     pairs = TrainingSettings(batch_size=2, dtype="float64")
     assert jacobian_peak_bytes(cells, spec, pairs) == (3 + 3 * 2) * per_frame
-    assert choose_force_training(cells, spec, pairs) == "jacobian"  # 0.76 GB < 2 GB
+    # 0.76 GB < 2 GB, but supercells are faster by autograd: large frames never go by Jacobians
+    assert choose_force_training(cells, spec, pairs) == "autograd"
     single = dataclasses.replace(pairs, dtype="float32")  # the default: half the bytes
     assert jacobian_peak_bytes(cells, spec, single) == (3 + 3 * 2) * per_frame // 2
     wide = TrainingSettings(dtype="float64", batch_size=8)
@@ -207,6 +209,9 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     many = cells * 4  # 12 supercells: a full batch of 8
     assert jacobian_peak_bytes(many, spec, wide) == (12 + 3 * 8) * per_frame
     assert choose_force_training(many, spec, wide) == "autograd"  # 36 x 84 MB
+    # small cells with supercells: the small ones by their Jacobians, the supercells by autograd
+    assert choose_force_training(mixed, spec, wide) == "mixed"
+    assert choose_force_training(many + list(frames), spec, wide) == "mixed"  # small ones fit
     assert choose_force_training(frames, spec, small) == "jacobian"  # 14-atom cells: 1.3 MB each
     forced = TrainingSettings(force_training="jacobian", jacobian_memory_limit_gb=0.0)
     assert choose_force_training(cells, spec, forced) == "jacobian"
@@ -228,6 +233,42 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     assert result.metrics["jacobian_memory_estimate_gb"] > 0.001
     assert result.metrics["validation"]["n_configurations"] == 1
     assert np.isfinite(result.metrics["validation"]["forces_rmse_mev_per_angstrom"])
+
+
+def test_mixed_paths_train_as_autograd_alone(frames):
+    """Small cells by their Jacobians and supercells by autograd (``auto`` with both) give the
+    autograd path's learning curve and metrics, float64 to rounding; each group took its path."""
+    cells = [supercell(f) for f in frames[:2]]
+    training = list(frames[:6]) + cells[:1]
+    validation = list(frames[6:8]) + cells[1:]
+    base = dict(
+        radial_order=3,
+        angular_order=2,
+        angular_inner_cutoff_angstrom=None,
+        hidden=(8,),
+        committee_size=1,
+        max_epochs=2,
+        finetune_epochs=0,
+        batch_size=4,
+        seed=2,
+        dtype="float64",
+        kernel_weight=0.0,
+    )
+    mixed = train_committee(training, TrainingSettings(**base), validation_frames=validation)
+    alone = train_committee(
+        training,
+        TrainingSettings(force_training="autograd", **base),
+        validation_frames=validation,
+    )
+    assert mixed.metrics["force_training"] == "mixed"
+    for row_m, row_a in zip(mixed.learning_curve, alone.learning_curve, strict=True):
+        for key in ("train_loss", "valid_loss"):
+            assert row_m[key] == pytest.approx(row_a[key], rel=1e-10), key
+    for key, value in alone.metrics["validation"].items():
+        assert mixed.metrics["validation"][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    spec = mixed.committee.member_descriptors[0]
+    groups = featurise(training, spec, "float64", True, None, JACOBIAN_MAX_ATOMS)
+    assert {g.n_atoms: g.has_jacobians for g in groups} == {14: True, 112: False}
 
 
 def test_force_training_setting_is_validated_and_old_settings_load():

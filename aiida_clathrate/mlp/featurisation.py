@@ -118,12 +118,14 @@ def featurise(
     dtype: str = "float64",
     jacobians: bool = True,
     pair_cutoff: float | None = None,
+    jacobian_max_atoms: int | None = None,
 ) -> list[FeatureGroup]:
     """Descriptors of all frames (computed in float64), grouped by atom count.
 
-    With ``jacobians`` their derivatives with respect to positions and strain are stored too;
-    without, the positions, cells and compact neighbour lists (for the autograd path). With
-    ``pair_cutoff`` (message passing) the pairs of every frame within it.
+    With ``jacobians`` their derivatives with respect to positions and strain are stored too
+    (for the groups of at most ``jacobian_max_atoms`` atoms, when given); without, the positions,
+    cells and compact neighbour lists (for the autograd path). With ``pair_cutoff`` (message
+    passing) the pairs of every frame within it.
     """
     torch_dtype = DTYPES[dtype]
     by_size: dict[int, list[int]] = {}
@@ -134,8 +136,9 @@ def featurise(
     groups = []
     for indices in by_size.values():
         n_frames, n_atoms = len(indices), frames[indices[0]].n_atoms
+        stored = jacobians and (jacobian_max_atoms is None or n_atoms <= jacobian_max_atoms)
         rows = {k: [] for k in ("sp", "g", "v", "e", "f", "s", "hs", "pos", "cell", "nb", "pr")}
-        if jacobians:  # filled in place: peak memory is the stored Jacobians plus one frame
+        if stored:  # filled in place: peak memory is the stored Jacobians plus one frame
             jac_pos = torch.empty((n_frames, n_atoms, spec.size, n_atoms, 3), dtype=torch_dtype)
             jac_strain = torch.empty((n_frames, n_atoms, spec.size, 3, 3), dtype=torch_dtype)
         for row, index in enumerate(indices):
@@ -155,7 +158,7 @@ def featurise(
                         spec.radial_cutoff_angstrom,
                     )
                 )
-            if jacobians:
+            if stored:
                 g, jp, js = descriptor_jacobians(pos, cell, species, neighbours, spec)
                 jac_pos[row] = jp
                 jac_strain[row] = js
@@ -190,7 +193,7 @@ def featurise(
             spec=spec,
             pairs=rows["pr"] or None,
         )
-        if jacobians:
+        if stored:
             group.jac_positions, group.jac_strain = jac_pos, jac_strain
         else:
             group.positions, group.cells = stack["pos"], stack["cell"]

@@ -339,18 +339,33 @@ def jacobian_peak_bytes(
     return stored + JACOBIAN_BATCH_COPIES * batch
 
 
+#: under ``"auto"`` frames with more atoms go on the autograd path even when their Jacobians fit:
+#: with the addition-theorem descriptors it is the faster path there (2026-12-07,
+#: benchmarks/mlp_supercell_training.py, float64, one thread, per frame and epoch: 14-atom cells
+#: 0.006 s by the stored Jacobians against 0.025 s by autograd; 112-atom supercells 0.202 s
+#: against 0.158 s, at 3.1 against 1.2 GB peak)
+JACOBIAN_MAX_ATOMS = 64
+
+
 def choose_force_training(
     frames: Sequence[Frame],
     spec: DescriptorSpec | Sequence[DescriptorSpec],
     settings: TrainingSettings,
 ) -> str:
-    """``settings.force_training``, with ``"auto"`` resolved: ``"jacobian"`` while the estimated
-    peak memory of that path (:func:`jacobian_peak_bytes`, training and validation frames) fits
-    in ``settings.jacobian_memory_limit_gb``."""
+    """``settings.force_training``, with ``"auto"`` resolved: the frames of at most
+    :data:`JACOBIAN_MAX_ATOMS` atoms go on the jacobian path while the estimated peak memory of
+    that path for them (:func:`jacobian_peak_bytes`, training and validation frames) fits in
+    ``settings.jacobian_memory_limit_gb``, larger frames on the autograd path. Returns
+    ``"jacobian"``, ``"autograd"`` or ``"mixed"`` (small frames by their Jacobians, large ones by
+    autograd; a batch holds frames of one atom count, so each batch takes one path)."""
     if settings.force_training != "auto":
         return settings.force_training
-    needed_gb = jacobian_peak_bytes(frames, spec, settings) / 1e9
-    return "jacobian" if needed_gb <= settings.jacobian_memory_limit_gb else "autograd"
+    small = [f for f in frames if f.n_atoms <= JACOBIAN_MAX_ATOMS]
+    if not small or jacobian_peak_bytes(small, spec, settings) / 1e9 > (
+        settings.jacobian_memory_limit_gb
+    ):
+        return "autograd"
+    return "jacobian" if len(small) == len(frames) else "mixed"
 
 
 def _frame_descriptors(
@@ -956,19 +971,20 @@ def _train_committee(
     stored = list(dict.fromkeys(specs + ([kernel_spec] if kernel_spec else [])))
     force_training = choose_force_training(all_frames, stored, settings)
     jacobian_gb = jacobian_peak_bytes(all_frames, stored, settings) / 1e9
-    jacobians = force_training == "jacobian"
+    jacobians = force_training != "autograd"
+    largest = JACOBIAN_MAX_ATOMS if force_training == "mixed" else None
     start = time.perf_counter()
-    every = {s: featurise(frames, s, settings.dtype, jacobians, cutoff) for s in specs}
+
+    def features(frame_set, spec, pairs_cutoff=None):
+        return featurise(frame_set, spec, settings.dtype, jacobians, pairs_cutoff, largest)
+
+    every = {s: features(frames, s, cutoff) for s in specs}
     if validation_frames:
-        given = {
-            s: featurise(validation_frames, s, settings.dtype, jacobians, cutoff) for s in specs
-        }
+        given = {s: features(validation_frames, s, cutoff) for s in specs}
     if kernel_spec is not None and kernel_spec not in every:
-        every[kernel_spec] = featurise(frames, kernel_spec, settings.dtype, jacobians)
+        every[kernel_spec] = features(frames, kernel_spec)
         if validation_frames:
-            given[kernel_spec] = featurise(
-                validation_frames, kernel_spec, settings.dtype, jacobians
-            )
+            given[kernel_spec] = features(validation_frames, kernel_spec)
     featurise_s = time.perf_counter() - start
     if log:
         log(
