@@ -212,14 +212,16 @@ class CommitteePotential(nn.Module):
         else:  # message passing: one configuration of a batch
             spec = max(self.descriptor_groups, key=lambda d: d.radial_cutoff_angstrom)
             radial = neighbour_lists[spec]
-            found = FramePairs.build(
+            frame_pairs = FramePairs.build(
                 positions.detach(), cell, pbc, cutoff, radial.radial, spec.radial_cutoff_angstrom
             )
             pairs = PairBatch(
-                torch.zeros_like(found.centre),
-                found.centre,
-                found.neighbour,
-                pair_vectors(pos, lattice, found.centre, found.neighbour, found.shift),
+                torch.zeros_like(frame_pairs.centre),
+                frame_pairs.centre,
+                frame_pairs.neighbour,
+                pair_vectors(
+                    pos, lattice, frame_pairs.centre, frame_pairs.neighbour, frame_pairs.shift
+                ),
             )
             batched = {spec: f[None] for spec, f in features.items()}
             energies = self.member_energies(batched, species[None], pairs)[:, 0]
