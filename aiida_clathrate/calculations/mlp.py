@@ -25,21 +25,20 @@ _validate_parameters = settings_validator(
 )
 
 
-def _validate_threads(value, _ctx=None):
-    if value is not None and value.value < 1:
-        return f"num_threads must be at least 1, got {value.value}"
-    return None
+def _at_least_one(name: str):
+    """A port validator: the Int input ``name`` must be at least 1."""
+
+    def validate(value, _ctx=None):
+        if value is not None and value.value < 1:
+            return f"{name} must be at least 1, got {value.value}"
+        return None
+
+    return validate
 
 
 def _validate_dtype(value, _ctx=None):
     if value is not None and value.value not in ("float32", "float64"):
         return f"dtype must be float32 or float64, got {value.value!r}"
-    return None
-
-
-def _validate_workers(value, _ctx=None):
-    if value is not None and value.value < 1:
-        return f"num_workers must be at least 1, got {value.value}"
     return None
 
 
@@ -53,7 +52,7 @@ class _MlpCalculation(CalcJob):
             "num_threads",
             valid_type=orm.Int,
             default=lambda: orm.Int(1),
-            validator=_validate_threads,
+            validator=_at_least_one("num_threads"),
             help="torch threads used by the executable",
         )
         spec.inputs["metadata"]["options"]["resources"].default = {
@@ -208,7 +207,7 @@ class MlpEvaluateCalculation(_MlpCalculation):
             "num_workers",
             valid_type=orm.Int,
             default=lambda: orm.Int(1),
-            validator=_validate_workers,
+            validator=_at_least_one("num_workers"),
             help="processes, each with num_threads torch threads and a contiguous block of the "
             "configurations",
         )

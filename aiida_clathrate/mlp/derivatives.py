@@ -42,12 +42,10 @@ class StrainedConfiguration:
             strained_cell,
         )
 
-    def forces_and_stress(
-        self, energy: torch.Tensor, retain_graph: bool = False
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def forces_and_stress(self, energy: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         """Forces −∂E/∂r (eV/Å) and, for a periodic cell, the stress sym(∂E/∂ε)/V (eV/Å³, ASE
         sign) of the scalar ``energy`` (eV) computed from this configuration."""
-        return self.forces_and_stress_from(*self.gradients(energy, retain_graph))
+        return self.forces_and_stress_from(*self.gradients(energy))
 
     def gradients(
         self, energy: torch.Tensor, retain_graph: bool = False

@@ -111,24 +111,12 @@ class StructureNeighbours:
 
 
 def build_neighbours(
-    positions: torch.Tensor,
-    cell: torch.Tensor,
-    pbc,
-    spec: DescriptorSpec,
-    pairs: PairList | None = None,
+    positions: torch.Tensor, cell: torch.Tensor, pbc, spec: DescriptorSpec
 ) -> StructureNeighbours:
-    """Neighbour lists for the radial and the (shorter) angular cutoff, searched, or taken from
-    ``pairs`` (every pair of this structure within at least the radial cutoff)."""
-    n_atoms = positions.shape[0]
-    if pairs is None:
-        pbc = tuple(bool(p) for p in pbc)
-        pairs = PairList(*neighbour_pairs(positions, cell, pbc, spec.radial_cutoff_angstrom))
-    radial = pairs.within(spec.radial_cutoff_angstrom)
-    angular = radial.within(spec.angular_cutoff_angstrom)
-    return StructureNeighbours(
-        radial=pad_pairs(radial.i, radial.j, radial.shift, n_atoms),
-        angular=pad_pairs(angular.i, angular.j, angular.shift, n_atoms),
-    )
+    """Neighbour lists for the radial and the (shorter) angular cutoff."""
+    pbc = tuple(bool(p) for p in pbc)
+    pairs = PairList(*neighbour_pairs(positions, cell, pbc, spec.radial_cutoff_angstrom))
+    return shared_neighbours(positions.shape[0], [spec], pairs)[spec]
 
 
 def shared_neighbours(
@@ -192,8 +180,8 @@ def compute_descriptors(
 
     ``shared``: a dict kept over the calls for several descriptors of one configuration (same
     positions, cell and species): blocks that two descriptors have in common (the radial block of
-    one neighbour list and order; the angular cosines' Chebyshev terms of one list and order) are
-    computed once and stored there.
+    one neighbour list and order; the bond distances and addition-theorem harmonics of one
+    angular list and order) are computed once and stored there.
     """
     memo = {} if shared is None else shared
     radial = _shared(

@@ -118,7 +118,7 @@ def angular_pair_sums(
     # indexing: its gradient is an index_add, far cheaper than an accumulating index_put
     moments = torch.einsum("nmc,nmy->ncy", channels, harmonics)  # A_c,kq
     products = torch.einsum("ncy,ndy->ncdy", moments, moments).reshape(
-        n_atoms, -1, len(harmonics[0, 0])
+        n_atoms, -1, harmonics.shape[-1]
     )
     per_degree = products.index_select(1, pair_index) @ degree_sum(order, channels.dtype)
     same = torch.einsum("nmc,nmd->ncd", channels, channels).reshape(n_atoms, -1)  # j = k
