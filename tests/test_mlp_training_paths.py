@@ -201,13 +201,15 @@ def test_auto_choice_follows_the_jacobian_memory(frames):
     assert choose_force_training(cells, spec, pairs) == "autograd"
     single = dataclasses.replace(pairs, dtype="float32")  # the default: half the bytes
     assert jacobian_peak_bytes(cells, spec, single) == (3 + 3 * 2) * per_frame // 2
-    wide = TrainingSettings(dtype="float64", batch_size=8)
+    wide = TrainingSettings(dtype="float64", batch_size=8, batch_max_atoms=None)
     # a batch holds frames of one size: three supercells among small cells fill no batch of 8
     mixed = cells + list(frames)
     stored = jacobian_memory_bytes(mixed, spec)
     assert jacobian_peak_bytes(mixed, spec, wide) == stored + 3 * 3 * per_frame
     many = cells * 4  # 12 supercells: a full batch of 8
     assert jacobian_peak_bytes(many, spec, wide) == (12 + 3 * 8) * per_frame
+    bounded = dataclasses.replace(wide, batch_max_atoms=224)  # the default: two supercells
+    assert jacobian_peak_bytes(many, spec, bounded) == (12 + 3 * 2) * per_frame
     assert choose_force_training(many, spec, wide) == "autograd"  # 36 x 84 MB
     # small cells with supercells: the small ones by their Jacobians, the supercells by autograd
     assert choose_force_training(mixed, spec, wide) == "mixed"
@@ -459,3 +461,112 @@ def test_deviatoric_stress_term_counts_only_the_traceless_error(frames):
     expected = np.sqrt(np.mean(traceless**2)) * training.EV_PER_ANGSTROM3_IN_GPA
     assert metrics["stress_deviatoric_rmse_gpa"] == pytest.approx(expected, rel=1e-9)
     assert metrics["stress_deviatoric_rmse_gpa"] < metrics["stress_rmse_gpa"]
+
+
+def test_batches_hold_at_most_batch_max_atoms(frames, monkeypatch):
+    """``batch_max_atoms`` bounds the frames a batch takes by their atoms (at least one frame):
+    16 cells of 14 atoms, two 112-atom supercells; an epoch on five supercells makes three
+    steps (2, 2, 1 frames)."""
+    settings = TrainingSettings()
+    assert [settings.batch_frames(n) for n in (14, 28, 112, 300)] == [16, 8, 2, 1]
+    assert TrainingSettings(batch_max_atoms=None).batch_frames(112) == 16
+    with pytest.raises(ValueError, match="batch_max_atoms must be at least 1"):
+        TrainingSettings(batch_max_atoms=0)
+    seen = []
+    step = training._loss_and_gradients
+
+    def counting(member, batch, settings):
+        seen.append(len(batch.frame_indices))
+        return step(member, batch, settings)
+
+    monkeypatch.setattr(training, "_loss_and_gradients", counting)
+    cells = [supercell(f) for f in frames[:6]]
+    small = dict(radial_order=3, angular_order=2, angular_inner_cutoff_angstrom=None)
+    train_committee(
+        cells[:5],
+        TrainingSettings(
+            **small,
+            hidden=(8,),
+            message_layers=0,
+            committee_size=1,
+            max_epochs=1,
+            finetune_epochs=0,
+            kernel_weight=0.0,
+        ),
+        validation_frames=cells[5:],
+    )
+    assert sorted(seen) == [1, 2, 2]
+
+
+def test_closed_form_fits_read_a_bounded_seeded_subset(frames):
+    """``closed_form_max_force_rows``: all frames while they fit, else a seeded subset within
+    the bound (at least one frame); the trained members' linear term and the kernel member are
+    fitted to that subset."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=3, angular_order=2)
+    groups = featurise(list(frames[:10]) + [supercell(frames[10])], spec, "float64")
+    rows = {g.n_atoms: len(g.frame_indices) for g in groups}
+    assert rows == {14: 10, 112: 1}
+    for bound in (None, 10 * 42 + 336):  # all of them: the groups themselves
+        kept = training.closed_form_frames(groups, bound, 0)
+        assert len(kept) == len(groups) and all(a is b for a, b in zip(kept, groups, strict=True))
+
+    def read(bound, seed):
+        chosen = training.closed_form_frames(groups, bound, seed)
+        return sorted(i for g in chosen for i in g.frame_indices)
+
+    for bound in (400, 200, 10):
+        chosen = training.closed_form_frames(groups, bound, 3)
+        used = sum(3 * g.n_atoms * len(g.frame_indices) for g in chosen)
+        assert 0 < used <= max(bound, 336) and read(bound, 3) == read(bound, 3)
+    assert len(read(10, 3)) == 1
+    assert read(200, 3) != read(200, 4)
+
+    base = dict(
+        radial_order=3,
+        angular_order=2,
+        angular_inner_cutoff_angstrom=None,
+        descriptor_variants=({},),
+        hidden=(8,),
+        message_layers=0,
+        committee_size=1,
+        max_epochs=1,
+        finetune_epochs=0,
+        dtype="float64",
+        kernel_descriptor={},
+        kernel_max_centres_per_element=8,
+        seed=5,
+    )
+    bounded = TrainingSettings(closed_form_max_force_rows=100, **base)
+    result = train_committee(frames[:8], bounded, validation_frames=frames[8:10])
+    assert result.metrics["kernel"]["n_frames"] == 2  # 2 x 42 force components <= 100
+    member = result.committee.members[0]
+    train = featurise(frames[:8], member.network.descriptor, "float64")
+    fitted = member.linear_ev.detach().clone()
+    for chosen, expected in (
+        (training.closed_form_frames(train, 100, bounded.seed), True),
+        (train, False),
+    ):
+        _fit_linear_term(member, chosen, bounded)
+        assert torch.allclose(member.linear_ev, fitted, rtol=1e-9, atol=1e-12) == expected
+
+
+def test_linear_terms_of_several_members_equal_their_own_fits(frames):
+    """Members with their own held-out frames get from one pass over the frames (one Jacobian
+    each) the linear terms of a fit to their own training frames alone, in both paths."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=3, angular_order=2)
+    network = NetworkSpec(8, 2, (8,), message_layers=0)
+    settings = TrainingSettings(dtype="float64")
+    for jacobians in (True, False):
+        groups = featurise(frames[:10], spec, "float64", jacobians)
+        members = [training.MemberPotential(spec, network).double() for _ in range(2)]
+        trains = [training.split_groups(groups, 0.3, seed)[0] for seed in (1, 2)]
+        assert trains[0][0].frame_indices != trains[1][0].frame_indices
+        for member, train in zip(members, trains, strict=True):
+            _fit_normalisation(member, train, spec.n_species)
+        training._fit_linear_terms(members, trains, groups, settings)
+        for member, train in zip(members, trains, strict=True):
+            shared = member.linear_ev.detach().clone()
+            _fit_linear_term(member, train, settings)
+            largest = float(member.linear_ev.abs().max())  # a ridge of 1e-8: badly conditioned
+            assert largest > 1e-3
+            assert float((shared - member.linear_ev).abs().max()) < 1e-7 * largest
