@@ -325,10 +325,14 @@ def _pair_gradients(
     unit = vec / r[..., None]
     cos = torch.clamp(torch.einsum("nmc,npc->nmp", unit, unit), -1.0, 1.0)
     width = nb.index.shape[1]
+    n_orders = spec.angular_order + 1
     off_diagonal = 1.0 - torch.eye(width, dtype=dtype)
     cheb, dcheb = chebyshev_with_derivative(cos, spec.angular_order)  # (N, M, M, L)
-    cheb = cheb * off_diagonal[..., None]
-    dcheb = dcheb * off_diagonal[..., None]
+    # as (N, M·L, M) matrices: rows (m, l), columns p, for the sums over p as batched products
+    cheb = (cheb * off_diagonal[..., None]).transpose(2, 3).reshape(n_atoms, -1, width)
+    dcheb = (dcheb * off_diagonal[..., None]).transpose(2, 3)
+    dcheb_cos = (dcheb * cos[:, :, None, :]).reshape(n_atoms, -1, width)
+    dcheb = dcheb.reshape(n_atoms, -1, width)
     onehot = torch.nn.functional.one_hot(species[nb.index], n_species).to(dtype)  # (N, M, S)
     rows, cols = torch.triu_indices(spec.n_angular_radial, spec.n_angular_radial)
     shell_grads = []
@@ -337,17 +341,23 @@ def _pair_gradients(
         # through m as the member in channel c of the pair (c, d), then the other way round:
         # radial part g'_mc u_m sum_p g_pd T_l(c_mp); angle part
         # g_mc sum_p g_pd T'_l(c_mp) (u_p - c_mp u_m) / r_m
-        per_d = torch.einsum("nmpl,npd->nmdl", cheb, g)  # (N, M, C, L)
-        towards_p = torch.einsum("nmpl,npd,npx->nmdlx", dcheb, g, unit)
-        along_m = (
-            torch.einsum("nmpl,nmp,npd->nmdl", dcheb, cos, g)[..., None] * unit[:, :, None, None, :]
+        n_channels = g.shape[-1]
+        split = (n_atoms, width, n_orders, n_channels)
+        per_d = torch.bmm(cheb, g).reshape(split).transpose(2, 3)  # (N, M, C, L)
+        g_unit = (g[..., None] * unit[:, :, None, :]).reshape(n_atoms, width, -1)
+        towards_p = torch.bmm(dcheb, g_unit).reshape(*split, 3).transpose(2, 3)
+        along_m = torch.bmm(dcheb_cos, g).reshape(split).transpose(2, 3)
+        angle = towards_p - along_m[..., None] * unit[:, :, None, None, :]  # (N, M, C, L, 3)
+        radial = per_d[..., None] * unit[:, :, None, None, :]  # (N, M, C, L, 3)
+        # m in channel c, the others in d: g'_mc u_m per_d + g_mc / r_m angle_d, for all (c, d)
+        # in one batched product over the pairs (a contraction of length two)
+        left = torch.stack([dg, g / r[..., None]], dim=-1).reshape(-1, n_channels, 2)
+        right = torch.stack([radial, angle], dim=2).reshape(len(left), 2, -1)
+        full = torch.bmm(left, right).reshape(n_atoms, width, n_channels**2, -1)
+        # the unordered pair (c, d), c <= d: m in channel c and in channel d
+        grad = full.index_select(2, rows * n_channels + cols) + full.index_select(
+            2, cols * n_channels + rows
         )
-        angle = towards_p - along_m  # (N, M, C, L, 3)
-        g_over_r = g / r[..., None]
-        grad = 0.0  # becomes (N, M, P, L, 3) for the P channel pairs (c, d), c <= d
-        for c, d in ((rows, cols), (cols, rows)):  # m in channel c, then in channel d
-            radial = (dg[:, :, c, None] * per_d[:, :, d])[..., None] * unit[:, :, None, None, :]
-            grad = grad + radial + g_over_r[:, :, c, None, None] * angle[:, :, d]
         shell_grads.append(grad.reshape(n_atoms, width, -1, 3))
     grad = torch.cat(shell_grads, dim=2)
     blocks.append((nb, vec, grad))
@@ -379,6 +389,32 @@ def descriptor_jacobians(
             jac_blocks.append(jac.permute(0, 2, 1, 3))
             strain_blocks.append(torch.einsum("nma,nmdb->ndab", vec, grad))
     return values, torch.cat(jac_blocks, dim=1), torch.cat(strain_blocks, dim=1)
+
+
+def element_summed_jacobians(
+    positions: torch.Tensor,
+    cell: torch.Tensor,
+    species: torch.Tensor,
+    neighbours: StructureNeighbours,
+    spec: DescriptorSpec,
+) -> torch.Tensor:
+    """Derivatives of the per-element sums of the descriptors, ``Σ_{i: s_i = s} G_i``, with
+    respect to positions: ``(n_species, D, N, 3)``, the position Jacobian of
+    :func:`descriptor_jacobians` summed over the atoms of each element without forming it
+    (``n_species / N`` of its size)."""
+    n_atoms, n_species = positions.shape[0], spec.n_species
+    with torch.no_grad():
+        blocks = []
+        for nb, _, grad in _pair_gradients(positions, cell, species, neighbours, spec):
+            grad = grad * nb.mask[:, :, None, None].to(grad.dtype)
+            size = grad.shape[2]
+            summed = torch.zeros((n_species * n_atoms, size, 3), dtype=grad.dtype)
+            centre = species[:, None] * n_atoms
+            summed.index_add_(0, (centre + nb.index).reshape(-1), grad.reshape(-1, size, 3))
+            own = species * n_atoms + torch.arange(n_atoms)
+            summed.index_add_(0, own, -grad.sum(dim=1))
+            blocks.append(summed.reshape(n_species, n_atoms, size, 3).permute(0, 2, 1, 3))
+    return torch.cat(blocks, dim=1)
 
 
 def descriptor_jacobians_autodiff(
