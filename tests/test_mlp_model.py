@@ -21,11 +21,7 @@ from aiida_clathrate.mlp import (
     load_potential,
     read_frames,
 )
-from aiida_clathrate.mlp.descriptors import (
-    descriptor_jacobians,
-    descriptor_jacobians_autodiff,
-    element_summed_jacobians,
-)
+from aiida_clathrate.mlp.descriptors import descriptor_jacobians, descriptor_jacobians_autodiff
 from aiida_clathrate.mlp.potential import FILE_FORMAT_VERSION
 
 torch.set_num_threads(1)
@@ -176,11 +172,6 @@ def test_descriptor_jacobians_analytic_equal_autodiff(frames, angular_radial):
     autodiff = descriptor_jacobians_autodiff(pos, cell, species, neighbours, spec)
     for a, b in zip(analytic, autodiff, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
-    # the per-element sums (the linear terms' force rows) without the per-atom Jacobian
-    summed = element_summed_jacobians(pos, cell, species, neighbours, spec)
-    onehot = torch.nn.functional.one_hot(species, spec.n_species).double()
-    expected = torch.einsum("ns,ndmc->sdmc", onehot, autodiff[1])
-    torch.testing.assert_close(summed, expected, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -391,32 +391,6 @@ def descriptor_jacobians(
     return values, torch.cat(jac_blocks, dim=1), torch.cat(strain_blocks, dim=1)
 
 
-def element_summed_jacobians(
-    positions: torch.Tensor,
-    cell: torch.Tensor,
-    species: torch.Tensor,
-    neighbours: StructureNeighbours,
-    spec: DescriptorSpec,
-) -> torch.Tensor:
-    """Derivatives of the per-element sums of the descriptors, ``Σ_{i: s_i = s} G_i``, with
-    respect to positions: ``(n_species, D, N, 3)``, the position Jacobian of
-    :func:`descriptor_jacobians` summed over the atoms of each element without forming it
-    (``n_species / N`` of its size)."""
-    n_atoms, n_species = positions.shape[0], spec.n_species
-    with torch.no_grad():
-        blocks = []
-        for nb, _, grad in _pair_gradients(positions, cell, species, neighbours, spec):
-            grad = grad * nb.mask[:, :, None, None].to(grad.dtype)
-            size = grad.shape[2]
-            summed = torch.zeros((n_species * n_atoms, size, 3), dtype=grad.dtype)
-            centre = species[:, None] * n_atoms
-            summed.index_add_(0, (centre + nb.index).reshape(-1), grad.reshape(-1, size, 3))
-            own = species * n_atoms + torch.arange(n_atoms)
-            summed.index_add_(0, own, -grad.sum(dim=1))
-            blocks.append(summed.reshape(n_species, n_atoms, size, 3).permute(0, 2, 1, 3))
-    return torch.cat(blocks, dim=1)
-
-
 def descriptor_jacobians_autodiff(
     positions: torch.Tensor,
     cell: torch.Tensor,

@@ -20,7 +20,6 @@ from .descriptors import (
     build_neighbours,
     compute_descriptors,
     descriptor_jacobians,
-    element_summed_jacobians,
 )
 from .frames import Frame
 from .messages import FramePairs
@@ -221,27 +220,3 @@ def frame_jacobians(
             group.spec,
         )
         yield slice(row, row + 1), jac[None], jac_strain[None]
-
-
-def frame_element_jacobians(group: FeatureGroup) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Position Jacobians of each frame's per-element descriptor sums, ``(1, S, D, N, 3)``: summed
-    from the stored Jacobians, or computed without the per-atom ones (autograd path,
-    :func:`~.descriptors.element_summed_jacobians`)."""
-    n_species = group.spec.n_species
-    for row in range(len(group.frame_indices)):
-        rows = slice(row, row + 1)
-        if group.has_jacobians:
-            onehot = torch.nn.functional.one_hot(group.species[rows], n_species)
-            summed = torch.einsum(
-                "bns,bndmc->bsdmc", onehot.to(group.jac_positions.dtype), group.jac_positions[rows]
-            )
-            yield rows, summed
-            continue
-        summed = element_summed_jacobians(
-            group.positions[row],
-            group.cells[row],
-            group.species[row],
-            group.neighbours[row].unpack(),
-            group.spec,
-        )
-        yield rows, summed[None]

@@ -40,7 +40,7 @@ from .featurisation import (
     DTYPES,
     FeatureGroup,
     featurise,
-    frame_element_jacobians,
+    frame_jacobians,
     jacobian_memory_bytes,
 )
 from .frames import Frame
@@ -684,10 +684,11 @@ def _fit_linear_terms(
     for group in read:
         if not len(group.frame_indices):
             continue
-        for rows, summed in frame_element_jacobians(group):
+        for rows, jac_positions, _ in frame_jacobians(group):
             species = group.species[rows]
             onehot = torch.nn.functional.one_hot(species, n_species).double()
-            xf = -summed.double().permute(0, 3, 4, 1, 2).reshape(-1, width)  # (3N, S·D)
+            xf = -torch.einsum("bns,bndmc->bmcsd", onehot, jac_positions.double())
+            xf = xf.reshape(-1, width)
             yf = group.forces[rows].double().reshape(-1)
             normal, rhs = xf.T @ xf, xf.T @ yf
             forces_all[0].add_(normal)
