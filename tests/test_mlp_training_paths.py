@@ -570,3 +570,16 @@ def test_linear_terms_of_several_members_equal_their_own_fits(frames):
             largest = float(member.linear_ev.abs().max())  # a ridge of 1e-8: badly conditioned
             assert largest > 1e-3
             assert float((shared - member.linear_ev).abs().max()) < 1e-7 * largest
+
+
+def test_linear_terms_refuse_a_member_without_frames_read(frames):
+    """A bound so small that a member's training frames are all left out is a clear error."""
+    spec = DescriptorSpec(ELEMENTS, radial_order=3, angular_order=2)
+    groups = featurise(frames[:4], spec, "float64")
+    member = training.MemberPotential(spec, NetworkSpec(8, 2, (8,), message_layers=0)).double()
+    _fit_normalisation(member, groups, spec.n_species)
+    train = [groups[0].subset([0, 1])]
+    with pytest.raises(ValueError, match="raise closed_form_max_force_rows"):
+        training._fit_linear_terms(
+            [member], [train], [groups[0].subset([2, 3])], TrainingSettings()
+        )

@@ -680,7 +680,7 @@ def _fit_linear_terms(
 
     forces_all = zeros()
     forces_held = [zeros() for _ in members]
-    energies = [zeros() for _ in members]
+    energy_rows: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in members]
     for group in read:
         if not len(group.frame_indices):
             continue
@@ -695,7 +695,7 @@ def _fit_linear_terms(
             forces_all[1].add_(rhs)
             index = group.frame_indices[rows.start]
             for member, own, held, energy in zip(
-                members, trained_on, forces_held, energies, strict=True
+                members, trained_on, forces_held, energy_rows, strict=True
             ):
                 if index not in own:
                     held[0].add_(normal)
@@ -706,14 +706,19 @@ def _fit_linear_terms(
                 xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(1, -1) / group.n_atoms
                 reference = member.energy_reference_ev.double()[species].sum(1)
                 ye = (group.energy[rows].double() - reference) / group.n_atoms
-                energy[0].add_(xe.T @ xe)
-                energy[1].add_(xe.T @ ye)
+                energy.append((xe, ye))
     we2, wf2 = settings.energy_weight, settings.forces_weight
-    for member, held, energy in zip(members, forces_held, energies, strict=True):
+    for member, held, energy in zip(members, forces_held, energy_rows, strict=True):
+        if not energy:
+            raise ValueError(
+                "no training frame of a member among the frames the closed-form fits read: "
+                "raise closed_form_max_force_rows"
+            )
         scale = 1.0 / member.feature_std.double().reshape(-1)
         forces_normal = (forces_all[0] - held[0]) * scale[:, None] * scale[None, :]
-        normal = we2 * energy[0] + wf2 * forces_normal
-        rhs = we2 * energy[1] + wf2 * scale * (forces_all[1] - held[1])
+        xe, ye = (torch.cat(part) for part in zip(*energy, strict=True))  # a row per frame
+        normal = we2 * xe.T @ xe + wf2 * forces_normal
+        rhs = we2 * xe.T @ ye + wf2 * scale * (forces_all[1] - held[1])
         ridge = settings.linear_ridge * float(torch.diagonal(normal).mean())
         solution = torch.linalg.solve(normal + ridge * torch.eye(width, dtype=torch.float64), rhs)
         with torch.no_grad():
