@@ -673,13 +673,11 @@ def _fit_linear_terms(
     width = n_species * members[0].feature_mean.shape[-1]
     trained_on = [{i for g in train for i in g.frame_indices} for train in trains]
 
-    def zeros() -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.zeros((width, width), dtype=torch.float64), torch.zeros(
-            width, dtype=torch.float64
-        )
-
-    forces_all = zeros()
-    forces_held = [zeros() for _ in members]
+    # force statistics over every frame read, and over the frames each member does not train on
+    # (None while there are none: a member without held-out frames needs no second matrix)
+    forces_normal = torch.zeros((width, width), dtype=torch.float64)
+    forces_rhs = torch.zeros(width, dtype=torch.float64)
+    held: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(members)
     energy_rows: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in members]
     for group in read:
         if not len(group.frame_indices):
@@ -691,34 +689,37 @@ def _fit_linear_terms(
             xf = xf.reshape(-1, width)
             yf = group.forces[rows].double().reshape(-1)
             normal, rhs = xf.T @ xf, xf.T @ yf
-            forces_all[0].add_(normal)
-            forces_all[1].add_(rhs)
+            forces_normal += normal
+            forces_rhs += rhs
             index = group.frame_indices[rows.start]
-            for member, own, held, energy in zip(
-                members, trained_on, forces_held, energy_rows, strict=True
-            ):
+            for k, (member, own) in enumerate(zip(members, trained_on, strict=True)):
                 if index not in own:
-                    held[0].add_(normal)
-                    held[1].add_(rhs)
+                    if held[k] is None:
+                        held[k] = (normal.clone(), rhs.clone())
+                    else:
+                        held[k][0].add_(normal)
+                        held[k][1].add_(rhs)
                     continue
                 mean, std = member.feature_mean.double(), member.feature_std.double()
                 x = (group.features[rows].double() - mean[species]) / std[species]
                 xe = torch.einsum("bns,bnd->bsd", onehot, x).reshape(1, -1) / group.n_atoms
                 reference = member.energy_reference_ev.double()[species].sum(1)
                 ye = (group.energy[rows].double() - reference) / group.n_atoms
-                energy.append((xe, ye))
+                energy_rows[k].append((xe, ye))
     we2, wf2 = settings.energy_weight, settings.forces_weight
-    for member, held, energy in zip(members, forces_held, energy_rows, strict=True):
+    for member, out, energy in zip(members, held, energy_rows, strict=True):
         if not energy:
             raise ValueError(
                 "no training frame of a member among the frames the closed-form fits read: "
                 "raise closed_form_max_force_rows"
             )
+        own_normal, own_rhs = forces_normal, forces_rhs
+        if out is not None:
+            own_normal, own_rhs = forces_normal - out[0], forces_rhs - out[1]
         scale = 1.0 / member.feature_std.double().reshape(-1)
-        forces_normal = (forces_all[0] - held[0]) * scale[:, None] * scale[None, :]
         xe, ye = (torch.cat(part) for part in zip(*energy, strict=True))  # a row per frame
-        normal = we2 * xe.T @ xe + wf2 * forces_normal
-        rhs = we2 * xe.T @ ye + wf2 * scale * (forces_all[1] - held[1])
+        normal = we2 * xe.T @ xe + wf2 * (own_normal * scale[:, None] * scale[None, :])
+        rhs = we2 * xe.T @ ye + wf2 * scale * own_rhs
         ridge = settings.linear_ridge * float(torch.diagonal(normal).mean())
         solution = torch.linalg.solve(normal + ridge * torch.eye(width, dtype=torch.float64), rhs)
         with torch.no_grad():
